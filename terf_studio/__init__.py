@@ -1,0 +1,3 @@
+"""TeRF Studio: text-driven, region-aware visible + infrared image fusion."""
+
+__version__ = "0.1.0"
