@@ -437,8 +437,9 @@ def qabf(f: np.ndarray, ir: np.ndarray, vi: np.ndarray, pad: str = "zero") -> fl
     filters, as the reference MATLAB/Python codes do (``conv2(..., 'same')``),
     so published numbers can be compared. Beware: that makes the image frame
     a strong edge in every image, which the fused image always "preserves";
-    it raises Qabf (by a few hundredths on a 640 x 480 image, much more on
-    tiny ones; even a constant fused image scores above 0).
+    it raises Qabf (measured for the pixel-mean fusion: +0.013 on a 640 x 480
+    MSRS pair, +0.05 on average over RoadScene test pairs, much more on tiny
+    images; even a constant fused image scores above 0).
     ``pad="replicate"`` repeats the border pixels instead and measures only
     the content's edges.
     """
