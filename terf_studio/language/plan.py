@@ -26,8 +26,9 @@ strength   words
            "more infrared", "lean towards thermal"
 1.5        more / even more (when it does not qualify a task word:
            "brighten the trees more"), noticeably, quite, further, clearly,
-           considerably, moderately, again
-2.0        much, much more, a lot, a lot more, lots, far, way, very, really,
+           considerably, moderately
+2.0        much, much more, a lot, a lot more, lots, far / way (before "too",
+           "more" or a task word: "way too dark"), very, really,
            strongly, significantly, greatly, heavily, substantially,
            dramatically, hugely, massively, extremely, a great deal,
            completely, fully, totally, entirely, thoroughly, as much as
@@ -73,8 +74,8 @@ for _value, _words in (
     (0.5, "slightly|a bit|a little|a little bit|somewhat|mildly|gently|subtly|"
           "lightly|a tad|marginally|softly|a smidge|abit|kind of|sort of"),
     (1.5, "even more|noticeably|quite|further|clearly|considerably|moderately|"
-          "again|a fair bit|a good bit|visibly"),
-    (2.0, "much|much more|a lot|a lot more|lots|lots more|far|far more|way|"
+          "a fair bit|a good bit|visibly"),
+    (2.0, "much|much more|a lot|a lot more|lots|lots more|far more|"
           "way more|very|really|strongly|significantly|greatly|heavily|"
           "substantially|dramatically|hugely|massively|extremely|"
           "a great deal|completely|fully|totally|entirely|thoroughly|"
