@@ -1,0 +1,196 @@
+"""Reading and writing images as float32 arrays in [0, 1].
+
+Pixels are decoded by OpenCV (it keeps 16-bit colour, which Pillow truncates to
+8 bit). Pillow checks PNG, JPEG and BMP files first, because OpenCV's JPEG
+decoder fills a truncated file with grey instead of failing, and Pillow
+supplies the EXIF orientation, which OpenCV ignores with ``IMREAD_UNCHANGED``.
+OpenCV's TIFF decoder applies the TIFF orientation tag itself.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from terf_studio.errors import ImageReadError, TerfError
+
+_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"II+\x00": "TIFF",  # BigTIFF
+    b"MM\x00+": "TIFF",
+    b"BM": "BMP",
+}
+
+_WRITE_DEPTHS = {
+    ".png": (8, 16),
+    ".tif": (8, 16),
+    ".tiff": (8, 16),
+    ".jpg": (8,),
+    ".jpeg": (8,),
+    ".bmp": (8,),
+}
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG, JPEG, TIFF or BMP image (8 or 16 bit) as float32 in [0, 1].
+
+    Returns (H, W) for grey images, including colour files whose channels are
+    all equal, and (H, W, 3) in RGB order otherwise. Alpha is dropped, palettes
+    are expanded and the EXIF orientation is applied. Any failure raises
+    :class:`ImageReadError` with a one-line message naming the file.
+    """
+    data = _read_bytes(path)
+    fmt = next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), None)
+    if fmt is None:
+        raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
+    orientation = 1 if fmt == "TIFF" else _check_with_pillow(path, data, fmt)
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        pixels = None
+    if pixels is None:
+        raise _read_error(path, f"cannot decode the {fmt} data (the file is damaged or truncated)")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        reason = f"{pixels.dtype} samples are not supported, only 8- and 16-bit images"
+        raise _read_error(path, reason)
+    return to_float(_orient(_to_grey_or_rgb(pixels), orientation))
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) -> None:
+    """Write a (H, W) or (H, W, 3) RGB image; the format follows the extension.
+
+    Float input is clipped to [0, 1] and rounded; uint8/uint16 input is written
+    unchanged when it matches ``bit_depth``. PNG and TIFF take 8 or 16 bits,
+    JPEG and BMP 8 bits. Missing parent folders are created. The file is
+    replaced only once the new one is complete.
+    """
+    target = Path(path)
+    ext = target.suffix.lower()
+    if ext not in _WRITE_DEPTHS:
+        raise TerfError(
+            f"cannot write image '{target}': unsupported file type '{target.suffix}' "
+            "(use .png, .tif, .tiff, .jpg, .jpeg or .bmp)"
+        )
+    if bit_depth not in _WRITE_DEPTHS[ext]:
+        depths = " or ".join(f"{d}-bit" for d in _WRITE_DEPTHS[ext])
+        raise TerfError(
+            f"cannot write image '{target}': {ext} supports {depths}, not {bit_depth}-bit"
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    pixels = _quantize(image, bit_depth)
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(ext, pixels)
+    if not ok:
+        raise TerfError(f"cannot write image '{target}': encoding as {ext} failed")
+    partial = target.with_name(target.name + ".part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(encoded.tobytes())
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise TerfError(f"cannot write image '{target}': {exc.strerror or exc}") from None
+
+
+def to_float(image: np.ndarray) -> np.ndarray:
+    """uint8 (/255) or uint16 (/65535) to float32; float arrays are cast, not clipped."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / np.float32(255)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / np.float32(65535)
+    if np.issubdtype(image.dtype, np.floating):
+        return image.astype(np.float32, copy=False)
+    raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] (clipped, rounded) or uint16 to uint8; uint8 is returned as is."""
+    return _quantize(image, 8)
+
+
+def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    if image.dtype == dtype:
+        return image
+    if image.dtype == np.uint8:  # to 16 bit: 255 * 257 == 65535, exact
+        return image.astype(np.uint16) * np.uint16(257)
+    unit = np.clip(np.nan_to_num(to_float(image), nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
+    return np.rint(unit * np.float32(np.iinfo(dtype).max)).astype(dtype)
+
+
+def _read_error(path: str | os.PathLike, reason: str) -> ImageReadError:
+    return ImageReadError(f"cannot read image '{os.fspath(path)}': {reason}")
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    if os.path.isdir(path):  # checked first: Windows reports a directory as "permission denied"
+        raise _read_error(path, "it is a directory, not a file")
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise _read_error(path, "file not found") from None
+    except PermissionError:
+        raise _read_error(path, "permission denied") from None
+    except OSError as exc:
+        raise _read_error(path, exc.strerror or str(exc)) from None
+    if not data:
+        raise _read_error(path, "file is empty")
+    return data
+
+
+def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
+    """Fully decode with Pillow to catch truncation; return the EXIF orientation."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except UnidentifiedImageError:
+        raise _read_error(path, f"the {fmt} header is damaged or incomplete") from None
+    except Image.DecompressionBombError as exc:
+        raise _read_error(path, f"image is too large ({exc})") from None
+    except Exception as exc:  # Pillow raises many types for damaged files
+        detail = " ".join(str(exc).split())
+        truncated = "truncated" in detail.lower()
+        reason = "file is truncated" if truncated else f"damaged {fmt} data ({detail})"
+        raise _read_error(path, reason) from None
+    return orientation if orientation in range(1, 9) else 1
+
+
+def _to_grey_or_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Drop alpha, BGR to RGB, and collapse equal channels to one grey channel."""
+    if pixels.ndim == 3:
+        if pixels.shape[2] in (1, 2):  # grey, or grey + alpha
+            return pixels[:, :, 0]
+        bgr = pixels[:, :, :3]
+        blue, green, red = bgr[:, :, 0], bgr[:, :, 1], bgr[:, :, 2]
+        if np.array_equal(blue, green) and np.array_equal(blue, red):
+            return blue
+        return bgr[:, :, ::-1]
+    return pixels
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) so the image displays upright."""
+    if orientation in (5, 6, 7, 8):
+        # 5: transpose, 6: rotate 90 clockwise, 7: transverse, 8: rotate 90 counter-clockwise
+        pixels = np.swapaxes(pixels, 0, 1)
+        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
+    if orientation in (2, 3):
+        pixels = pixels[:, ::-1]
+    if orientation in (3, 4):
+        pixels = pixels[::-1]
+    return np.ascontiguousarray(pixels)
