@@ -1,0 +1,180 @@
+"""The combined parser: rules and LLM side by side, with a fixed arbitration.
+
+``parse(text, llm="auto")`` is the entry point the editor, the command line
+and the benchmark use.
+
+Arbitration (documented rule)
+-----------------------------
+The rule parser reads each edit together with its evidence: a vocabulary
+word it matched exactly, or one it reached by correcting a typo.  The LLM
+reads the whole command freely (within the schema).
+
+1. **Rules found no edit** (no task word at all): the LLM's edits are used.
+   They were already validated: known task, strength level, and a target
+   that is a phrase of the command's own words (or null).
+2. **Rules found edits**: the rule parser decides the number of edits, their
+   order, their tasks and their strengths, because each of them rests on a
+   word it can point to, whereas a small model's reading cannot be checked.
+   The LLM is used to fill gaps only: an edit whose target the rules left
+   empty *without* an explicit whole-image word ("everything", "the whole
+   image", "overall") takes the target of the LLM's matching edit.
+3. Every difference is kept as a :class:`Disagreement` (task, target or
+   number of edits, both readings and which one was chosen), and both full
+   readings are kept in ``plan.readings`` ("rules", "llm") for the UI.
+
+Matching edits between the readings: by position when both found the same
+number of edits, otherwise by equal (normalised) target, otherwise by
+position when the LLM has an edit there.
+
+``policy="fallback"`` runs the LLM only when the rules leave a gap (no edit,
+or an edit with neither a target nor an explicit whole-image word); it is
+faster and gives the same plan, but disagreements elsewhere go unseen.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from ..errors import ModelError
+from .plan import Disagreement, Edit, EditPlan
+from .rules import RuleEdit, RuleReading, analyse
+
+_ARTICLES = {"the", "a", "an"}
+
+
+def normalise_target(target: str | None) -> str | None:
+    """Lower case, words only, without articles: how targets are compared."""
+    if target is None:
+        return None
+    words = [w for w in re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", target.lower()) if w not in _ARTICLES]
+    return " ".join(words) or None
+
+
+class CombinedParser:
+    """Rules plus an optional LLM parser (anything with ``parse(text)``)."""
+
+    def __init__(self, llm=None, policy: str = "always", llm_error: str = "") -> None:
+        if policy not in {"always", "fallback"}:
+            raise ValueError("policy must be 'always' or 'fallback'")
+        self.llm = llm
+        self.policy = policy
+        #: why no LLM is used ("auto" mode with llama-cpp or the model missing)
+        self.llm_error = llm_error
+
+    @property
+    def name(self) -> str:
+        return "rules+llm" if self.llm is not None else "rules"
+
+    def parse(self, text: str) -> EditPlan:
+        start = time.perf_counter()
+        reading = analyse(text)
+        rules_plan = reading.plan(time.perf_counter() - start)
+        if self.llm is None:
+            return rules_plan.with_timing(time.perf_counter() - start)
+        if self.policy == "fallback" and not _has_gap(reading):
+            return EditPlan(
+                edits=rules_plan.edits, text=text, parser="rules+llm",
+                seconds=time.perf_counter() - start, message=rules_plan.message,
+                readings={"rules": rules_plan},
+            )
+        llm_plan = self.llm.parse(text)
+        plan = combine(reading, rules_plan, llm_plan)
+        return plan.with_timing(time.perf_counter() - start)
+
+
+def _has_gap(reading: RuleReading) -> bool:
+    return not reading.edits or any(r.edit.target is None and not r.whole for r in reading.edits)
+
+
+def _counterparts(rules: list[RuleEdit], llm: tuple[Edit, ...]) -> list[Edit | None]:
+    if len(rules) == len(llm):
+        return list(llm)
+    out: list[Edit | None] = []
+    for i, r in enumerate(rules):
+        key = normalise_target(r.edit.target)
+        match = next((e for e in llm if key is not None and normalise_target(e.target) == key), None)
+        if match is None and i < len(llm):
+            match = llm[i]
+        out.append(match)
+    return out
+
+
+def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> EditPlan:
+    """Apply the arbitration rule to one command's two readings."""
+    readings = {"rules": rules_plan, "llm": llm_plan}
+    disagreements: list[Disagreement] = []
+    if not reading.edits:
+        if llm_plan.edits:
+            disagreements.append(Disagreement(
+                index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="llm",
+                reason="the rule parser recognised no task word",
+            ))
+            return EditPlan(
+                edits=tuple(Edit(e.target, e.task, e.strength, e.text) for e in llm_plan.edits),
+                text=reading.text, parser="rules+llm", message=llm_plan.message,
+                readings=readings, disagreements=tuple(disagreements),
+            )
+        return EditPlan(
+            edits=(), text=reading.text, parser="rules+llm",
+            message=rules_plan.message, readings=readings,
+        )
+
+    edits: list[Edit] = []
+    if len(llm_plan.edits) != len(reading.edits):
+        disagreements.append(Disagreement(
+            index=0, field="edits", rules=len(reading.edits), llm=len(llm_plan.edits), chosen="rules",
+            reason="the rule parser's clauses each rest on a task word",
+        ))
+    for i, (r, other) in enumerate(zip(reading.edits, _counterparts(reading.edits, llm_plan.edits))):
+        edit = r.edit
+        if other is not None and other.task != edit.task:
+            why = "typo-corrected task word" if r.evidence == "fuzzy" else "explicit task word"
+            disagreements.append(Disagreement(
+                index=i, field="task", rules=edit.task.value, llm=other.task.value, chosen="rules",
+                reason=f"the rule parser found an {why}",
+            ))
+        if other is not None and normalise_target(other.target) != normalise_target(edit.target):
+            if edit.target is None and not r.whole and other.target is not None:
+                disagreements.append(Disagreement(
+                    index=i, field="target", rules=None, llm=other.target, chosen="llm",
+                    reason="the rule parser found no target and no whole-image word",
+                ))
+                edit = Edit(other.target, edit.task, edit.strength, edit.text)
+            else:
+                disagreements.append(Disagreement(
+                    index=i, field="target", rules=edit.target, llm=other.target, chosen="rules",
+                    reason=("an explicit whole-image word" if r.whole
+                            else "the rule parser's target is the command's noun phrase"),
+                ))
+        edits.append(edit)
+    return EditPlan(
+        edits=tuple(edits), text=reading.text, parser="rules+llm",
+        message=rules_plan.message, readings=readings, disagreements=tuple(disagreements),
+    )
+
+
+def get_parser(llm: str | Path | None = "auto", policy: str = "always") -> CombinedParser:
+    """A combined parser.
+
+    ``llm``: "auto" (the default model when llama-cpp-python and the model
+    package are installed, else rules only), "none" (rules only), or a GGUF
+    path (must load: a ModelError says why not).  Loading is slow the first
+    time; call this from a worker thread.
+    """
+    from .llm import get_llm_parser
+
+    if llm is None or str(llm).lower() == "none":
+        return CombinedParser(None, policy)
+    if str(llm).lower() == "auto":
+        try:
+            return CombinedParser(get_llm_parser(None), policy)
+        except ModelError as exc:
+            return CombinedParser(None, policy, llm_error=str(exc))
+    return CombinedParser(get_llm_parser(llm), policy)
+
+
+def parse(text: str, llm: str | Path | None = "auto", policy: str = "always") -> EditPlan:
+    """Parse one command into an :class:`EditPlan` (see the module notes)."""
+    return get_parser(llm, policy).parse(text)

