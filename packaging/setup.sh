@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up TeRF Studio in a virtual environment (default: .venv in the source tree).
+#   packaging/setup.sh            -> .venv with the app and the test tools
+#   TERF_VENV=/path packaging/setup.sh
+# A torch already present in the environment (e.g. a CUDA build) is kept; otherwise the CPU
+# build torch==2.13.0 is installed first. Safe to run again: it only installs what is missing.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${TERF_VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "creating virtual environment $venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+fi
+pip=("$venv/bin/python" -m pip install --quiet)
+
+if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
+    echo "installing torch (CPU build)"
+    "${pip[@]}" "torch==2.13.0"
+fi
+echo "installing terf-studio and its dependencies"
+"${pip[@]}" -e "$root[dev]"
+"$venv/bin/terf-studio" --version

@@ -1,0 +1,5 @@
+import sys
+
+from terf_studio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""Saving and loading fusion weights (``torch.load(..., weights_only=True)`` only).
+
+A weights file is a dict ``{"format": FORMAT, "config": FusionConfig fields, "state_dict": ...,
+"meta": {...}}``. Training checkpoints add the optimiser state and the epoch; both load here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from terf_studio.errors import ModelError
+from terf_studio.fusion.network import FusionConfig, FusionNet, get_config
+
+FORMAT = "terf-fusion/1"
+
+
+def save_weights(path: str | os.PathLike, net: FusionNet, meta: dict[str, Any] | None = None, **extra: Any) -> None:
+    """Write ``net`` (and any extra entries such as optimiser state) atomically to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "config": net.config.to_dict(), "state_dict": net.state_dict(), "meta": meta or {}}
+    payload.update(extra)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a weights file safely; every failure is a one-line ModelError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"weights file '{path}' not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load weights '{path}': {reason[:200]}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelError(f"'{path}' is not a TeRF Studio fusion weights file (expected format {FORMAT})")
+    return payload
+
+
+def load_network(path: str | os.PathLike, arch: str | None = None) -> tuple[FusionNet, dict[str, Any]]:
+    """Build the network stored in ``path``; with ``arch`` given, the file must match it."""
+    payload = read_checkpoint(path)
+    try:
+        config = FusionConfig(**payload["config"])
+    except TypeError as exc:
+        raise ModelError(f"weights '{path}' describe an unknown network configuration: {exc}") from None
+    if arch is not None and get_config(arch) != config:
+        raise ModelError(f"weights '{path}' are for the '{config.name}' network, not '{arch}'")
+    net = FusionNet(config)
+    try:
+        net.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ModelError(f"weights '{path}' do not fit the '{config.name}' network: {first}") from None
+    return net, payload

@@ -1,0 +1,65 @@
+"""Fusing a pair with trained weights: padding, device choice, numpy in and out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from terf_studio.device import resolve_device
+from terf_studio.fusion.checkpoint import load_network
+from terf_studio.fusion.network import FusionNet
+from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.models import require_model
+
+
+def pad_to_multiple(t: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad the bottom and right so both sides are multiples of ``multiple``."""
+    h, w = t.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        t = F.pad(t, (0, pw, 0, ph), mode=mode)
+    return t, (h, w)
+
+
+def run_network(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+    """Any-size forward pass: pad, fuse, crop back, clamp to [0, 1]. ``vi`` may be grey."""
+    if vi.shape[1] == 1:
+        vi = vi.expand(-1, 3, -1, -1)
+    multiple = net.config.multiple
+    ir_p, (h, w) = pad_to_multiple(ir, multiple)
+    vi_p, _ = pad_to_multiple(vi, multiple)
+    return net(ir_p, vi_p)[..., :h, :w].clamp(0.0, 1.0)
+
+
+class Fuser:
+    """A loaded fusion network on a device; ``fuse`` takes and returns numpy images."""
+
+    def __init__(self, net: FusionNet, device: torch.device, weights_path: Path | None = None) -> None:
+        # Channels-last makes oneDNN's CPU convolutions ~30% faster for these narrow layers.
+        self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        self.net = net.to(device, memory_format=self.memory_format).eval()
+        self.device = device
+        self.weights_path = weights_path
+
+    @property
+    def arch(self) -> str:
+        return self.net.config.name
+
+    @torch.inference_mode()
+    def fuse(self, vi: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        """vi (H,W,3) or (H,W) and ir (H,W) float in [0, 1] -> fused (H,W,3) float32."""
+        vi_t = to_tensor(vi).to(self.device, memory_format=self.memory_format)
+        ir_t = to_tensor(ir).to(self.device, memory_format=self.memory_format)
+        return to_numpy(run_network(self.net, ir_t, vi_t).float().cpu())
+
+
+def load_fuser(arch: str = "lite", weights: str | os.PathLike | None = None, device: str = "auto") -> Fuser:
+    """Load the registered weights for ``arch`` (or the given file) onto ``device``."""
+    path = Path(weights) if weights is not None else require_model(f"fusion-{arch}")
+    net, _ = load_network(path, arch=None if weights is not None else arch)
+    return Fuser(net, resolve_device(device), path)

@@ -1,0 +1,208 @@
+"""Training the fusion network on a folder of aligned pairs (RoadScene layout).
+
+The data folder holds ``vi/NAME`` and ``ir/NAME`` with the same names and, optionally,
+``split.json`` (``{"train": [...], "test": [...]}``). A few training pairs are held out for
+validation (never the test split). Every epoch writes ``last.pt`` (network, optimiser, epoch,
+random states) so ``--resume`` continues exactly, appends a line to ``log.csv`` and, when the
+validation loss improves, writes the shipped-format weights ``fusion-ARCH.pt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from terf_studio.errors import CancelledError, TerfError
+from terf_studio.fusion.checkpoint import read_checkpoint, save_weights
+from terf_studio.fusion.inference import run_network
+from terf_studio.fusion.losses import FusionLoss
+from terf_studio.fusion.network import build_network
+from terf_studio.imaging import read_pair
+from terf_studio.imaging.color import to_tensor
+
+
+@dataclass
+class TrainOptions:
+    data: Path
+    out: Path
+    arch: str = "lite"
+    split: str = "train"
+    epochs: int = 100
+    batch_size: int = 8
+    crop: int = 128
+    crops_per_pair: int = 1
+    lr: float = 3e-4
+    val_pairs: int = 6
+    seed: int = 0
+    resume: bool = False
+    device: str = "cpu"
+    limit: int | None = None
+
+
+def list_pairs(data: Path, split: str | None) -> list[str]:
+    """Names present in both ``vi/`` and ``ir/``, restricted to ``split`` when split.json has it."""
+    vi_dir, ir_dir = data / "vi", data / "ir"
+    if not vi_dir.is_dir() or not ir_dir.is_dir():
+        raise TerfError(f"'{data}' must contain the folders vi/ and ir/")
+    names = sorted(p.name for p in vi_dir.iterdir() if (ir_dir / p.name).is_file())
+    split_file = data / "split.json"
+    if split and split_file.is_file():
+        chosen = json.loads(split_file.read_text())
+        if split not in chosen:
+            raise TerfError(f"split '{split}' not in {split_file} (it has {', '.join(chosen)})")
+        wanted = set(chosen[split])
+        names = [n for n in names if n in wanted]
+    if not names:
+        raise TerfError(f"no image pairs found in '{data}' (split {split})")
+    return names
+
+
+def load_pairs(data: Path, names: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """All pairs as (ir (1,H,W), vi (3,H,W)) tensors in memory (RoadScene is ~40 MB as float)."""
+    pairs = []
+    for name in names:
+        vi, ir = read_pair(data / "vi" / name, data / "ir" / name)
+        vi_t = to_tensor(vi)[0]
+        if vi_t.shape[0] == 1:
+            vi_t = vi_t.expand(3, -1, -1).contiguous()
+        pairs.append((to_tensor(ir)[0], vi_t))
+    return pairs
+
+
+def random_batch(
+    pairs: list[tuple[torch.Tensor, torch.Tensor]], indices: list[int], crop: int, rng: random.Random
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops (reflect-padded when a pair is smaller than the crop) with random flips."""
+    irs, vis = [], []
+    for i in indices:
+        ir, vi = pairs[i]
+        x = torch.cat((ir, vi), 0)
+        h, w = x.shape[-2:]
+        if h < crop or w < crop:
+            x = torch.nn.functional.pad(x[None], (0, max(0, crop - w), 0, max(0, crop - h)), mode="replicate")[0]
+            h, w = x.shape[-2:]
+        top, left = rng.randint(0, h - crop), rng.randint(0, w - crop)
+        x = x[:, top : top + crop, left : left + crop]
+        if rng.random() < 0.5:
+            x = x.flip(-1)
+        if rng.random() < 0.5:
+            x = x.flip(-2)
+        irs.append(x[:1])
+        vis.append(x[1:])
+    return torch.stack(irs), torch.stack(vis)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def validate(net: torch.nn.Module, criterion: FusionLoss, pairs: list, device: torch.device) -> float:
+    """Mean loss on whole held-out images (any size, padded by run_network)."""
+    net.eval()
+    losses = []
+    for ir, vi in pairs:
+        ir_b, vi_b = ir[None].to(device), vi[None].to(device)
+        loss, _ = criterion(run_network(net, ir_b, vi_b), ir_b, vi_b)
+        losses.append(float(loss))
+    net.train()
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def train(
+    opts: TrainOptions,
+    progress: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict:
+    """Train (or resume) and return a summary dict; writes everything under ``opts.out``."""
+    from terf_studio.device import resolve_device
+
+    device = resolve_device(opts.device)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list_pairs(Path(opts.data), opts.split)
+    if opts.limit:
+        names = names[: opts.limit]
+    split_rng = random.Random(opts.seed)
+    held = sorted(split_rng.sample(names, min(opts.val_pairs, max(0, len(names) - 1))))
+    train_names = [n for n in names if n not in held]
+    (out / "pairs.json").write_text(json.dumps({"train": train_names, "validation": held}, indent=1))
+
+    seed_everything(opts.seed)
+    net = build_network(opts.arch).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
+    criterion = FusionLoss()
+    start_epoch, best_val, elapsed = 0, float("inf"), 0.0
+    last_path = out / "last.pt"
+    if opts.resume and last_path.is_file():
+        state = read_checkpoint(last_path)
+        net.load_state_dict(state["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, best_val, elapsed = state["epoch"], state["best_val"], state["elapsed"]
+        torch.set_rng_state(state["torch_rng"])
+    elif opts.resume:
+        raise TerfError(f"nothing to resume: '{last_path}' does not exist")
+
+    train_pairs = load_pairs(Path(opts.data), train_names)
+    val_pairs = load_pairs(Path(opts.data), held)
+    log_path = out / "log.csv"
+    if start_epoch == 0:
+        with log_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds"])
+
+    net.train()
+    for epoch in range(start_epoch, opts.epochs):
+        t0 = time.perf_counter()
+        rng = random.Random(opts.seed * 100_003 + epoch)  # per-epoch stream: a resumed run draws the same crops
+        order = [i for i in range(len(train_pairs)) for _ in range(opts.crops_per_pair)]
+        rng.shuffle(order)
+        batches = [order[i : i + opts.batch_size] for i in range(0, len(order), opts.batch_size)]
+        sums: dict[str, float] = {}
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{opts.epochs}", disable=not progress, leave=False)
+        for batch in bar:
+            if should_stop is not None and should_stop():
+                raise CancelledError(f"training cancelled during epoch {epoch + 1}; '{last_path}' holds the last epoch")
+            ir, vi = random_batch(train_pairs, batch, opts.crop, rng)
+            ir, vi = ir.to(device), vi.to(device)
+            loss, terms = criterion(net(ir, vi), ir, vi)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{terms['total']:.4f}")
+        means = {k: v / len(batches) for k, v in sums.items()}
+        val = validate(net, criterion, val_pairs, device)
+        seconds = time.perf_counter() - t0
+        elapsed += seconds
+        with log_path.open("a", newline="") as f:
+            row = [epoch + 1, means["total"], means["intensity"], means["gradient"], means["color"], means["ssim"], val, seconds]
+            csv.writer(f).writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
+        meta = {"data": str(opts.data), "split": opts.split, "epochs": epoch + 1, "val_loss": val, "seconds": elapsed}
+        if val < best_val:
+            best_val = val
+            save_weights(out / f"fusion-{opts.arch}.pt", net, {**meta, "best_epoch": epoch + 1})
+        save_weights(
+            last_path,
+            net,
+            meta,
+            optimizer=optimizer.state_dict(),
+            epoch=epoch + 1,
+            best_val=best_val,
+            elapsed=elapsed,
+            torch_rng=torch.get_rng_state(),
+        )
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: train {means['total']:.4f}  val {val:.4f}  ({seconds:.0f} s)")
+    return {"epochs": opts.epochs, "best_val": best_val, "seconds": elapsed, "weights": str(out / f"fusion-{opts.arch}.pt")}
