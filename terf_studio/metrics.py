@@ -386,6 +386,7 @@ def vif(f: np.ndarray, ir: np.ndarray, vi: np.ndarray) -> float:
 _QABF_TG, _QABF_KG, _QABF_DG = 0.9994, -15.0, 0.5
 _QABF_TA, _QABF_KA, _QABF_DA = 0.9879, -22.0, 0.8
 _QABF_L = 1.0
+_SOBEL_ZERO = 1e-3
 
 
 _QABF_PADDING = {"zero": "constant", "replicate": "nearest"}
@@ -395,13 +396,15 @@ def _sobel_strength_angle(g: np.ndarray, pad: str) -> tuple[np.ndarray, np.ndarr
     """Sobel edge strength ``sqrt(sx^2 + sy^2)`` and orientation ``atan(sy / sx)``.
 
     ``pad`` is "zero" or "replicate" (border handling); the orientation is
-    pi/2 where ``sx == 0``.
+    pi/2 where ``sx == 0``. ``|sx|`` below 1e-3 grey levels counts as 0: 8-bit
+    data read as float32 carry ~1e-5 of round-off, and ``atan(sy / sx)`` would
+    turn its sign into a flip between -pi/2 and +pi/2 on horizontal edges.
     """
     mode = _QABF_PADDING[pad]
     sx = ndimage.sobel(g, axis=1, mode=mode, cval=0.0)
     sy = ndimage.sobel(g, axis=0, mode=mode, cval=0.0)
     strength = np.hypot(sx, sy)
-    vertical = sx == 0
+    vertical = np.abs(sx) < _SOBEL_ZERO
     angle = np.arctan(sy / np.where(vertical, 1.0, sx))
     angle[vertical] = math.pi / 2
     return strength, angle

@@ -245,3 +245,11 @@ def test_compute_all_keys_and_inputs(textured: np.ndarray) -> None:
     assert out["EN"] == pytest.approx(M.en(fused * 255))
     with pytest.raises(ValueError):
         M.compute_all(fused[:-1], ir, vi_rgb)
+
+
+def test_qabf_ignores_float_round_off_on_horizontal_edges() -> None:
+    # horizontal stripes: sx == 0 exactly; the same image with float32-sized
+    # noise must keep the orientation (+pi/2), not flip to -pi/2
+    stripes = vertical_stripes(24, 24).T
+    noisy = stripes + np.random.default_rng(5).uniform(-2e-5, 2e-5, stripes.shape)
+    assert M.qabf(noisy, stripes, stripes) == pytest.approx(QABF_MAX, rel=1e-6)
