@@ -1,0 +1,421 @@
+"""Quality evaluation of fused images over a folder of visible/infrared pairs.
+
+The logic of ``terf-studio eval``: :func:`add_eval_arguments` declares the
+options, :func:`run_eval` runs them. The fused images come from exactly one
+source:
+
+* ``--fused-dir D``: images already fused (matched to the pairs by file stem,
+  so ``a.jpg`` pairs with ``a.png``);
+* ``--arch lite|full``: our fusion network, run here (and timed);
+* ``--method mean|max``: reference rows, the pixel mean / pixel maximum of the
+  two *grey* sources.
+
+Conventions (see :mod:`terf_studio.metrics`): every metric is computed on the
+grey level (0.299 R + 0.587 G + 0.114 B) on a 0-255 float scale; SSIM is the
+sum over the two sources (divide by 2 for the paper's Table 1), MI in bits.
+Fused images made here (``--arch``, ``--method``) are first rounded to 8-bit
+levels, as if written to a PNG, so ``--arch`` gives the same numbers as
+fusing to files and evaluating them with ``--fused-dir``. ``std`` is the
+population standard deviation over the pairs. Model time is the mean
+wall-clock time of one ``Fuser.fuse`` call (reading and metrics excluded; on
+CUDA one untimed warm-up call is made first).
+
+Progress goes to stderr, so ``--json`` output on stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from terf_studio.errors import ImageReadError, PairMismatchError, TerfError
+from terf_studio.metrics import METRIC_NAMES, compute_all, to_grey255
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+
+FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+# --------------------------------------------------------------------------
+# arguments
+# --------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the evaluation command to ``parser``."""
+    parser.add_argument("--vi-dir", required=True, type=Path, metavar="D",
+                        help="folder of visible images")
+    parser.add_argument("--ir-dir", required=True, type=Path, metavar="D",
+                        help="folder of infrared images (same file names)")
+    parser.add_argument("--names", metavar="FILE.json:KEY",
+                        help="evaluate only the names listed under KEY of a JSON file "
+                             "(e.g. split.json:test); FILE.json alone if it holds a list")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--fused-dir", type=Path, metavar="D",
+                        help="folder of fused images, matched to the pairs by file stem")
+    source.add_argument("--arch", choices=("lite", "full"),
+                        help="fuse with our network of this architecture")
+    source.add_argument("--method", choices=("mean", "max"),
+                        help="reference fusion: pixel mean or maximum of the grey sources")
+    parser.add_argument("--weights", metavar="PATH", help="network weights (with --arch)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="device for --arch (default: auto)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of a table")
+    parser.add_argument("--csv", type=Path, metavar="PATH",
+                        help="also write one row per image and a mean row to this CSV file")
+    parser.add_argument("--limit", type=_positive_int, metavar="N",
+                        help="evaluate only the first N pairs")
+
+
+# --------------------------------------------------------------------------
+# finding the pairs
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pair:
+    """One visible/infrared pair (and, with ``--fused-dir``, its fused image)."""
+
+    name: str
+    vi: Path
+    ir: Path
+    fused: Path | None = None
+
+
+def _require_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise TerfError(f"{what} folder not found: {path}")
+    return path
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _split_names_spec(spec: str) -> tuple[Path, str | None]:
+    """``FILE.json:KEY`` -> (FILE.json, KEY); ``FILE.json`` -> (FILE.json, None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and head and tail and not any(c in tail for c in "/\\"):
+        return Path(head), tail
+    return Path(spec), None
+
+
+def load_names(spec: str) -> list[str]:
+    """The list of file names given by ``FILE.json:KEY`` (or a bare JSON list file)."""
+    path, key = _split_names_spec(spec)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TerfError(f"names file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TerfError(f"cannot read names file {path}: {exc}") from None
+    if key is not None:
+        if not isinstance(data, dict) or key not in data:
+            keys = sorted(data) if isinstance(data, dict) else []
+            raise TerfError(f"names file {path} has no key {key!r} (keys: {', '.join(keys) or 'none'})")
+        data = data[key]
+    if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+        where = f"{path}:{key}" if key else str(path)
+        raise TerfError(f"{where} must be a list of file names")
+    if not data:
+        raise TerfError(f"{spec} lists no names")
+    return data
+
+
+class _FolderIndex:
+    """Look up image files of one folder by exact name or by stem."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files = _image_files(folder)
+        self._by_name = {p.name: p for p in self.files}
+        self._by_stem: dict[str, list[Path]] = {}
+        for p in self.files:
+            self._by_stem.setdefault(p.stem, []).append(p)
+
+    def find(self, name: str) -> Path | None:
+        """The file called ``name``, else the only image whose stem is ``name``'s stem."""
+        if name in self._by_name:
+            return self._by_name[name]
+        stem = Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
+        matches = self._by_stem.get(stem, [])
+        if len(matches) > 1:
+            listed = ", ".join(p.name for p in matches)
+            raise TerfError(f"{name!r} is ambiguous in {self.folder}: {listed}")
+        return matches[0] if matches else None
+
+
+def find_pairs(vi_dir: Path, ir_dir: Path, names: Sequence[str] | None = None,
+               fused_dir: Path | None = None) -> list[Pair]:
+    """Match visible, infrared (and fused) images by file name.
+
+    Without ``names``: every image of ``vi_dir`` that has an infrared partner
+    of the same name (or stem). With ``names``: exactly those, in that order
+    (names with or without extension); a missing one is an error. Fused images
+    are matched by stem; each pair must have one.
+    """
+    vi_index = _FolderIndex(_require_dir(vi_dir, "visible"))
+    ir_index = _FolderIndex(_require_dir(ir_dir, "infrared"))
+    fused_index = _FolderIndex(_require_dir(fused_dir, "fused")) if fused_dir else None
+
+    pairs = []
+    for name in names if names is not None else [p.name for p in vi_index.files]:
+        vi = vi_index.find(name)
+        ir = ir_index.find(vi.name if vi else name)
+        if names is not None and vi is None:
+            raise TerfError(f"{name} is not in the visible folder {vi_dir}")
+        if names is not None and ir is None:
+            raise TerfError(f"{name} is not in the infrared folder {ir_dir}")
+        if vi is None or ir is None:
+            continue
+        pairs.append(Pair(vi.stem, vi, ir, _fused_for(fused_index, vi)))
+    if not pairs:
+        raise TerfError(f"no matching image pairs in {vi_dir} and {ir_dir}")
+    return pairs
+
+
+def _fused_for(index: _FolderIndex | None, vi: Path) -> Path | None:
+    if index is None:
+        return None
+    fused = index.find(vi.stem)
+    if fused is None:
+        raise TerfError(f"no fused image for {vi.name} in {index.folder} (matched by file stem)")
+    return fused
+
+
+# --------------------------------------------------------------------------
+# fusing
+# --------------------------------------------------------------------------
+
+def as_saved_8bit(img: np.ndarray) -> np.ndarray:
+    """Round a float [0, 1] image to 8-bit levels (``rint(255 x) / 255``), as a PNG stores it."""
+    return np.rint(np.clip(img, 0.0, 1.0) * 255.0) / 255.0
+
+
+def reference_fusion(method: str) -> FuseFn:
+    """Pixel ``mean`` or ``max`` of the grey sources, as a float [0, 1] grey image."""
+    combine = {"mean": lambda a, b: (a + b) / 2.0, "max": np.maximum}
+    if method not in combine:
+        raise TerfError(f"unknown reference method {method!r} (use mean or max)")
+
+    def fuse(vi: np.ndarray, ir: np.ndarray) -> np.ndarray:
+        return as_saved_8bit(combine[method](to_grey255(vi), to_grey255(ir)) / 255.0)
+
+    return fuse
+
+
+# --------------------------------------------------------------------------
+# evaluating
+# --------------------------------------------------------------------------
+
+@dataclass
+class EvalResult:
+    """Per-image metrics of one evaluation run."""
+
+    method: str
+    names: list[str] = field(default_factory=list)
+    rows: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def means(self) -> dict[str, float]:
+        """Mean of each metric over the pairs."""
+        return {k: float(np.mean([r[k] for r in self.rows])) for k in METRIC_NAMES}
+
+    def stds(self) -> dict[str, float]:
+        """Population standard deviation of each metric over the pairs."""
+        return {k: float(np.std([r[k] for r in self.rows])) for k in METRIC_NAMES}
+
+    def seconds_per_pair(self) -> float | None:
+        """Mean fusion time per pair, or None when no model ran."""
+        return float(np.mean(self.seconds)) if self.seconds else None
+
+    def to_json_dict(self) -> dict[str, object]:
+        """``{"method", "pairs", "metrics", "std", "seconds_per_pair"}``."""
+        return {
+            "method": self.method,
+            "pairs": len(self.rows),
+            "metrics": _finite(self.means()),
+            "std": _finite(self.stds()),
+            "seconds_per_pair": self.seconds_per_pair(),
+        }
+
+
+def _finite(values: dict[str, float]) -> dict[str, float | None]:
+    """Non-finite numbers (PSNR of identical images) become null in JSON."""
+    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def _read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    from terf_studio.imaging import read_pair
+
+    try:
+        return read_pair(pair.vi, pair.ir, resize_ir=False)
+    except TerfError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read pair {pair.name}: {exc}") from None
+
+
+def _read_fused(path: Path) -> np.ndarray:
+    from terf_studio.imaging import read_image
+
+    try:
+        return read_image(path)
+    except TerfError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"cannot read {path}: {exc}") from None
+
+
+def _check_size(fused: np.ndarray, vi: np.ndarray, name: str) -> None:
+    if fused.shape[:2] != vi.shape[:2]:
+        raise PairMismatchError(
+            f"fused image of {name} is {fused.shape[1]}x{fused.shape[0]}, "
+            f"its sources are {vi.shape[1]}x{vi.shape[0]}")
+
+
+def _progress(pairs: Sequence[Pair]) -> Iterable[Pair]:
+    """Progress bar on stderr (only when stderr is a terminal)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return pairs
+    return tqdm(pairs, desc="eval", unit="pair", file=sys.stderr, disable=None)
+
+
+def evaluate_pairs(pairs: Sequence[Pair], method: str, fuse: FuseFn | None = None,
+                   timed: bool = False, warm_up: bool = False) -> EvalResult:
+    """Compute all metrics for each pair.
+
+    The fused image is ``pair.fused`` read from disk when ``fuse`` is None,
+    else ``fuse(vi, ir)`` rounded to 8 bits. With ``timed`` the wall-clock
+    time of each ``fuse`` call is recorded; ``warm_up`` makes one untimed call
+    on the first pair first.
+    """
+    result = EvalResult(method)
+    for index, pair in enumerate(_progress(pairs)):
+        vi, ir = _read_pair(pair)
+        if fuse is None:
+            assert pair.fused is not None
+            fused = _read_fused(pair.fused)
+        else:
+            if warm_up and index == 0:
+                fuse(vi, ir)
+            start = time.perf_counter()
+            fused = fuse(vi, ir)
+            if timed:
+                result.seconds.append(time.perf_counter() - start)
+            fused = as_saved_8bit(fused)
+        _check_size(fused, vi, pair.name)
+        result.names.append(pair.name)
+        result.rows.append(compute_all(fused, ir, vi))
+    return result
+
+
+# --------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------
+
+def format_table(result: EvalResult) -> str:
+    """Plain-text table: metric, mean, std (and the model's seconds per pair)."""
+    means, stds = result.means(), result.stds()
+    lines = [f"method: {result.method}   pairs: {len(result.rows)}",
+             f"{'metric':<8}{'mean':>12}{'std':>12}"]
+    lines += [f"{k:<8}{means[k]:>12.4f}{stds[k]:>12.4f}" for k in METRIC_NAMES]
+    lines.append("(SSIM is the sum over ir and vi; MI in bits; grey = 0.299R+0.587G+0.114B)")
+    seconds = result.seconds_per_pair()
+    if seconds is not None:
+        lines.append(f"seconds per pair (fusion only, mean): {seconds:.4f}")
+    return "\n".join(lines)
+
+
+def write_csv(result: EvalResult, path: Path) -> None:
+    """One row per image (``name`` + metrics [+ ``seconds``]) and a final ``mean`` row."""
+    columns = ["name", *METRIC_NAMES] + (["seconds"] if result.seconds else [])
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for i, (name, row) in enumerate(zip(result.names, result.rows)):
+                extra = [f"{result.seconds[i]:.6f}"] if result.seconds else []
+                writer.writerow([name, *(f"{row[k]:.6f}" for k in METRIC_NAMES), *extra])
+            means = result.means()
+            extra = [f"{result.seconds_per_pair():.6f}"] if result.seconds else []
+            writer.writerow(["mean", *(f"{means[k]:.6f}" for k in METRIC_NAMES), *extra])
+    except OSError as exc:
+        raise TerfError(f"cannot write CSV file {path}: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------
+# the command
+# --------------------------------------------------------------------------
+
+def _model_fusion(args: argparse.Namespace) -> tuple[FuseFn, bool]:
+    """Load our network; returns its fuse function and whether it runs on CUDA."""
+    from terf_studio.fusion import load_fuser
+
+    fuser = load_fuser(args.arch, weights=args.weights, device=args.device)
+    return fuser.fuse, getattr(fuser.device, "type", str(fuser.device)) == "cuda"
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation described by ``args``; returns the exit status (0).
+
+    Raises :class:`~terf_studio.errors.TerfError` (one line) for missing
+    folders, unmatched pairs, unreadable images or bad options.
+    """
+    if args.weights and not args.arch:
+        raise TerfError("--weights is only used with --arch")
+    names = load_names(args.names) if args.names else None
+    pairs = find_pairs(args.vi_dir, args.ir_dir, names, args.fused_dir)
+    if args.limit:
+        pairs = pairs[:args.limit]
+
+    if args.fused_dir:
+        result = evaluate_pairs(pairs, f"fused:{args.fused_dir}")
+    elif args.arch:
+        fuse, on_cuda = _model_fusion(args)
+        result = evaluate_pairs(pairs, f"model:{args.arch}", fuse, timed=True, warm_up=on_cuda)
+    else:
+        result = evaluate_pairs(pairs, args.method, reference_fusion(args.method))
+
+    if args.csv:
+        write_csv(result, args.csv)
+    if args.json:
+        print(json.dumps(result.to_json_dict()))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m terf_studio.evaluate``)."""
+    parser = argparse.ArgumentParser(prog="terf-studio eval", description=__doc__.splitlines()[0])
+    add_eval_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_eval(args)
+    except TerfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
