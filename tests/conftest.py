@@ -1,0 +1,48 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_dirs(tmp_path_factory, monkeypatch):
+    """Keep the user's data folder out of tests: user models live in a fresh temporary folder."""
+    home = tmp_path_factory.mktemp("userdata")
+    monkeypatch.setattr("terf_studio.models.user_models_dir", lambda: home / "models")
+    monkeypatch.delenv("TERF_STUDIO_MODELS", raising=False)
+
+
+@pytest.fixture
+def pair_dir(tmp_path):
+    """A tiny RoadScene-like folder: vi/ (RGB) and ir/ (grey) with 5 pairs and a split.json."""
+    import json
+
+    from terf_studio.imaging import write_image
+
+    rng = np.random.default_rng(0)
+    names = [f"p{i}.png" for i in range(5)]
+    for name in names:
+        h, w = 40 + rng.integers(0, 8), 48 + rng.integers(0, 8)
+        write_image(tmp_path / "vi" / name, rng.random((h, w, 3)))
+        write_image(tmp_path / "ir" / name, rng.random((h, w)))
+    (tmp_path / "split.json").write_text(json.dumps({"train": names[:4], "test": names[4:]}))
+    return tmp_path
+
+
+@pytest.fixture
+def random_lite_weights(tmp_path):
+    """A lite weights file with random parameters, saved through the real path."""
+    import torch
+
+    from terf_studio.fusion import build_network
+    from terf_studio.fusion.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path / "weights" / "fusion-lite.pt"
+    save_weights(path, build_network("lite"))
+    return path
