@@ -1,4 +1,4 @@
-"""``terf-studio fuse``: one pair, or every pair of two folders matched by file name."""
+"""``terf-studio fuse``: one pair, or every pair of two folders matched by file name (or stem)."""
 
 from __future__ import annotations
 
@@ -13,26 +13,7 @@ from terf_studio.device import describe_device
 from terf_studio.errors import TerfError
 from terf_studio.fusion import load_fuser
 from terf_studio.imaging import read_pair, write_image
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-
-
-def match_pairs(vi_dir: Path, ir_dir: Path) -> list[tuple[Path, Path]]:
-    """Pairs with the same file name, or failing that the same stem (a.jpg + a.png)."""
-    for d in (vi_dir, ir_dir):
-        if not d.is_dir():
-            raise TerfError(f"folder '{d}' does not exist")
-    ir_by_name = {p.name: p for p in ir_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    ir_by_stem = {p.stem: p for p in ir_by_name.values()}
-    pairs = []
-    for vi in sorted(p for p in vi_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        ir = ir_by_name.get(vi.name) or ir_by_stem.get(vi.stem)
-        if ir is not None:
-            pairs.append((vi, ir))
-    if not pairs:
-        raise TerfError(f"no images in '{vi_dir}' have a partner with the same name in '{ir_dir}'")
-    return pairs
-
+from terf_studio.imaging.folders import find_pairs
 
 def fuse_one(args: argparse.Namespace) -> int:
     fuser = load_fuser(args.arch, args.weights, args.device)
@@ -46,15 +27,15 @@ def fuse_one(args: argparse.Namespace) -> int:
 
 
 def fuse_folders(args: argparse.Namespace) -> int:
-    pairs = match_pairs(Path(args.vi_dir), Path(args.ir_dir))
+    pairs = find_pairs(Path(args.vi_dir), Path(args.ir_dir))
     out_dir = Path(args.out_dir)
     fuser = load_fuser(args.arch, args.weights, args.device)
     ext = args.ext.lstrip(".")
     failures = []
-    for vi_path, ir_path in tqdm(pairs, desc=f"fusing ({fuser.arch})", unit="pair"):
+    for pair in tqdm(pairs, desc=f"fusing ({fuser.arch})", unit="pair"):
         try:
-            vi, ir = read_pair(vi_path, ir_path, resize_ir=args.resize_ir)
-            write_image(out_dir / f"{vi_path.stem}.{ext}", fuser.fuse(vi, ir), bit_depth=args.bit_depth)
+            vi, ir = read_pair(pair.vi, pair.ir, resize_ir=args.resize_ir)
+            write_image(out_dir / f"{pair.name}.{ext}", fuser.fuse(vi, ir), bit_depth=args.bit_depth)
         except TerfError as exc:  # one bad pair must not stop the batch
             failures.append(str(exc))
             tqdm.write(f"skipped: {exc}", file=sys.stderr)

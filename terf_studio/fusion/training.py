@@ -28,6 +28,7 @@ from terf_studio.fusion.losses import FusionLoss
 from terf_studio.fusion.network import build_network
 from terf_studio.imaging import read_pair
 from terf_studio.imaging.color import to_tensor
+from terf_studio.imaging.folders import Pair, find_pairs
 
 
 @dataclass
@@ -48,34 +49,30 @@ class TrainOptions:
     limit: int | None = None
 
 
-def list_pairs(data: Path, split: str | None) -> list[str]:
-    """Names present in both ``vi/`` and ``ir/``, restricted to ``split`` when split.json has it."""
-    vi_dir, ir_dir = data / "vi", data / "ir"
-    if not vi_dir.is_dir() or not ir_dir.is_dir():
-        raise TerfError(f"'{data}' must contain the folders vi/ and ir/")
-    names = sorted(p.name for p in vi_dir.iterdir() if (ir_dir / p.name).is_file())
+def list_pairs(data: Path, split: str | None) -> list[Pair]:
+    """Pairs of ``vi/`` and ``ir/``, restricted to ``split`` when ``split.json`` has it."""
     split_file = data / "split.json"
+    names = None
     if split and split_file.is_file():
         chosen = json.loads(split_file.read_text())
         if split not in chosen:
             raise TerfError(f"split '{split}' not in {split_file} (it has {', '.join(chosen)})")
-        wanted = set(chosen[split])
-        names = [n for n in names if n in wanted]
-    if not names:
-        raise TerfError(f"no image pairs found in '{data}' (split {split})")
-    return names
+        names = chosen[split]
+    if not (data / "vi").is_dir() or not (data / "ir").is_dir():
+        raise TerfError(f"'{data}' must contain the folders vi/ and ir/")
+    return find_pairs(data / "vi", data / "ir", names)
 
 
-def load_pairs(data: Path, names: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def load_pairs(pairs: list[Pair]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """All pairs as (ir (1,H,W), vi (3,H,W)) tensors in memory (RoadScene is ~40 MB as float)."""
-    pairs = []
-    for name in names:
-        vi, ir = read_pair(data / "vi" / name, data / "ir" / name)
+    loaded = []
+    for pair in pairs:
+        vi, ir = read_pair(pair.vi, pair.ir)
         vi_t = to_tensor(vi)[0]
         if vi_t.shape[0] == 1:
             vi_t = vi_t.expand(3, -1, -1).contiguous()
-        pairs.append((to_tensor(ir)[0], vi_t))
-    return pairs
+        loaded.append((to_tensor(ir)[0], vi_t))
+    return loaded
 
 
 def random_batch(
@@ -131,13 +128,12 @@ def train(
     device = resolve_device(opts.device)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = list_pairs(Path(opts.data), opts.split)
-    if opts.limit:
-        names = names[: opts.limit]
-    split_rng = random.Random(opts.seed)
-    held = sorted(split_rng.sample(names, min(opts.val_pairs, max(0, len(names) - 1))))
-    train_names = [n for n in names if n not in held]
-    (out / "pairs.json").write_text(json.dumps({"train": train_names, "validation": held}, indent=1))
+    pairs = list_pairs(Path(opts.data), opts.split)[: opts.limit]
+    held_idx = set(random.Random(opts.seed).sample(range(len(pairs)), min(opts.val_pairs, max(0, len(pairs) - 1))))
+    held = [p for i, p in enumerate(pairs) if i in held_idx]
+    train_set = [p for i, p in enumerate(pairs) if i not in held_idx]
+    names = {"train": [p.vi.name for p in train_set], "validation": [p.vi.name for p in held]}
+    (out / "pairs.json").write_text(json.dumps(names, indent=1))
 
     seed_everything(opts.seed)
     net = build_network(opts.arch).to(device)
@@ -154,8 +150,8 @@ def train(
     elif opts.resume:
         raise TerfError(f"nothing to resume: '{last_path}' does not exist")
 
-    train_pairs = load_pairs(Path(opts.data), train_names)
-    val_pairs = load_pairs(Path(opts.data), held)
+    train_pairs = load_pairs(train_set)
+    val_pairs = load_pairs(held)
     log_path = out / "log.csv"
     if start_epoch == 0:
         with log_path.open("w", newline="") as f:
