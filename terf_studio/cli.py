@@ -62,6 +62,12 @@ def _build_parser() -> argparse.ArgumentParser:
     add_eval_arguments(p)
     p.set_defaults(func=run_eval)
 
+    from terf_studio.compare_command import add_compare_arguments, run_compare
+
+    p = sub.add_parser("compare", help="a picture of pairs fused by mean, max and our network, side by side")
+    add_compare_arguments(p)
+    p.set_defaults(func=run_compare)
+
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
 
     p = sub.add_parser("parse", help="turn a text command into an edit plan")

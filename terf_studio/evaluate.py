@@ -322,19 +322,3 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         print(format_table(result))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m terf_studio.evaluate``)."""
-    parser = argparse.ArgumentParser(prog="terf-studio eval", description=__doc__.splitlines()[0])
-    add_eval_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_eval(args)
-    except TerfError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

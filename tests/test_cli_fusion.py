@@ -120,3 +120,13 @@ def test_bench_fuse_reports_measured_numbers(capsys):
     (row,) = json.loads(capsys.readouterr().out)
     assert row["arch"] == "lite" and row["runs"] == 1 and row["size"] == "640x480"
     assert row["seconds_per_pair"] > 0 and row["peak_rss_mb"] > 50 and row["parameters"] > 10_000
+
+
+def test_compare_writes_a_sheet_with_one_row_per_pair(pair_dir, random_lite_weights, tmp_path):
+    out = tmp_path / "sheet.png"
+    assert main(["compare", "--vi-dir", str(pair_dir / "vi"), "--ir-dir", str(pair_dir / "ir"), "--limit", "2",
+                 "--height", "50", "--weights", str(random_lite_weights), "-o", str(out)]) == 0
+    sheet = read_image(out)
+    # Two rows of 50-pixel tiles under 22-pixel captions, 4 pixels apart.
+    assert sheet.shape[0] == 2 * (50 + 22) + 4
+    assert sheet.ndim == 3 and sheet.shape[1] > 5 * 50

@@ -26,9 +26,9 @@ def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
 def labelled_tile(image: np.ndarray, label: str, height: int) -> np.ndarray:
     """The image scaled to ``height`` with a dark caption strip above it."""
     tile = _fit_height(_as_rgb(image), height)
-    strip = np.full((LABEL_HEIGHT, tile.shape[1], 3), 0.12, np.float32)
-    cv2.putText(strip, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (1.0, 1.0, 1.0), 1, cv2.LINE_AA)
-    return np.concatenate([strip, tile], axis=0)
+    strip = np.full((LABEL_HEIGHT, tile.shape[1], 3), 30, np.uint8)  # OpenCV draws text on 8-bit only
+    cv2.putText(strip, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([strip.astype(np.float32) / 255.0, tile], axis=0)
 
 
 def comparison_sheet(rows: Sequence[Sequence[tuple[str, np.ndarray]]], height: int = 240, gap: int = 4) -> np.ndarray:

@@ -1,0 +1,52 @@
+"""``terf-studio compare``: a picture of a few pairs with the reference fusions beside ours.
+
+Each row shows visible | infrared | pixel mean | pixel max | our network, so a reader can see
+what the numbers of ``terf-studio eval`` mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+
+def add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vi-dir", type=Path, required=True)
+    p.add_argument("--ir-dir", type=Path, required=True)
+    p.add_argument("--names", help="FILE.json:KEY naming the pairs to show (default: all, in name order)")
+    p.add_argument("--limit", type=int, default=4, help="number of pairs (rows) to show (default 4)")
+    p.add_argument("--height", type=int, default=200, help="tile height in pixels")
+    p.add_argument("--arch", choices=["lite", "full"], default="lite")
+    p.add_argument("--weights")
+    p.add_argument("--device", default="auto")
+    p.add_argument("-o", "--output", required=True, help="output image (.png)")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    # Imported here so building the command line does not load torch.
+    from terf_studio.evaluate import load_names, reference_fusion
+    from terf_studio.fusion import load_fuser
+    from terf_studio.imaging import read_pair, write_image
+    from terf_studio.imaging.compose import comparison_sheet
+    from terf_studio.imaging.folders import find_pairs
+
+    names = load_names(args.names) if args.names else None
+    pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]
+    fuser = load_fuser(args.arch, args.weights, args.device)
+    mean, maximum = reference_fusion("mean"), reference_fusion("max")
+    rows = []
+    for pair in pairs:
+        vi, ir = read_pair(pair.vi, pair.ir)
+        rows.append(
+            [
+                (f"visible {pair.name}", vi),
+                ("infrared", ir),
+                ("mean", mean(vi, ir)),
+                ("max", maximum(vi, ir)),
+                (f"TeRF {fuser.arch}", fuser.fuse(vi, ir)),
+            ]
+        )
+    write_image(args.output, comparison_sheet(rows, height=args.height))
+    print(f"wrote {args.output} ({len(rows)} pairs)")
+    return 0
