@@ -20,6 +20,8 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     echo "installing torch (CPU build)"
     "${pip[@]}" "torch==2.13.0"
 fi
-echo "installing terf-studio and its dependencies"
+echo "installing terf-studio and its dependencies (the first time, building llama-cpp-python takes ~11 minutes)"
+# A portable llama.cpp build: no -march=native, so the result runs on other CPUs too.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 "${pip[@]}" -e "$root[dev]"
 "$venv/bin/terf-studio" --version
