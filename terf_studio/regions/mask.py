@@ -1,0 +1,468 @@
+"""Region masks: a soft float image in [0, 1] with a label, a colour and where it came from.
+
+Every operation returns a new :class:`Mask` and leaves its input untouched (the pixel
+array of a mask is read-only), so an undo stack can keep the previous masks as they are.
+
+Conventions
+-----------
+* ``data`` is float32 (H, W) in [0, 1]; 1 means "fully in the region".
+* Binary questions (area, components, holes, RLE) treat a pixel as inside when its
+  value is at least 0.5, except :meth:`Mask.bbox`, which covers every non-zero pixel
+  so that a crop keeps the whole soft edge.
+* Distances are Euclidean and measured between pixel centres: ``grow(1)`` turns a
+  single pixel into a 3x3 *cross* (the four neighbours at distance 1 join, the
+  diagonal ones at distance 1.41 do not); ``grow(2)`` gives a 5x5 disc without
+  its corners.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, PngImagePlugin
+from scipy import ndimage
+
+from terf_studio.errors import ImageReadError, TerfError
+
+DEFAULT_COLOUR = (255, 64, 64)
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_META_KEY = "terf-mask"
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def _as_data(data: np.ndarray) -> np.ndarray:
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise ValueError(f"a mask is a 2-D array, got shape {array.shape}")
+    if array.dtype == bool:
+        out = array.astype(np.float32)
+    elif array.dtype == np.uint8:
+        out = array.astype(np.float32) / np.float32(255)
+    elif array.dtype == np.uint16:
+        out = array.astype(np.float32) / np.float32(65535)
+    else:
+        out = np.array(array, dtype=np.float32)  # always a copy: callers keep their array
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+        np.clip(out, 0.0, 1.0, out=out)
+    out = np.ascontiguousarray(out)
+    out.flags.writeable = False
+    return out
+
+
+def _as_colour(colour: Iterable[int]) -> tuple[int, int, int]:
+    values = tuple(int(c) for c in colour)
+    if len(values) != 3 or not all(0 <= c <= 255 for c in values):
+        raise ValueError(f"a mask colour is three integers in 0..255, got {colour!r}")
+    return values  # type: ignore[return-value]
+
+
+def disc(radius: float) -> np.ndarray:
+    """Boolean footprint of all offsets within Euclidean ``radius`` of the centre."""
+    r = int(np.floor(radius))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    return (xx * xx + yy * yy) <= radius * radius + 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Mask:
+    """A soft region mask at image size.
+
+    ``label`` is what the region is called ("person", "sky", "stroke 3"),
+    ``colour`` the RGB colour the editor draws it in, ``source`` what made it
+    ("manual", "point", "box", "builtin:thermal", ...) and ``confidence`` how
+    sure that source was, in [0, 1].
+    """
+
+    data: np.ndarray
+    label: str = ""
+    colour: tuple[int, int, int] = DEFAULT_COLOUR
+    source: str = "manual"
+    confidence: float = 1.0
+    _binary_cache: list = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", _as_data(self.data))
+        object.__setattr__(self, "colour", _as_colour(self.colour))
+        object.__setattr__(self, "label", str(self.label))
+        object.__setattr__(self, "source", str(self.source))
+        object.__setattr__(self, "confidence", float(np.clip(self.confidence, 0.0, 1.0)))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def empty(cls, shape: tuple[int, int], **meta) -> Mask:
+        """An all-zero mask of ``shape`` (H, W)."""
+        return cls(np.zeros(shape[:2], np.float32), **meta)
+
+    @classmethod
+    def full(cls, shape: tuple[int, int], **meta) -> Mask:
+        """An all-one mask of ``shape`` (H, W)."""
+        return cls(np.ones(shape[:2], np.float32), **meta)
+
+    def with_data(self, data: np.ndarray) -> Mask:
+        """The same label, colour and metadata with new pixels."""
+        return dataclasses.replace(self, data=data)
+
+    def with_meta(self, **changes) -> Mask:
+        """A copy with some of ``label``, ``colour``, ``source``, ``confidence`` changed."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.data.shape  # type: ignore[return-value]
+
+    @property
+    def binary(self) -> np.ndarray:
+        """Boolean (H, W): pixels with value >= 0.5 (read-only, computed once)."""
+        if not self._binary_cache:
+            b = self.data >= 0.5
+            b.flags.writeable = False
+            self._binary_cache.append(b)
+        return self._binary_cache[0]
+
+    @property
+    def area(self) -> int:
+        """Number of pixels with value >= 0.5."""
+        return int(np.count_nonzero(self.binary))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no pixel is above zero."""
+        return not bool(np.any(self.data > 0))
+
+    @property
+    def is_binary(self) -> bool:
+        """True when every pixel is exactly 0 or 1."""
+        d = self.data
+        return bool(np.all((d == 0) | (d == 1)))
+
+    def bbox(self, margin: int = 0) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the non-zero pixels, end-exclusive, grown by ``margin``
+        pixels on each side and clipped to the image; None for an empty mask."""
+        rows = np.flatnonzero(np.any(self.data > 0, axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(np.any(self.data > 0, axis=0))
+        h, w = self.shape
+        m = int(margin)
+        return (
+            max(int(cols[0]) - m, 0),
+            max(int(rows[0]) - m, 0),
+            min(int(cols[-1]) + 1 + m, w),
+            min(int(rows[-1]) + 1 + m, h),
+        )
+
+    def iou(self, other: Mask | np.ndarray) -> float:
+        """Intersection over union of the binary masks (1.0 when both are empty)."""
+        a = self.binary
+        b = other.binary if isinstance(other, Mask) else np.asarray(other) >= 0.5
+        union = np.count_nonzero(a | b)
+        return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
+
+    # ------------------------------------------------------------------ set operations
+    def _other(self, other: Mask | np.ndarray) -> np.ndarray:
+        data = other.data if isinstance(other, Mask) else _as_data(other)
+        if data.shape != self.shape:
+            raise ValueError(f"mask sizes differ: {self.shape} and {data.shape}")
+        return data
+
+    def union(self, other: Mask | np.ndarray) -> Mask:
+        """Pixel-wise maximum."""
+        return self.with_data(np.maximum(self.data, self._other(other)))
+
+    def intersect(self, other: Mask | np.ndarray) -> Mask:
+        """Pixel-wise minimum."""
+        return self.with_data(np.minimum(self.data, self._other(other)))
+
+    def subtract(self, other: Mask | np.ndarray) -> Mask:
+        """This mask where ``other`` is not: min(a, 1 - b)."""
+        return self.with_data(np.minimum(self.data, 1.0 - self._other(other)))
+
+    def invert(self) -> Mask:
+        """1 - data."""
+        return self.with_data(1.0 - self.data)
+
+    __or__ = union
+    __and__ = intersect
+    __sub__ = subtract
+    __invert__ = invert
+
+    # ------------------------------------------------------------------ morphology
+    def grow(self, pixels: float) -> Mask:
+        """Dilate by a disc of radius ``pixels`` (Euclidean, pixel centres).
+
+        A binary mask gains every pixel within ``pixels`` of it (exact, via a distance
+        transform); a soft mask is grey-dilated with the same disc. A negative value
+        shrinks.
+        """
+        if pixels < 0:
+            return self.shrink(-pixels)
+        if pixels == 0 or self.is_empty:
+            return self.with_data(self.data)
+        if self.is_binary:
+            outside_dist = _distance_to(self.binary)
+            return self.with_data(outside_dist <= pixels + 1e-6)
+        kernel = disc(pixels).astype(np.uint8)
+        return self.with_data(cv2.dilate(self.data, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0))
+
+    def shrink(self, pixels: float) -> Mask:
+        """Erode by a disc of radius ``pixels`` (the complement grows).
+
+        The image border is not an edge of the region: a full mask stays full.
+        """
+        if pixels < 0:
+            return self.grow(-pixels)
+        return self.invert().grow(pixels).invert()
+
+    def fill_holes(self, max_area: int | None = None) -> Mask:
+        """Set to 1 the background areas enclosed by the mask (not touching the image
+        border), only those of at most ``max_area`` pixels when given."""
+        b = self.binary
+        if max_area is None:
+            holes = ndimage.binary_fill_holes(b) & ~b
+        else:
+            labels, n = ndimage.label(~b)  # 4-connected background: an 8-connected ring encloses
+            if n == 0:
+                return self.with_data(self.data)
+            border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+            sizes = np.bincount(labels.ravel(), minlength=n + 1)
+            keep = sizes <= max_area
+            keep[border] = False
+            keep[0] = False
+            holes = keep[labels]
+        return self.with_data(np.maximum(self.data, holes.astype(np.float32)))
+
+    def remove_specks(self, min_area: int) -> Mask:
+        """Zero every 8-connected piece with fewer than ``min_area`` pixels >= 0.5.
+
+        Pieces are the connected parts of the non-zero pixels, so a speck's soft
+        edge goes with it.
+        """
+        support = self.data > 0
+        labels, n = ndimage.label(support, structure=_EIGHT_CONNECTED)
+        if n == 0:
+            return self.with_data(self.data)
+        sizes = np.bincount(labels[self.binary], minlength=n + 1)
+        drop = sizes < min_area
+        drop[0] = False
+        data = self.data.copy()
+        data[drop[labels]] = 0.0
+        return self.with_data(data)
+
+    def keep_largest(self, count: int = 1) -> Mask:
+        """Keep only the ``count`` largest 8-connected pieces."""
+        support = self.data > 0
+        labels, n = ndimage.label(support, structure=_EIGHT_CONNECTED)
+        if n <= count:
+            return self.with_data(self.data)
+        sizes = np.bincount(labels[self.binary], minlength=n + 1)
+        sizes[0] = -1
+        keep = np.zeros(n + 1, bool)
+        keep[np.argsort(sizes)[::-1][:count]] = True
+        keep[0] = False
+        return self.with_data(np.where(keep[labels], self.data, 0.0))
+
+    def feather(self, pixels: float) -> Mask:
+        """A soft edge ``pixels`` wide, centred on the binary outline.
+
+        The value follows a smoothstep of the signed distance to the outline: pixels
+        deeper than ``pixels / 2`` inside are 1, those further than ``pixels / 2``
+        outside are 0, and the band between holds values strictly between 0 and 1
+        (the 0.5 level stays on the original edge, so the area barely changes).
+        A soft input is thresholded at 0.5 first; ``feather(0)`` returns that binary mask.
+        """
+        b = self.binary
+        if pixels <= 0 or not b.any() or b.all():
+            return self.with_data(b)
+        inside = _distance_to(~b) - 0.5  # >0 inside: distance from the pixel centre to the edge
+        outside = _distance_to(b) - 0.5
+        signed = np.where(b, inside, -outside)
+        t = np.clip(signed / np.float32(pixels) + 0.5, 0.0, 1.0)
+        return self.with_data(t * t * (3.0 - 2.0 * t))
+
+    def resized(self, shape: tuple[int, int]) -> Mask:
+        """Resampled to ``shape`` (H, W): area averaging when shrinking, linear when enlarging."""
+        h, w = shape[:2]
+        if (h, w) == self.shape:
+            return self.with_data(self.data)
+        shrinking = h * w < self.data.size
+        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        return self.with_data(cv2.resize(self.data, (w, h), interpolation=interp))
+
+    # ------------------------------------------------------------------ PNG
+    def to_png_bytes(self, bit_depth: int = 8) -> bytes:
+        """A grey PNG (8 or 16 bit) of the mask; label, colour, source and confidence
+        travel in a text chunk. 8-bit is exact for masks whose values are multiples
+        of 1/255 (all binary masks), 16-bit for multiples of 1/65535."""
+        if bit_depth not in (8, 16):
+            raise ValueError(f"a mask PNG is 8 or 16 bit, not {bit_depth}")
+        top = 255 if bit_depth == 8 else 65535
+        levels = np.rint(self.data * np.float32(top))
+        img = Image.fromarray(levels.astype(np.uint8 if bit_depth == 8 else np.uint16))
+        info = PngImagePlugin.PngInfo()
+        info.add_text(_PNG_META_KEY, json.dumps(self._meta()))
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", pnginfo=info, optimize=False, compress_level=6)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_png_bytes(cls, data: bytes, **meta) -> Mask:
+        """Decode a mask PNG (8/16-bit grey; colour PNGs use their luma, an alpha channel
+        if present is the mask). Metadata saved by :meth:`to_png_bytes` is restored;
+        keyword arguments override it."""
+        if not data.startswith(_PNG_SIGNATURE):
+            raise ValueError("not PNG data")
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                text = dict(getattr(img, "text", {}) or {})
+        except Exception as exc:  # Pillow raises many types for damaged files
+            raise ValueError(f"damaged PNG data ({exc})") from None
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if pixels is None:
+            raise ValueError("damaged PNG data")
+        if pixels.ndim == 3:
+            if pixels.shape[2] in (2, 4):
+                pixels = pixels[:, :, -1]
+            else:
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        saved = {}
+        if _PNG_META_KEY in text:
+            try:
+                saved = {k: v for k, v in json.loads(text[_PNG_META_KEY]).items() if k in _META_FIELDS}
+            except (ValueError, AttributeError):
+                saved = {}
+        saved.update(meta)
+        return cls(pixels, **saved)
+
+    def save_png(self, path: str | os.PathLike, bit_depth: int = 8) -> None:
+        """Write :meth:`to_png_bytes` to ``path`` (replaced only once complete)."""
+        target = Path(path)
+        partial = target.with_name(target.name + ".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(self.to_png_bytes(bit_depth))
+            os.replace(partial, target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise TerfError(f"cannot write mask '{target}': {exc.strerror or exc}") from None
+
+    @classmethod
+    def load_png(cls, path: str | os.PathLike, **meta) -> Mask:
+        """Read a mask PNG written by :meth:`save_png` (or any grey PNG)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ImageReadError(f"cannot read mask '{os.fspath(path)}': {exc.strerror or exc}") from None
+        try:
+            return cls.from_png_bytes(data, **meta)
+        except ValueError as exc:
+            raise ImageReadError(f"cannot read mask '{os.fspath(path)}': {exc}") from None
+
+    # ------------------------------------------------------------------ RLE and dicts
+    def to_rle(self) -> dict:
+        """Uncompressed COCO run-length encoding of a binary mask.
+
+        ``{"size": [H, W], "counts": [...]}``: run lengths over the pixels in
+        column-major order, starting with a (possibly empty) run of zeros. Raises
+        ValueError for a soft mask: threshold it (``Mask(m.binary)``) or use PNG.
+        """
+        if not self.is_binary:
+            raise ValueError("RLE stores binary masks only; threshold the mask or use PNG")
+        flat = self.binary.ravel(order="F")
+        change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+        bounds = np.concatenate([[0], change, [flat.size]])
+        counts = np.diff(bounds).tolist()
+        if flat.size and flat[0]:
+            counts.insert(0, 0)
+        return {"size": [int(self.shape[0]), int(self.shape[1])], "counts": counts}
+
+    @classmethod
+    def from_rle(cls, rle: dict, **meta) -> Mask:
+        """Inverse of :meth:`to_rle`."""
+        h, w = (int(v) for v in rle["size"])
+        counts = np.asarray(rle["counts"], dtype=np.int64)
+        if counts.sum() != h * w or (counts < 0).any():
+            raise ValueError(f"RLE counts do not add up to {h}x{w} pixels")
+        values = np.arange(counts.size) % 2 == 1
+        flat = np.repeat(values, counts)
+        return cls(flat.reshape((h, w), order="F"), **meta)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record for projects and undo: RLE for a binary mask, otherwise
+        a base64 16-bit PNG, plus the metadata."""
+        record = self._meta()
+        if self.is_binary:
+            record["rle"] = self.to_rle()
+        else:
+            record["png16"] = base64.b64encode(self.to_png_bytes(16)).decode("ascii")
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Mask:
+        """Inverse of :meth:`to_dict`."""
+        meta = {k: record[k] for k in _META_FIELDS if k in record}
+        if "rle" in record:
+            return cls.from_rle(record["rle"], **meta)
+        if "png16" in record:
+            return cls.from_png_bytes(base64.b64decode(record["png16"]), **meta)
+        raise ValueError("a mask record needs 'rle' or 'png16'")
+
+    def _meta(self) -> dict:
+        return {
+            "label": self.label,
+            "colour": list(self.colour),
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+    def __repr__(self) -> str:
+        h, w = self.shape
+        return (
+            f"Mask({h}x{w}, label={self.label!r}, area={self.area}, source={self.source!r}, "
+            f"confidence={self.confidence:.2f})"
+        )
+
+
+_META_FIELDS = ("label", "colour", "source", "confidence")
+
+
+def _distance_to(region: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each pixel centre to the nearest pixel of ``region``
+    (0 inside it; a large value everywhere when it is empty)."""
+    if not region.any():
+        return np.full(region.shape, np.float32(1e9))
+    # cv2.distanceTransform measures to the nearest zero pixel.
+    src = np.where(region, 0, 255).astype(np.uint8)
+    return cv2.distanceTransform(src, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def overlay(image: np.ndarray, masks: Iterable[Mask], alpha: float = 0.5, outline: bool = True) -> np.ndarray:
+    """Tint ``image`` (grey or RGB float in [0, 1]) with each mask's colour; returns RGB float32.
+
+    Meant for previews and exported check pictures, not for editing.
+    """
+    rgb = np.asarray(image, dtype=np.float32)
+    if rgb.dtype != np.float32 or rgb.max(initial=0) > 1.0:
+        rgb = rgb / 255.0
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    out = rgb.copy()
+    for mask in masks:
+        colour = np.asarray(mask.colour, np.float32) / 255.0
+        a = (alpha * mask.data)[:, :, None]
+        out = out * (1.0 - a) + colour * a
+        if outline and mask.area:
+            b = mask.binary.astype(np.uint8)
+            edge = (b - cv2.erode(b, np.ones((3, 3), np.uint8))).astype(bool)
+            out[edge] = colour
+    return np.clip(out, 0.0, 1.0)
