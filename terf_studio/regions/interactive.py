@@ -1,0 +1,310 @@
+"""Masks from clicks and boxes without learned weights.
+
+Points: a region grows from each positive click over pixels that look like the
+click in *both* the image the user sees (fused, else visible; CIE Lab) and the
+infrared image. The tolerance is chosen per click: the region grows through a
+ladder of tolerances and stops just before it leaks into a neighbouring region
+(a sudden large jump in area), before it would take more than a set share of the
+image, and before it would reach a negative click. When even the tightest
+tolerance reaches a negative click, the region is split between the clicks
+(each pixel goes to the nearest click).
+
+Boxes: OpenCV's GrabCut on a three-channel image built from both modalities:
+the fused lightness, the infrared, and the fused chroma projected on its main
+axis inside the box. Each channel is stretched over the box's neighbourhood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from terf_studio.regions.base import ImageSet
+from terf_studio.regions.mask import Mask
+
+Point = tuple[float, float]
+Box = tuple[float, float, float, float]
+
+POINT_COLOUR = (255, 200, 0)
+BOX_COLOUR = (0, 200, 255)
+
+# Tolerances in units of the click's local spread; see _grow_one.
+_TOLERANCES = np.geomspace(1.0, 20.0, 24).astype(np.float32)
+_SPREAD_FLOOR = np.float32(0.01)  # Lab/100 and infrared in [0, 1]
+_MIN_AREA = 20
+_LEAK_SHARE = 0.002
+_LEAK_JUMP = 1.25
+_LEAK_SCORE = 3.0
+_MAX_GRABCUT_PIXELS = 160_000
+
+
+def _image_set(image: np.ndarray | ImageSet, ir: np.ndarray | None) -> ImageSet:
+    if isinstance(image, ImageSet):
+        return image
+    if ir is None:
+        raise ValueError("give the infrared image (or an ImageSet)")
+    return ImageSet(vi=image, ir=ir)
+
+
+def _pixel(point: Point, shape: tuple[int, int]) -> tuple[int, int]:
+    h, w = shape
+    x, y = int(round(point[0])), int(round(point[1]))
+    if not (0 <= x < w and 0 <= y < h):
+        raise ValueError(f"point ({point[0]}, {point[1]}) is outside the {w}x{h} image")
+    return x, y
+
+
+def _features(images: ImageSet) -> np.ndarray:
+    """(H, W, 4) float32: Lab/100 of the view and the infrared, lightly smoothed."""
+    lab = images.view_lab / np.float32(100.0)
+    stack = np.dstack([lab, images.ir]).astype(np.float32)
+    return cv2.GaussianBlur(stack, (0, 0), 1.0)
+
+
+def _seed_stats(features: np.ndarray, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
+    """Robust centre (median) and spread (1.4826 MAD, floored) of a 9x9 patch at the click."""
+    patch = features[max(y - 4, 0) : y + 5, max(x - 4, 0) : x + 5].reshape(-1, features.shape[2])
+    centre = np.median(patch, axis=0)
+    spread = 1.4826 * np.median(np.abs(patch - centre), axis=0)
+    return centre, np.maximum(spread, _SPREAD_FLOOR)
+
+
+def _difference(features: np.ndarray, centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest channel difference from the click in units of the click's spread."""
+    return np.max(np.abs(features - centre) / spread, axis=2)
+
+
+def _component(inside: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The 4-connected part of ``inside`` containing (x, y) (empty if the seed is outside)."""
+    if not inside[y, x]:
+        return np.zeros_like(inside)
+    img = inside.astype(np.uint8)
+    ff = np.zeros((img.shape[0] + 2, img.shape[1] + 2), np.uint8)
+    cv2.floodFill(img, ff, (x, y), 2, 0, 0, 4)
+    return img == 2
+
+
+def _grow_one(
+    diff: np.ndarray,
+    x: int,
+    y: int,
+    negatives: Sequence[tuple[int, int]],
+    tolerance: float | None,
+    max_fraction: float,
+) -> tuple[np.ndarray, float]:
+    """Region and confidence for one positive click.
+
+    Regions are grown at every step of the tolerance ladder, stopping before one
+    reaches a negative click or passes ``max_fraction`` of the image. The chosen
+    step is the one just before the strongest *leak*: the step whose area jump
+    stands out most against the growth of the steps before it (a textured region
+    grows steadily as the tolerance rises; a neighbouring region joining makes a
+    sudden jump). With no clear leak the loosest allowed step is taken.
+    """
+    if tolerance is not None:
+        return _component(diff <= tolerance, x, y), 0.5
+    total = diff.size
+    regions: list[np.ndarray] = []
+    areas: list[int] = []
+    stop_area = None
+    for tol in _TOLERANCES:
+        region = _component(diff <= tol, x, y)
+        area = int(region.sum())
+        if any(region[ny, nx] for nx, ny in negatives) or area > max_fraction * total:
+            stop_area = area
+            break
+        regions.append(region)
+        areas.append(area)
+    if not regions or areas[-1] == 0:
+        return np.zeros_like(diff, dtype=bool), 0.0
+    a = np.asarray(areas + ([stop_area] if stop_area is not None else []), np.float64)
+    best_k, best_score = len(regions) - 1, 0.0
+    for k in range(len(regions)):
+        if k + 1 >= a.size or a[k] < _MIN_AREA or a[k + 1] - a[k] < _LEAK_SHARE * total:
+            continue
+        jump = a[k + 1] / a[k]
+        before = [a[j + 1] / a[j] for j in range(max(k - 3, 0), k) if a[j] > 0]
+        typical = float(np.median(before)) if before else 2.0
+        score = (jump - 1.0) / (typical - 1.0 + 0.05)
+        if jump >= _LEAK_JUMP and score > best_score:
+            best_k, best_score = k, score
+    if best_score >= _LEAK_SCORE:
+        confidence = float(np.clip(1.0 - 2.0 / best_score, 0.3, 0.95))
+        return regions[best_k], confidence
+    if stop_area is not None:
+        return regions[-1], 0.6  # stopped by a negative click or the size cap
+    return regions[-1], 0.4  # no leak anywhere on the ladder: a guess
+
+
+def point_region(
+    image: np.ndarray | ImageSet,
+    ir: np.ndarray | None = None,
+    positives: Sequence[Point] = (),
+    negatives: Sequence[Point] = (),
+    tolerance: float | None = None,
+    max_fraction: float = 0.6,
+    label: str = "",
+) -> Mask:
+    """Grow a region from positive clicks, keeping clear of negative clicks.
+
+    ``image`` is the image the user sees (fused RGB or grey) or an :class:`ImageSet`
+    (then ``ir`` is not needed). Points are (x, y) pixel coordinates.
+
+    ``tolerance`` fixes the similarity threshold instead of choosing it per click:
+    a pixel joins when each of its Lab channels (/100) and its infrared value (in
+    [0, 1]) differ from the click's by at most ``tolerance`` (a magic-wand slider).
+    ``max_fraction`` caps an automatically chosen region at that share of the image.
+    Returns a binary mask with source "point".
+    """
+    images = _image_set(image, ir)
+    shape = images.shape
+    pos = [_pixel(p, shape) for p in positives]
+    neg = [_pixel(p, shape) for p in negatives]
+    if not pos:
+        raise ValueError("a point region needs at least one positive point")
+    features = _features(images)
+    region = np.zeros(shape, bool)
+    confidences = []
+    for x, y in pos:
+        centre, spread = _seed_stats(features, x, y)
+        if tolerance is not None:  # a fixed, absolute threshold: no per-click scaling
+            spread = np.ones_like(spread)
+        diff = _difference(features, centre, spread)
+        grown, conf = _grow_one(diff, x, y, neg, tolerance, max_fraction)
+        region |= grown
+        confidences.append(conf)
+    if neg and any(region[y, x] for x, y in neg):
+        region = _split_nearest(region, pos, neg)
+    mask = Mask(region, label=label, colour=POINT_COLOUR, source="point", confidence=float(np.mean(confidences)))
+    area = mask.area
+    if area:
+        mask = mask.fill_holes(max_area=max(16, area // 50))
+    return mask
+
+
+def _split_nearest(region: np.ndarray, pos: Sequence[tuple[int, int]], neg: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Keep the pixels of ``region`` closer to a positive than to any negative click,
+    then only the parts connected to a positive click."""
+    h, w = region.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def nearest(points):
+        return np.min([(xx - px) ** 2 + (yy - py) ** 2 for px, py in points], axis=0)
+
+    keep = region & (nearest(pos) < nearest(neg))
+    labels_n, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
+    ids = {labels[y, x] for x, y in pos if keep[y, x]}
+    return np.isin(labels, list(ids)) if ids else keep
+
+
+# ---------------------------------------------------------------------------- boxes
+
+
+def _clip_box(box: Box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    h, w = shape
+    x0, y0, x1, y1 = (float(v) for v in box)
+    x0, x1 = sorted((x0, x1))
+    y0, y1 = sorted((y0, y1))
+    bx0, by0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    bx1, by1 = min(int(np.ceil(x1)), w), min(int(np.ceil(y1)), h)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        raise ValueError(f"the box {tuple(box)} has no area inside the {w}x{h} image")
+    return bx0, by0, bx1, by1
+
+
+def _stretch(channel: np.ndarray) -> np.ndarray:
+    lo, hi = np.percentile(channel, (1, 99))
+    if hi - lo < 1e-6:
+        return np.full(channel.shape, 128, np.uint8)
+    return np.clip((channel - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+
+
+def _grabcut_image(images: ImageSet, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Lightness of the view, infrared and main chroma axis, each stretched over ``window``."""
+    x0, y0, x1, y1 = window
+    lab = images.view_lab[y0:y1, x0:x1]
+    ir = images.ir[y0:y1, x0:x1]
+    ab = lab[:, :, 1:].reshape(-1, 2)
+    ab = ab - ab.mean(axis=0)
+    if float(np.abs(ab).max(initial=0)) < 1e-3:
+        chroma = images.vi_grey[y0:y1, x0:x1]  # no colour: the visible grey is a third view
+    else:
+        _, vecs = np.linalg.eigh(ab.T @ ab)
+        chroma = (ab @ vecs[:, -1]).reshape(lab.shape[:2])
+    return np.dstack([_stretch(lab[:, :, 0]), _stretch(ir), _stretch(chroma)])
+
+
+def _separation(img: np.ndarray, fg: np.ndarray) -> float:
+    """1 - Bhattacharyya coefficient of coarse (8x8x8) colour histograms of fg and bg."""
+    if fg.all() or not fg.any():
+        return 0.0
+    bins = (img // 32).astype(np.int32)
+    codes = bins[:, :, 0] * 64 + bins[:, :, 1] * 8 + bins[:, :, 2]
+    hf = np.bincount(codes[fg], minlength=512).astype(np.float64)
+    hb = np.bincount(codes[~fg], minlength=512).astype(np.float64)
+    bc = np.sqrt(hf / hf.sum() * hb / hb.sum()).sum()
+    return float(np.clip(1.0 - bc, 0.0, 1.0))
+
+
+def box_region(
+    image: np.ndarray | ImageSet,
+    ir: np.ndarray | None = None,
+    box: Box = (0, 0, 0, 0),
+    iterations: int = 5,
+    label: str = "",
+) -> Mask:
+    """GrabCut the object inside ``box`` = (x0, y0, x1, y1) (end-exclusive pixels).
+
+    Pixels outside the box are background; a margin around it supplies the
+    background colours. Large boxes run at reduced resolution. Returns a binary
+    mask with source "box"; when GrabCut keeps nothing, the box itself comes back
+    with confidence 0.05 so the user can paint from there.
+    """
+    images = _image_set(image, ir)
+    h, w = images.shape
+    bx0, by0, bx1, by1 = _clip_box(box, (h, w))
+    bw, bh = bx1 - bx0, by1 - by0
+    margin = int(max(10, 0.25 * max(bw, bh)))
+    wx0, wy0 = max(bx0 - margin, 0), max(by0 - margin, 0)
+    wx1, wy1 = min(bx1 + margin, w), min(by1 + margin, h)
+    window = (wx0, wy0, wx1, wy1)
+    feat = _grabcut_image(images, window)
+    ww, wh = wx1 - wx0, wy1 - wy0
+    scale = min(1.0, float(np.sqrt(_MAX_GRABCUT_PIXELS / (ww * wh))))
+    small = feat if scale == 1.0 else cv2.resize(feat, (max(int(ww * scale), 2), max(int(wh * scale), 2)), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    sx, sy = sw / ww, sh / wh
+    trimap = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    rx0, ry0 = int(np.floor((bx0 - wx0) * sx)), int(np.floor((by0 - wy0) * sy))
+    rx1, ry1 = int(np.ceil((bx1 - wx0) * sx)), int(np.ceil((by1 - wy0) * sy))
+    trimap[ry0:ry1, rx0:rx1] = cv2.GC_PR_FGD
+    full_window = (wx0, wy0, wx1, wy1) == (0, 0, w, h) and (bx0, by0, bx1, by1) == (0, 0, w, h)
+    fg = None
+    if not full_window:
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        try:
+            cv2.setRNGSeed(0)
+            cv2.grabCut(small, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
+            fg_small = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
+            fg_win = fg_small if scale == 1.0 else cv2.resize(
+                fg_small.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR) >= 0.5
+            fg = np.zeros((h, w), bool)
+            fg[wy0:wy1, wx0:wx1] = fg_win
+            inside = np.zeros((h, w), bool)
+            inside[by0:by1, bx0:bx1] = True
+            fg &= inside
+        except cv2.error:
+            fg = None
+    if fg is None or not fg.any():
+        rect = np.zeros((h, w), bool)
+        rect[by0:by1, bx0:bx1] = True
+        return Mask(rect, label=label, colour=BOX_COLOUR, source="box", confidence=0.05)
+    mask = Mask(fg, label=label, colour=BOX_COLOUR, source="box")
+    box_area = bw * bh
+    mask = mask.remove_specks(max(4, mask.area // 20)).fill_holes(max_area=max(16, box_area // 20))
+    sep = _separation(feat, mask.binary[wy0:wy1, wx0:wx1])
+    fill = mask.area / box_area
+    fill_ok = 1.0 if 0.05 <= fill <= 0.97 else 0.5
+    return mask.with_meta(confidence=float(np.clip(sep * fill_ok, 0.05, 0.99)))
