@@ -267,3 +267,274 @@ def test_stroke_serialises_and_replays_identically():
         Stroke([(0, 0)], radius=2, mode="smudge")
     with pytest.raises(ValueError):
         Stroke.from_dict({"radius": 2})
+
+
+# ---------------------------------------------------------------------------- clicks and boxes
+
+
+def two_regions(contrast=0.3, ir_contrast=0.3, shape=(60, 80), split=40):
+    """A flat image: left half dark, right half brighter, in both modalities."""
+    h, w = shape
+    view = np.full((h, w, 3), 0.3, np.float32)
+    view[:, split:] += contrast
+    ir = np.full((h, w), 0.3, np.float32)
+    ir[:, split:] += ir_contrast
+    return view, ir
+
+
+def test_point_grow_selects_exactly_the_clicked_flat_region():
+    view, ir = two_regions()
+    m = point_region(view, ir, positives=[(10, 30)])
+    assert m.source == "point" and 0 < m.confidence <= 1
+    expected = np.zeros((60, 80), bool)
+    expected[:, :40] = True
+    np.testing.assert_array_equal(m.binary, expected)
+    right = point_region(ImageSet(view, ir), positives=[(70, 5)])
+    np.testing.assert_array_equal(right.binary, ~expected)
+
+
+def test_point_grow_uses_the_infrared_too():
+    """Same colour everywhere, only the infrared differs: the click still stops at the edge."""
+    view, ir = two_regions(contrast=0.0, ir_contrast=0.4)
+    m = point_region(view, ir, positives=[(10, 30)])
+    assert m.binary[:, :40].all() and not m.binary[:, 40:].any()
+
+
+def test_negative_point_removes():
+    # A flat region A (columns 0-29) running into a ramp B: without help the click in A
+    # also takes the first part of the ramp; a negative click on the ramp stops it short.
+    h, w = 60, 90
+    ramp = np.concatenate([np.zeros(30), np.linspace(0.0, 0.6, 60)]).astype(np.float32)
+    ir = np.tile(0.3 + ramp, (h, 1))
+    view = np.repeat(ir[:, :, None], 3, axis=2)
+    free = point_region(view, ir, positives=[(10, 30)])
+    assert free.binary[:, :30].all() and free.binary[:, 40].all()
+    held = point_region(view, ir, positives=[(10, 30)], negatives=[(40, 30)])
+    assert held.binary[:, :30].all() and not held.binary[:, 40:].any()
+    assert held.area < free.area
+
+
+def test_negative_point_inside_a_flat_region_splits_it():
+    view, ir = two_regions()
+    m = point_region(view, ir, positives=[(5, 30)], negatives=[(35, 30)])
+    assert m.binary[30, 5] and not m.binary[30, 35]
+    assert m.area < 60 * 40
+
+
+def test_point_with_fixed_tolerance_and_bad_points():
+    view, ir = two_regions(contrast=0.05, ir_contrast=0.05)
+    assert point_region(view, ir, positives=[(10, 30)], tolerance=0.02).area == 60 * 40
+    assert point_region(view, ir, positives=[(10, 30)], tolerance=0.2).area == 60 * 80
+    with pytest.raises(ValueError):
+        point_region(view, ir, positives=[(100, 5)])
+    with pytest.raises(ValueError):
+        point_region(view, ir)
+
+
+def test_grabcut_recovers_a_bright_rectangle():
+    rng = np.random.default_rng(3)
+    h, w = 90, 120
+    view = np.clip(rng.normal(0.35, 0.04, (h, w, 3)), 0, 1).astype(np.float32)
+    ir = np.clip(rng.normal(0.3, 0.04, (h, w)), 0, 1).astype(np.float32)
+    view[30:60, 40:85] = np.clip(view[30:60, 40:85] + 0.35, 0, 1)
+    ir[30:60, 40:85] = np.clip(ir[30:60, 40:85] + 0.45, 0, 1)
+    truth = np.zeros((h, w), bool)
+    truth[30:60, 40:85] = True
+    m = box_region(view, ir, box=(30, 20, 100, 72))
+    assert m.source == "box" and m.confidence > 0.5
+    assert m.iou(truth) > 0.8
+    assert not m.binary[:20].any() and not m.binary[:, :30].any()  # nothing outside the box
+
+
+def test_grabcut_box_edge_cases():
+    view, ir = two_regions()
+    m = box_region(view, ir, box=(50, 10, 10, 50))  # corners in any order
+    assert m.binary.any()
+    with pytest.raises(ValueError):
+        box_region(view, ir, box=(200, 200, 300, 300))
+    flat = np.full((30, 30, 3), 0.5, np.float32)
+    whole = box_region(flat, np.full((30, 30), 0.5, np.float32), box=(0, 0, 30, 30))
+    assert whole.confidence <= 0.1  # nothing to separate: the box comes back, flagged
+
+
+# ---------------------------------------------------------------------------- the text finder
+
+
+def warm_scene(blobs, shape=(120, 160), seed=4):
+    """Cool noisy infrared with warm upright blobs (x0, y0, x1, y1); a grey visible image."""
+    rng = np.random.default_rng(seed)
+    ir = np.clip(rng.normal(0.2, 0.01, shape), 0, 1).astype(np.float32)
+    for x0, y0, x1, y1 in blobs:
+        ir[y0:y1, x0:x1] = 0.85
+    vi = np.clip(rng.normal(0.4, 0.02, shape + (3,)), 0, 1).astype(np.float32)
+    return vi, ir
+
+
+def test_vocabulary_parsing():
+    q = parse_target("the man on the left")
+    assert (q.cue, q.kind, q.plural, q.selector) == ("thermal", "person", False, "left")
+    assert parse_target("People").plural
+    assert parse_target("hot engine").cue == "thermal"
+    assert parse_target("the trees on the right").kind == "trees"
+    assert parse_target("grass").kind == "low"
+    assert parse_target("the street").cue == "road"
+    assert parse_target("teapot") is None
+    finder = BuiltinFinder()
+    assert finder.understands("people and the sky") and not finder.understands("people and teapots")
+
+
+def test_thermal_finder_finds_a_warm_blob():
+    vi, ir = warm_scene([(70, 40, 82, 80)])
+    result = find_region("person", vi, ir)
+    assert result.finder == "builtin:thermal" and result.mask.source == "builtin:thermal"
+    assert 0 < result.confidence <= 1 and result.mask.label == "person"
+    truth = np.zeros(ir.shape, bool)
+    truth[40:80, 70:82] = True
+    assert result.mask.iou(truth) > 0.8
+    assert find_region("hot spots", vi, ir).mask.iou(truth) > 0.8
+
+
+def test_position_words_pick_one_of_two_warm_objects():
+    vi, ir = warm_scene([(20, 40, 32, 80), (120, 45, 132, 85)])
+    left = find_region("the person on the left", vi, ir).mask
+    right = find_region("the man on the right", vi, ir).mask
+    both = find_region("people", vi, ir).mask
+    assert left.binary[60, 25] and not left.binary[60, 125]
+    assert right.binary[60, 125] and not right.binary[60, 25]
+    assert both.binary[60, 25] and both.binary[60, 125]
+    lower = find_region("the bottom pedestrian", vi, ir).mask
+    assert lower.binary[82, 125] and not lower.binary[60, 25]
+
+
+def test_shape_filters_tell_people_from_vehicles():
+    vi, ir = warm_scene([(20, 40, 32, 80), (96, 70, 124, 82)])  # tall and wide
+    person = find_region("person", vi, ir).mask
+    car = find_region("car", vi, ir).mask
+    assert person.binary[60, 25] and not person.binary[76, 110]
+    assert car.binary[76, 110] and not car.binary[60, 25]
+
+
+def test_no_warm_object_raises():
+    vi, ir = warm_scene([])
+    with pytest.raises(NoRegionFound):
+        find_region("person", vi, ir)
+
+
+def synthetic_street(shape=(120, 160), seed=5):
+    """Blue sky over green trees over a grey road; the infrared: cold sky, mid trees, warm road."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    vi = np.zeros((h, w, 3), np.float32)
+    ir = np.zeros((h, w), np.float32)
+    vi[:40] = (0.55, 0.7, 0.95)
+    ir[:40] = 0.1
+    # Foliage: blotches a few pixels across, not per-pixel noise (which blurs away).
+    trees = np.kron(rng.random((10, w // 3 + 1)), np.ones((3, 3)))[:30, :w] * 0.25
+    vi[40:70] = np.stack([0.15 + trees * 0.5, 0.45 + trees, 0.12 + trees * 0.5], axis=2)
+    ir[40:70] = 0.4 + rng.random((30, w)) * 0.3
+    vi[70:] = 0.45
+    ir[70:] = 0.55
+    vi += rng.normal(0, 0.005, vi.shape).astype(np.float32)
+    ir += rng.normal(0, 0.005, ir.shape).astype(np.float32)
+    return np.clip(vi, 0, 1), np.clip(ir, 0, 1)
+
+
+def region_truth(shape, y0, y1):
+    t = np.zeros(shape, bool)
+    t[y0:y1] = True
+    return t
+
+
+def test_sky_road_and_vegetation_on_a_synthetic_scene():
+    vi, ir = synthetic_street()
+    images = ImageSet(vi, ir)
+    sky = find_region("the sky", images)
+    road = find_region("road", images)
+    veg = find_region("vegetation", images)
+    assert sky.finder == "builtin:sky" and road.finder == "builtin:road" and veg.finder == "builtin:vegetation"
+    assert sky.mask.iou(region_truth(ir.shape, 0, 40)) > 0.9
+    assert road.mask.iou(region_truth(ir.shape, 70, 120)) > 0.9
+    assert veg.mask.iou(region_truth(ir.shape, 40, 70)) > 0.8
+    for result in (sky, road, veg):
+        assert 0 < result.confidence <= 1
+    left_road = find_region("the road on the left", images).mask
+    assert left_road.binary[100, 10] and not left_road.binary[100, 150]
+    union = find_region("sky and road", images)
+    assert union.finder == "builtin:sky+road"
+    assert union.mask.area == sky.mask.union(road.mask).area
+
+
+def test_unknown_phrase_raises_with_the_message():
+    vi, ir = synthetic_street()
+    with pytest.raises(NoRegionFound) as err:
+        find_region("the teapot", vi, ir)
+    assert str(err.value) == "no region found for 'the teapot': click, draw a box or paint it"
+    assert isinstance(err.value, TerfError)
+    with pytest.raises(NoRegionFound):
+        find_region("sky and teapots", vi, ir)
+
+
+def test_sky_is_not_found_when_the_top_is_not_sky():
+    vi, ir = synthetic_street()
+    vi, ir = vi[50:], ir[50:]  # trees at the top, no sky
+    with pytest.raises(NoRegionFound):
+        find_region("sky", vi, ir)
+
+
+def test_finder_registry_and_fallback():
+    vi, ir = warm_scene([(70, 40, 82, 80)])
+
+    class Teapots:
+        name = "teapots"
+
+        def find(self, phrase, images):
+            if "teapot" not in phrase:
+                raise NoRegionFound(phrase, "no teapot here")
+            return RegionResult(Mask.full(images.shape, label=phrase), self.name, 0.9)
+
+    assert isinstance(Teapots(), RegionFinder)
+    register_finder(Teapots())
+    try:
+        assert [f.name for f in finders()][:2] == ["teapots", "builtin"]
+        assert find_region("a teapot", vi, ir).finder == "teapots"
+        assert find_region("person", vi, ir).finder == "builtin:thermal"  # falls through
+        with pytest.raises(NoRegionFound):
+            find_region("a teapot", vi, ir, finder="builtin")
+        with pytest.raises(ValueError):
+            find_region("person", vi, ir, finder="nonesuch")
+    finally:
+        unregister_finder("teapots")
+    assert [f.name for f in finders()] == ["builtin"]
+    with pytest.raises(TypeError):
+        register_finder(object())
+
+
+def test_image_set_checks_sizes_and_accepts_uint8():
+    from terf_studio.errors import PairMismatchError
+
+    with pytest.raises(PairMismatchError):
+        ImageSet(np.zeros((10, 10, 3)), np.zeros((10, 12)))
+    s = ImageSet(np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8), fused=np.zeros((4, 4)))
+    assert s.vi.max() == 1.0 and s.ir.shape == (4, 4) and s.view.ndim == 2
+
+
+# ---------------------------------------------------------------------------- real pairs
+
+
+MSRS = SHARED_DATA / "msrs-samples"
+
+
+@pytest.mark.skipif(not MSRS.is_dir(), reason="shared MSRS samples are not available")
+@pytest.mark.parametrize("name", ["00537D", "00633D"])
+def test_person_on_a_real_msrs_pair_is_warm(name):
+    from terf_studio.imaging import read_image
+
+    vi = read_image(MSRS / "vi" / f"{name}.png")
+    ir = read_image(MSRS / "ir" / f"{name}.png")
+    result = find_region("person", vi, ir)
+    mask = result.mask
+    assert result.finder == "builtin:thermal" and result.confidence > 0.5
+    assert 0.002 < mask.area / ir.size < 0.1
+    assert ir[mask.binary].mean() > ir.mean() + 0.3
+    left = find_region("the person on the left", vi, ir).mask
+    assert 0 < left.area < mask.area

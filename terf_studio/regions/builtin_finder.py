@@ -6,14 +6,14 @@ Cues
              infrared image (a white top-hat: the infrared minus its morphological
              opening), strong peaks as seeds, each seed grown to half its contrast
              over the local background, connected components, size and shape filters.
-``sky``      seeded in the top rows: smooth in both images, bright or blue in the
-             visible (or dark at night), cold in the infrared; grown over pixels like
-             the seeds and connected to them.
-``road``     seeded at the bottom centre: smooth, grey in the visible, uniform in the
-             infrared; grown over pixels like the seeds; lane markings filled in.
-``vegetation`` green in the visible (excess-green chromaticity); in the dark, textured
-             in the infrared instead. Trees are the part above the horizon line, grass
-             and bushes the part below it.
+``sky``      smooth in both images, bright or blue in the visible, cold in the infrared
+             (at night: the coldest smooth infrared), connected to the top rows.
+``road``     smooth and grey pixels connected to the bottom centre, within a band of
+             the seeds' lightness and infrared level; lane markings bridged and filled.
+``vegetation`` green in the visible (excess green after a grey-world balance), or
+             faintly green and densely textured in both images; a grey visible image
+             falls back on texture alone, a night image finds nothing. Trees are the
+             part above the horizon line, grass and bushes the part below it.
 
 Phrases are matched word by word against :data:`VOCABULARY` (one table for every
 cue). Position words (:data:`SELECTORS`) pick one warm object ("the man on the
@@ -217,6 +217,16 @@ def _keep_connected_to(candidate: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     ids = np.unique(labels[seeds & candidate])
     ids = ids[ids > 0]
     return np.isin(labels, ids)
+
+
+def _grow_within(region: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    """Grow ``region`` by up to ``steps`` pixels, only into ``allowed`` pixels."""
+    out = region.astype(np.uint8)
+    allowed_u8 = (allowed | region).astype(np.uint8)
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(steps):
+        out = cv2.dilate(out, cross) & allowed_u8
+    return out.astype(bool)
 
 
 def _clean(binary: np.ndarray, min_area: int, hole_area: int) -> np.ndarray:
@@ -472,79 +482,107 @@ def _find_thermal(query: Query, images: ImageSet) -> tuple[np.ndarray, float, st
 # ---------------------------------------------------------------------------- sky
 
 
+def _is_night(images: ImageSet) -> bool:
+    return float(np.median(images.vi_grey)) < 0.15
+
+
 def _find_sky(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
+    """Smooth in both images, sky-coloured in the visible, cold in the infrared, and
+    connected to such pixels along the top rows. No similarity to the seeds is
+    required, so the infrared gradient of a clear sky (colder overhead) is kept;
+    the smoothness test stops the region at tree and roof edges."""
     h, w = images.shape
     total = h * w
     ir = cv2.GaussianBlur(images.ir, (0, 0), 1.5)
     grey = cv2.GaussianBlur(images.vi_grey, (0, 0), 1.5)
     texture = np.maximum(_local_std(grey, 7), _local_std(ir, 7))
-    smooth = texture < 0.04
-    night = float(np.median(images.vi_grey)) < 0.15
     lab = images.vi_lab
-    if lab is not None and not night:
-        light, blue_b = lab[:, :, 0], lab[:, :, 2]
-        looks_like_sky = (light > 55) | ((blue_b < -8) & (light > 30))
-    elif not night:
-        looks_like_sky = grey > 0.55
+    if _is_night(images):
+        # The visible shows little; the night sky is the coldest, smoothest infrared.
+        looks_like_sky = np.ones((h, w), bool)
+        cold = ir <= float(np.percentile(ir, 10)) + 0.03
+        smooth = texture < 0.03
+        how = "smooth and the coldest in the infrared (night)"
     else:
-        looks_like_sky = np.ones((h, w), bool)  # at night the visible says little
-    cold_level = float(np.percentile(ir, 40))
-    cold = ir <= cold_level + 0.05
+        if lab is not None:
+            light, blue_b = lab[:, :, 0], lab[:, :, 2]
+            green_a = lab[:, :, 1]
+            looks_like_sky = ((light > 55) | ((blue_b < -8) & (light > 30))) & (green_a > -10)
+        else:
+            looks_like_sky = grey > 0.55
+        cold = ir <= float(np.percentile(ir, 50))
+        smooth = texture < 0.04
+        how = "smooth, bright or blue in the visible, cold in the infrared"
     candidate = smooth & looks_like_sky & cold
+    candidate[int(0.8 * h) :] = False
     band = max(2, h // 20)
     seeds = np.zeros((h, w), bool)
     seeds[:band] = candidate[:band]
     if seeds.sum() < max(10, 0.05 * band * w):
         raise NoRegionFound(query.phrase, "no smooth, cold, sky-like pixels along the top of the image")
-    # Grow over pixels like the seeds (both images), connected to them.
-    ir_ref = float(np.median(ir[seeds]))
-    ir_spread = max(0.04, 3.0 * float(np.median(np.abs(ir[seeds] - ir_ref))))
-    grey_ref = float(np.median(grey[seeds]))
-    grey_spread = max(0.12, 3.0 * float(np.median(np.abs(grey[seeds] - grey_ref))))
-    similar = (np.abs(ir - ir_ref) <= ir_spread) & (np.abs(grey - grey_ref) <= grey_spread) & (texture < 0.08)
-    similar[int(0.8 * h) :] = False
-    region = _keep_connected_to(similar, seeds)
+    region = _keep_connected_to(candidate, seeds)
+    # The texture window stops the region a few pixels short of every edge; win
+    # those pixels back where they still look like sky and are cold.
+    # Never into another smooth sky-like area (a grey roof), so no new connections.
+    region = _grow_within(region, looks_like_sky & cold & ~(candidate & ~region), 4)
+    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
     region = _clean(region, max(20, int(2e-4 * total)), int(0.002 * total))
     if region.sum() < 0.005 * total:
         raise NoRegionFound(query.phrase, "the sky-like area at the top is too small")
     coverage_top = float(region[:band].mean())
-    agree = float(np.mean(cold[region])) * float(np.mean(looks_like_sky[region]))
-    confidence = float(np.clip(0.4 + 0.3 * coverage_top + 0.3 * agree, 0.0, 0.95))
-    return region, confidence, "sky seeded along the top: smooth, cold in the infrared"
+    confidence = float(np.clip(0.45 + 0.45 * coverage_top, 0.0, 0.9))
+    if _is_night(images):
+        confidence *= 0.7
+    return region, confidence, f"sky from the top rows: {how}"
 
 
 # ---------------------------------------------------------------------------- road
 
 
 def _find_road(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
+    """Grey, smooth pixels connected to the bottom centre, within a loose band of the
+    seeds' lightness and infrared level (roads brighten and warm up with distance,
+    so the band is wide; smoothness and greyness stop it at kerbs, grass and cars).
+    Lane markings and small objects inside are filled in."""
     h, w = images.shape
     total = h * w
     ir = cv2.GaussianBlur(images.ir, (0, 0), 2.0)
     lab = cv2.GaussianBlur(images.vi_lab if images.vi_lab is not None else images.view_lab, (0, 0), 2.0)
+    light = lab[:, :, 0] / 100.0
+    texture = np.maximum(_local_std(light, 9), _local_std(ir, 9))
+    night = _is_night(images)
+    chroma = np.hypot(lab[:, :, 1], lab[:, :, 2])
+    grey_like = np.ones((h, w), bool) if night else chroma < 15
     y0, x0, x1 = int(0.82 * h), int(0.3 * w), int(0.7 * w)
     seeds = np.zeros((h, w), bool)
     seeds[y0:, x0:x1] = True
-    chroma = np.hypot(lab[:, :, 1], lab[:, :, 2])
-    grey_like = chroma < 18
-    seeds &= grey_like
+    seeds &= grey_like & (texture < 0.06)
     if seeds.sum() < 0.2 * (h - y0) * (x1 - x0):
-        raise NoRegionFound(query.phrase, "the bottom centre of the image is not grey like a road")
-    ref = np.median(lab[seeds], axis=0)
-    spread = np.maximum(3.0 * np.median(np.abs(lab[seeds] - ref), axis=0), (8.0, 4.0, 4.0))
+        raise NoRegionFound(query.phrase, "the bottom centre of the image is not smooth and grey like a road")
+    light_ref = float(np.median(light[seeds]))
+    light_band = max(0.1, 3.0 * float(np.median(np.abs(light[seeds] - light_ref))))
     ir_ref = float(np.median(ir[seeds]))
-    ir_spread = max(0.05, 3.0 * float(np.median(np.abs(ir[seeds] - ir_ref))))
-    similar = np.all(np.abs(lab - ref) <= spread, axis=2) & (np.abs(ir - ir_ref) <= ir_spread) & grey_like
-    similar[: int(0.3 * h)] = False
-    # A small opening breaks one-pixel bridges into kerbs and walls before connecting.
-    similar = cv2.morphologyEx(similar.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    region = _keep_connected_to(similar, seeds)
-    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)).astype(bool)
+    ir_band = max(0.04 if night else 0.07, 3.0 * float(np.median(np.abs(ir[seeds] - ir_ref))))
+    candidate = (
+        grey_like
+        & (texture < 0.06)
+        & (np.abs(light - light_ref) <= light_band)
+        & (np.abs(ir - ir_ref) <= ir_band)
+    )
+    candidate[: int((0.4 if night else 0.3) * h)] = False
+    # A small opening breaks one-pixel bridges into kerbs and walls; a closing about
+    # 2% of the width then bridges lane markings, so the lanes beyond them connect.
+    candidate = cv2.morphologyEx(candidate.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    bridge = _odd(0.02 * w)
+    candidate = cv2.morphologyEx(candidate, cv2.MORPH_CLOSE, np.ones((bridge, bridge), np.uint8)).astype(bool)
+    region = _keep_connected_to(candidate, seeds)
+    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)).astype(bool)
     region = _clean(region, max(20, int(5e-4 * total)), int(0.01 * total))
     if region.sum() < 0.02 * total:
         raise NoRegionFound(query.phrase, "the grey area at the bottom is too small for a road")
     seed_cover = float(region[y0:, x0:x1].mean())
-    confidence = float(np.clip(0.35 + 0.5 * seed_cover, 0.0, 0.85))
-    return region, confidence, "road seeded at the bottom centre: grey, smooth, uniform in the infrared"
+    confidence = float(np.clip(0.25 + 0.45 * seed_cover, 0.0, 0.7)) * (0.8 if night else 1.0)
+    return region, confidence, "road from the bottom centre: grey and smooth in the visible, even in the infrared"
 
 
 # ---------------------------------------------------------------------------- vegetation
@@ -557,33 +595,61 @@ def _horizon_row(images: ImageSet) -> int:
         road, _, _ = _find_road(Query("road", "road", "road", False, None), images)
     except NoRegionFound:
         return h // 2
-    rows = np.flatnonzero(road.mean(axis=1) > 0.05)
+    rows = np.flatnonzero(road.mean(axis=1) > 0.2)  # rows the road spans, not a kerb or pillar
     return int(np.clip(rows[0] if rows.size else h // 2, 0.3 * h, 0.8 * h))
 
 
+def _gradient_density(img: np.ndarray, level: float, window: int) -> np.ndarray:
+    """Share of pixels in each window whose gradient exceeds ``level``: high over
+    foliage, lower along the single edges of cars, poles and lane lines."""
+    g = cv2.GaussianBlur(img, (0, 0), 1.0)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    return cv2.blur((np.hypot(gx, gy) > level).astype(np.float32), (window, window))
+
+
+def _area_mask(find, name: str, images: ImageSet) -> np.ndarray | None:
+    try:
+        region, _, _ = find(Query(name, name, name, False, None), images)
+    except NoRegionFound:
+        return None
+    return region
+
+
 def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
+    """Clearly green pixels (excess green after a grey-world white balance), or pixels
+    that are faintly green and densely textured in both images (washed-out daylight
+    foliage). At night, when the visible has no colour, texture in both images alone
+    (a weak cue). Sky, road and warm objects are taken out."""
     h, w = images.shape
     total = h * w
-    night = float(np.median(images.vi_grey)) < 0.15
-    if images.has_colour and not night:
+    if _is_night(images):
+        # Texture alone finds lamps, signs and edges as often as foliage at night.
+        raise NoRegionFound(query.phrase, "the visible image is too dark to tell vegetation by colour")
+    window = max(9, _odd(h / 30))
+    texture = np.minimum(
+        _gradient_density(images.ir, 0.02, window), _gradient_density(images.vi_grey, 0.02, window)
+    )
+    if images.has_colour:
         rgb = cv2.GaussianBlur(images.vi, (0, 0), 1.5)
-        s = rgb.sum(axis=2) + 1e-3
-        r, g, b = rgb[:, :, 0] / s, rgb[:, :, 1] / s, rgb[:, :, 2] / s
+        balanced = rgb * (rgb.mean() / (rgb.reshape(-1, 3).mean(axis=0) + 1e-3))
+        total_rgb = balanced.sum(axis=2) + 1e-3
+        r, g, b = (balanced[:, :, i] / total_rgb for i in range(3))
         excess_green = 2 * g - r - b
         value = rgb.max(axis=2)
-        veg = (excess_green > 0.05) & (value > 0.04)
-        how = "green in the visible image"
-        base_conf = 0.75
+        veg = ((excess_green > 0.06) | ((excess_green > 0.005) & (texture > 0.35))) & (value > 0.04)
+        how = "green in the visible image, or faintly green and textured in both images"
+        base_conf = 0.65
     else:
-        ir = cv2.GaussianBlur(images.ir, (0, 0), 1.0)
-        texture = _local_std(ir, 9)
-        level = max(0.03, float(np.percentile(texture, 60)))
-        veg = texture > level
-        # Warm objects are textured too; leave them out.
-        for obj in warm_objects(images):
-            veg &= ~obj.mask
-        how = "textured in the infrared image (no usable colour)"
-        base_conf = 0.35
+        veg = texture > 0.35
+        how = "textured in both images (grey visible image: a weak cue)"
+        base_conf = 0.3
+    for obj in warm_objects(images):
+        veg &= ~obj.mask
+    for find, name in ((_find_sky, "sky"), (_find_road, "road")):
+        area = _area_mask(find, name, images)
+        if area is not None:
+            veg &= ~area
     veg = cv2.morphologyEx(veg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     veg = _clean(veg, max(30, int(5e-4 * total)), int(0.002 * total))
     if query.kind in ("trees", "low"):
@@ -594,7 +660,7 @@ def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float,
         else:
             part[:split] = False
         veg = _clean(part, max(30, int(5e-4 * total)), 0)
-        how += ", trees above the horizon" if query.kind == "trees" else ", below the horizon"
+        how += "; trees above the horizon" if query.kind == "trees" else "; below the horizon"
     if veg.sum() < 0.003 * total:
         raise NoRegionFound(query.phrase, "too little vegetation-like area")
     return veg, base_conf, f"vegetation: {how}"

@@ -118,6 +118,11 @@ def _grow_one(
         regions.append(region)
         areas.append(area)
     if not regions or areas[-1] == 0:
+        if negatives:
+            # A negative click lies in the click's own region at every tolerance:
+            # grow as if it were not there; the caller splits between the clicks.
+            region, _ = _grow_one(diff, x, y, (), None, max_fraction)
+            return region, 0.4
         return np.zeros_like(diff, dtype=bool), 0.0
     a = np.asarray(areas + ([stop_area] if stop_area is not None else []), np.float64)
     best_k, best_score = len(regions) - 1, 0.0
