@@ -1,0 +1,420 @@
+"""One entry point for every fine-tuning task (paper eq. 4) with the composite (eq. 5).
+
+``run_task`` takes the pair, the current fused image and a mask, runs the task on the mask's
+bounding box plus a margin, composites the result through the mask onto ``fused`` and returns
+a :class:`TaskResult` with the new image and an opaque :class:`TaskState`. Passing that state
+back with the same task and (nearly) the same region continues the task (paper 2.4.4):
+
+- ``infrared`` / ``visible``: the fine-tuned network is reloaded and trained for more epochs;
+- ``brighten`` / ``darken``: the same decomposition, gamma applied again (no optimisation);
+- ``denoise``: the unit is reloaded and trained for more iterations on the same noisy input;
+- ``blur``: the source region is blurred more strongly.
+
+A state for a different task, mode, pair or region is ignored and the task starts afresh
+(:func:`continues` says which will happen). States are never modified; a cancelled or failed
+call leaves the one passed in as it was.
+
+Iteration counts (strength 1; for ``infrared``/``visible``/``denoise`` the count is multiplied
+by the strength, for ``brighten``/``darken`` the strength sets gamma instead):
+
+=======================  ======  =======================================================
+task                     exact   quick (default)
+=======================  ======  =======================================================
+infrared / visible       50      see QUICK_ITERATIONS (measured, below)
+brighten / darken        500     see QUICK_ITERATIONS
+denoise                  100     see QUICK_ITERATIONS
+=======================  ======  =======================================================
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import torch
+
+from terf_studio.errors import TerfError
+from terf_studio.fusion.inference import Fuser, run_network
+from terf_studio.fusion.network import FusionConfig, FusionNet
+from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.tuning import blur as blur_mod
+from terf_studio.tuning import denoise as denoise_mod
+from terf_studio.tuning import illumination as illum_mod
+from terf_studio.tuning import inclination as incl_mod
+from terf_studio.tuning.composite import paste
+from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
+from terf_studio.tuning.region import (
+    Box,
+    bounding_box,
+    check_mask,
+    fingerprint,
+    support_bits,
+    support_iou,
+)
+from terf_studio.tuning.units import as_device
+
+TASKS: tuple[str, ...] = ("infrared", "visible", "brighten", "darken", "denoise", "blur")
+
+#: The paper's iteration counts per command (section 3.1.2).
+EXACT_ITERATIONS: dict[str, int] = {
+    "infrared": incl_mod.EXACT_EPOCHS,
+    "visible": incl_mod.EXACT_EPOCHS,
+    "brighten": illum_mod.EXACT_ITERATIONS,
+    "darken": illum_mod.EXACT_ITERATIONS,
+    "denoise": denoise_mod.EXACT_ITERATIONS,
+    "blur": 0,
+}
+
+#: The default counts (see the module docstring for how they were chosen).
+QUICK_ITERATIONS: dict[str, int] = dict(EXACT_ITERATIONS)
+
+DEFAULT_MODES: dict[str, str | None] = {
+    "infrared": None,
+    "visible": None,
+    "brighten": None,
+    "darken": None,
+    "denoise": "visible",
+    "blur": "gaussian",
+}
+MODES: dict[str, tuple[str | None, ...]] = {
+    "infrared": (None,),
+    "visible": (None,),
+    "brighten": (None,),
+    "darken": (None,),
+    "denoise": denoise_mod.MODES,
+    "blur": blur_mod.MODES,
+}
+
+#: Default context around the mask's bounding box, in pixels.
+DEFAULT_MARGIN = 16
+#: Two supports with at least this intersection over union count as the same region.
+SAME_REGION_IOU = 0.9
+
+
+def task_name(task: Any) -> str:
+    """The task's name from a ``str`` or a str Enum such as ``terf_studio.language.plan.Task``."""
+    value = task.value if isinstance(task, Enum) else task
+    if not isinstance(value, str) or value not in TASKS:
+        raise TerfError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    return value
+
+
+def _mode(task: str, mode: str | None) -> str | None:
+    mode = DEFAULT_MODES[task] if mode is None else mode
+    if mode not in MODES[task]:
+        allowed = ", ".join(m for m in MODES[task] if m) or "none"
+        raise TerfError(f"task '{task}' has no mode {mode!r} (modes: {allowed})")
+    return mode
+
+
+@dataclass(frozen=True, eq=False)
+class TaskState:
+    """What a task needs to continue: opaque to callers apart from :func:`continues`.
+
+    ``payload`` holds CPU tensors / numpy arrays and is never modified after creation.
+    """
+
+    task: str
+    mode: str | None
+    shape: tuple[int, int]
+    box: Box
+    region: np.ndarray  # packed support bits of the mask the state was made for
+    pair: str  # fingerprint of (vi, ir)
+    steps: int  # commands applied so far (1 after the first)
+    iterations: int  # optimisation iterations so far, all commands together
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple:
+        """Task, mode, image size, region box and pair: what must match for a continuation."""
+        return (self.task, self.mode, self.shape, self.box.to_tuple(), self.pair)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskResult:
+    image: np.ndarray  # (H, W, 3) float32: ``raw`` composited through ``mask`` onto ``fused``
+    raw: np.ndarray  # the task's output on ``box`` (the whole image when not cropped)
+    box: Box  # where ``raw`` lies in the image
+    state: TaskState | None  # pass back to continue; None when the mask was empty
+    task: str
+    mode: str | None
+    continued: bool  # True when ``state`` was continued, False when the task started afresh
+    iterations: int  # optimisation iterations run by this call
+    seconds: float
+    optimised_pixels: int  # pixels the task worked on (the box)
+    total_pixels: int
+    loss: float | None  # last optimisation loss, None when nothing was optimised
+    params: Mapping[str, Any] = field(default_factory=dict)  # e.g. gamma, sigma, epochs
+
+
+def _check_pair(vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    vi = np.asarray(vi, dtype=np.float32)
+    ir = np.asarray(ir, dtype=np.float32)
+    fused = np.asarray(fused, dtype=np.float32)
+    if vi.ndim == 2:
+        vi = np.repeat(vi[..., None], 3, axis=2)
+    if ir.ndim == 3:
+        ir = ir[..., 0] if ir.shape[2] == 1 else ir @ np.asarray((0.299, 0.587, 0.114), dtype=np.float32)
+    if vi.ndim != 3 or vi.shape[2] != 3 or fused.ndim != 3 or fused.shape[2] != 3:
+        raise TerfError("expected an RGB visible image and an RGB fused image")
+    if vi.shape[:2] != ir.shape or fused.shape[:2] != ir.shape:
+        raise TerfError(
+            f"image sizes differ: visible {vi.shape[1::-1]}, infrared {ir.shape[::-1]}, fused {fused.shape[1::-1]}"
+        )
+    return vi, ir, fused
+
+
+def _fusion_net(fusion_net: FusionNet | Fuser | None) -> FusionNet:
+    if isinstance(fusion_net, Fuser):
+        return fusion_net.net
+    if isinstance(fusion_net, FusionNet):
+        return fusion_net
+    if fusion_net is None:
+        from terf_studio.fusion.inference import load_fuser
+
+        return load_fuser("lite", device="cpu").net
+    raise TerfError(f"fusion_net must be a FusionNet or a Fuser, not {type(fusion_net).__name__}")
+
+
+def continues(
+    state: TaskState | None,
+    task: Any,
+    mask: np.ndarray | None,
+    *,
+    mode: str | None = None,
+    vi: np.ndarray | None = None,
+    ir: np.ndarray | None = None,
+    iou: float = SAME_REGION_IOU,
+) -> bool:
+    """Whether ``run_task`` with this state, task and mask continues (True) or starts afresh.
+
+    It continues when the task and mode match, the mask's support overlaps the state's with an
+    intersection over union of at least ``iou`` and lies inside the state's box, and (when
+    ``vi`` and ``ir`` are given) the pair is the same.
+    """
+    if state is None:
+        return False
+    name = task_name(task)
+    if state.task != name or state.mode != _mode(name, mode):
+        return False
+    shape = state.shape if mask is None else tuple(np.shape(mask)[:2])
+    if shape != state.shape:
+        return False
+    m = check_mask(mask, shape)
+    box = bounding_box(m, 0, multiple=1, min_size=1)
+    if box is None or not state.box.contains(box):
+        return False
+    if support_iou(support_bits(m), state.region) < iou:
+        return False
+    if vi is not None and ir is not None:
+        vi_c, ir_c, _ = _check_pair(vi, ir, np.zeros(shape + (3,), np.float32))
+        if fingerprint(vi_c, ir_c) != state.pair:
+            return False
+    return True
+
+
+def _iterations(name: str, iterations: int | None, exact: bool, strength: float) -> int:
+    if iterations is not None:
+        if iterations < 0:
+            raise TerfError("iterations must be zero or more")
+        return int(iterations)
+    base = (EXACT_ITERATIONS if exact else QUICK_ITERATIONS)[name]
+    if name in ("infrared", "visible", "denoise"):
+        return max(1, round(base * strength))
+    return base
+
+
+def run_task(
+    task: Any,
+    *,
+    vi: np.ndarray,
+    ir: np.ndarray,
+    fused: np.ndarray,
+    mask: np.ndarray | None,
+    strength: float = 1.0,
+    fusion_net: FusionNet | Fuser | None = None,
+    state: TaskState | None = None,
+    iterations: int | None = None,
+    exact: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    device: str | torch.device = "cpu",
+    mode: str | None = None,
+    margin: int = DEFAULT_MARGIN,
+    crop: bool = True,
+    seed: int = 0,
+) -> TaskResult:
+    """Run one task on the region ``mask`` of ``fused`` and composite the result (eq. 4-5).
+
+    ``vi`` (H, W, 3), ``ir`` (H, W) and ``fused`` (H, W, 3) are float32 in [0, 1]; ``mask``
+    (H, W) float in [0, 1] (soft edges allowed: feather it first with
+    :func:`terf_studio.tuning.composite.feather`), or ``None`` for the whole image.
+    Pixels where the mask is 0 are returned bit-identical to ``fused``.
+
+    ``fusion_net`` (a FusionNet or Fuser; the shipped ``lite`` weights when None) is used by
+    ``infrared``/``visible`` (fine-tuned copy) and ``denoise`` in ``visible`` mode; it is never
+    modified. ``iterations`` overrides the count (used as given, not scaled by strength);
+    ``exact`` selects the paper's counts, else the quick ones. ``mode``: ``denoise`` takes
+    ``visible`` (default: denoise the visible image, then fuse) or ``fused``; ``blur`` takes
+    ``gaussian`` (default) or ``pixelate``. ``crop=False`` works on the whole image.
+    """
+    start = time.perf_counter()
+    name = task_name(task)
+    mode = _mode(name, mode)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength):
+        raise TerfError(f"strength must be a number, got {strength!r}")
+    if strength <= 0:
+        raise TerfError(f"strength must be positive, got {strength!r}")
+    vi, ir, fused = _check_pair(vi, ir, fused)
+    h, w = ir.shape
+    m = check_mask(mask, (h, w))
+    dev = as_device(device)
+    step_check(cancel)
+
+    support_box = bounding_box(m, 0, multiple=1, min_size=1)
+    if support_box is None:  # empty mask: nothing to do
+        report(progress, 1, 1, 0.0)
+        return TaskResult(
+            image=fused.copy(), raw=np.zeros((0, 0, 3), np.float32), box=Box(0, 0, 0, 0), state=None,
+            task=name, mode=mode, continued=False, iterations=0, seconds=time.perf_counter() - start,
+            optimised_pixels=0, total_pixels=h * w, loss=None,
+        )
+
+    pair = fingerprint(vi, ir)
+    go_on = state is not None and continues(state, name, m, mode=mode) and state.pair == pair
+    if go_on:
+        box = state.box
+    elif crop:
+        context = margin
+        if name == "blur":
+            context = max(margin, blur_mod.context_needed(mode, blur_mod.blur_amount(mode, strength)))
+        box = bounding_box(m, context)
+    else:
+        box = Box.full(h, w)
+    if name == "blur" or (go_on and name in ("brighten", "darken")):
+        n_iter = 0  # nothing to optimise
+    else:
+        n_iter = _iterations(name, iterations, exact, strength)
+
+    runner = {
+        "infrared": _run_inclination,
+        "visible": _run_inclination,
+        "brighten": _run_illumination,
+        "darken": _run_illumination,
+        "denoise": _run_denoise,
+        "blur": _run_blur,
+    }[name]
+    raw, payload, loss, params = runner(
+        name, mode, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused), box=box,
+        strength=strength, iterations=n_iter, previous=state.payload if go_on else None,
+        fusion_net=fusion_net, device=dev, progress=progress, cancel=cancel, seed=seed,
+    )
+    step_check(cancel)
+    image = paste(fused, raw, box, m)
+    new_state = TaskState(
+        task=name,
+        mode=mode,
+        shape=(h, w),
+        box=box,
+        region=state.region if go_on else support_bits(m),
+        pair=pair,
+        steps=(state.steps + 1) if go_on else 1,
+        iterations=(state.iterations if go_on else 0) + n_iter,
+        payload=payload,
+    )
+    return TaskResult(
+        image=image,
+        raw=raw,
+        box=box,
+        state=new_state,
+        task=name,
+        mode=mode,
+        continued=go_on,
+        iterations=n_iter,
+        seconds=time.perf_counter() - start,
+        optimised_pixels=box.area,
+        total_pixels=h * w,
+        loss=loss,
+        params=params,
+    )
+
+
+# --- the tasks on a crop ---------------------------------------------------------------------
+# Each returns (raw crop, new payload, last loss or None, params) and never modifies ``previous``.
+
+
+def _run_inclination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
+                     progress, cancel, seed):
+    if previous is not None:
+        net = FusionNet(FusionConfig(**previous["config"]))
+        weights = previous["weights"]
+    else:
+        net = _fusion_net(fusion_net)
+        weights = None
+    out = incl_mod.incline(
+        net, vi, ir, towards=name, epochs=iterations, weights=weights, device=device,
+        progress=progress, cancel=cancel,
+    )
+    payload = {"config": net.config.to_dict(), "weights": out.weights}
+    return out.image, payload, (out.loss if iterations else None), {"epochs": iterations, "lr": incl_mod.LR}
+
+
+def _run_illumination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
+                      progress, cancel, seed):
+    gamma_step = illum_mod.gamma_for(name, strength)
+    if previous is not None:
+        decomposition = previous["decomposition"]
+        gamma = previous["gamma"] * gamma_step
+        report(progress, 1, 1, 0.0)
+        loss = None
+    else:
+        decomposition = illum_mod.decompose(
+            fused, iterations=iterations, seed=seed, device=device, progress=progress, cancel=cancel,
+        )
+        gamma = gamma_step
+        loss = decomposition.loss
+    raw = illum_mod.relight(decomposition, gamma)
+    return raw, {"decomposition": decomposition, "gamma": gamma}, loss, {"gamma": gamma, "gamma_step": gamma_step}
+
+
+def _run_denoise(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
+                 progress, cancel, seed):
+    if previous is not None:
+        source = previous["source"]
+        weights = previous["weights"]
+    else:
+        source = vi if mode == "visible" else fused
+        weights = None
+    out = denoise_mod.denoise(
+        source, iterations=iterations, weights=weights, seed=seed, device=device,
+        progress=progress, cancel=cancel,
+    )
+    if mode == "visible":
+        net = _fusion_net(fusion_net)
+        with torch.no_grad():
+            param = next(net.parameters())
+            vi_t = to_tensor(out.image).to(param.device)
+            ir_t = to_tensor(ir).to(param.device)
+            raw = to_numpy(run_network(net, ir_t, vi_t).float())
+    else:
+        raw = out.image
+    payload = {"source": source, "weights": out.weights}
+    return raw, payload, (out.loss if iterations else None), {"iterations": iterations, "denoised": out.image}
+
+
+def _run_blur(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
+              progress, cancel, seed):
+    amount = blur_mod.blur_amount(mode, strength)
+    if previous is not None:
+        source = previous["source"]
+        amount = blur_mod.combine_amounts(mode, previous["amount"], amount)
+    else:
+        source = fused
+    raw = blur_mod.apply_blur(source, mode, amount, origin=(box.top, box.left))
+    report(progress, 1, 1, 0.0)
+    return raw, {"source": source, "amount": amount}, None, {"sigma" if mode == "gaussian" else "cell": amount}

@@ -1,0 +1,48 @@
+"""Small building blocks shared by the fine-tuning units: initialisation, devices, tensors."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from terf_studio.device import resolve_device
+
+
+def as_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, torch.device):
+        return device
+    return resolve_device(device)
+
+
+def xavier_init(module: nn.Module, seed: int) -> nn.Module:
+    """Xavier-uniform weights and zero biases for every convolution, from a fixed seed.
+
+    The paper initialises all fine-tuning units with Xavier initialisation; a private generator
+    keeps the result the same on every run and device, so an edit can be replayed exactly.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.xavier_uniform_(m.weight, generator=generator)
+                if m.bias is not None:
+                    m.bias.zero_()
+    return module
+
+
+def conv_stack(in_ch: int, out_ch: int, widths: tuple[int, ...] = (16, 32, 64, 32)) -> nn.Sequential:
+    """The paper's fine-tuning unit: 3x3 convolutions in -> 16 -> 32 -> 64 -> 32 -> out, ReLU between."""
+    layers: list[nn.Module] = []
+    c = in_ch
+    for w in widths:
+        layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU(inplace=True)]
+        c = w
+    layers.append(nn.Conv2d(c, out_ch, 3, padding=1))
+    return nn.Sequential(*layers)
+
+
+def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a module's state_dict (safe to keep while the module trains on)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
