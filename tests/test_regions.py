@@ -538,3 +538,14 @@ def test_person_on_a_real_msrs_pair_is_warm(name):
     assert ir[mask.binary].mean() > ir.mean() + 0.3
     left = find_region("the person on the left", vi, ir).mask
     assert 0 < left.area < mask.area
+
+
+def test_overlay_tints_and_outlines():
+    from terf_studio.regions import overlay
+
+    grey = np.full((10, 10), 128, np.uint8)
+    out = overlay(grey, [square((10, 10), 2, 8, 2, 8, colour=(255, 0, 0))], alpha=0.5)
+    assert out.shape == (10, 10, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0], 128 / 255, atol=1e-6)  # untouched outside
+    np.testing.assert_allclose(out[2, 2], (1, 0, 0))  # outline in the mask colour
+    assert out[5, 5, 0] > out[5, 5, 1]  # tinted inside

@@ -447,13 +447,18 @@ def _distance_to(region: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, masks: Iterable[Mask], alpha: float = 0.5, outline: bool = True) -> np.ndarray:
-    """Tint ``image`` (grey or RGB float in [0, 1]) with each mask's colour; returns RGB float32.
+    """Tint ``image`` (grey or RGB; float in [0, 1], uint8 or uint16) with each mask's
+    colour and outline it; returns RGB float32 in [0, 1].
 
     Meant for previews and exported check pictures, not for editing.
     """
-    rgb = np.asarray(image, dtype=np.float32)
-    if rgb.dtype != np.float32 or rgb.max(initial=0) > 1.0:
-        rgb = rgb / 255.0
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        rgb = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        rgb = array.astype(np.float32) / 65535.0
+    else:
+        rgb = np.clip(array.astype(np.float32), 0.0, 1.0)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
     out = rgb.copy()
