@@ -406,6 +406,22 @@ def test_position_words_pick_one_of_two_warm_objects():
     assert lower.binary[82, 125] and not lower.binary[60, 25]
 
 
+def test_a_close_person_is_found_whole():
+    vi, ir = warm_scene([(60, 15, 84, 110)])  # 24 x 95 pixels: over a tenth of the view
+    truth = np.zeros(ir.shape, bool)
+    truth[15:110, 60:84] = True
+    assert find_region("person", vi, ir).mask.iou(truth) > 0.9
+
+
+def test_position_ignores_specks_far_out():
+    # A small warm figure at the far left and two people in front: "the person on the
+    # left" is the left one of the two, not the speck.
+    vi, ir = warm_scene([(4, 60, 7, 68), (50, 30, 64, 90), (110, 30, 124, 90)])
+    left = find_region("the person on the left", vi, ir).mask
+    assert left.binary[60, 56] and not left.binary[64, 5] and not left.binary[60, 116]
+    assert find_region("the smallest person", vi, ir).mask.binary[64, 5]
+
+
 def test_shape_filters_tell_people_from_vehicles():
     vi, ir = warm_scene([(20, 40, 32, 80), (96, 70, 124, 82)])  # tall and wide
     person = find_region("person", vi, ir).mask

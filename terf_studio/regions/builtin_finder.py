@@ -287,11 +287,12 @@ class WarmObject:
 
 
 def thermal_contrast(ir: np.ndarray) -> np.ndarray:
-    """Infrared minus its morphological opening by a disc ~12% of the image height:
-    what is warmer than its surroundings and narrower than that disc."""
+    """Infrared minus its morphological opening by a disc a quarter of the image
+    height across: what is warmer than its surroundings and narrower than that disc
+    (a person close to the camera fits; a car filling the view does not)."""
     h = ir.shape[0]
     smooth = cv2.GaussianBlur(ir, (0, 0), 1.0)
-    size = 0.12 * h
+    size = _DISC_SHARE * h
     # The opening runs at half resolution (a quarter of the work); objects the disc
     # measures are far wider than a pixel, so the result hardly changes.
     small = cv2.resize(smooth, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
@@ -307,13 +308,13 @@ class WarmScene:
     """The warm objects of a pair and how cluttered its infrared image is."""
 
     objects: list[WarmObject]
-    clutter: float  # share of pixels whose local contrast passes _STRONG_FLOOR
+    clutter: float  # 80th percentile of the infrared local contrast
 
     @property
     def reliability(self) -> float:
-        """1 for a few warm objects on a cool background (night, shade); falling towards
+        """1 for a few warm objects on an even background (night, shade); falling towards
         0.2 as more of the image is warm against its surroundings (sunlit daytime)."""
-        return float(np.clip(1.0 - (self.clutter - 0.04) / 0.12, 0.2, 1.0))
+        return float(np.clip(1.0 - (self.clutter - 0.1) / 0.15, 0.2, 1.0))
 
 
 def warm_objects(images: ImageSet) -> list[WarmObject]:
@@ -328,8 +329,9 @@ def warm_scene(images: ImageSet) -> WarmScene:
     _STRONG_SHARE of the image's strongest contrast; each seed grows over its
     window to 40% of the way from the local background to its own top level.
     Objects must stand out: their contrast must be at least _DISTINCT times the
-    image's 95th-percentile contrast, which drops most of the warm clutter of
-    sunlit scenes (trees, walls, road edges) while keeping people at night.
+    image's 80th-percentile contrast (what most of the background reaches), which
+    drops most of the warm clutter of sunlit scenes (trees, walls, road edges)
+    while keeping people at night, even close ones that fill a tenth of the view.
     """
     if "builtin:warm" in images.cache:
         return images.cache["builtin:warm"]
@@ -341,8 +343,8 @@ def warm_scene(images: ImageSet) -> WarmScene:
     peak = float(np.percentile(contrast, 99.9))
     strong_level = max(_STRONG_FLOOR, _STRONG_SHARE * peak)
     strong = contrast > strong_level
-    clutter = float(np.mean(contrast > _STRONG_FLOOR))
-    distinct_level = max(_STRONG_FLOOR, _DISTINCT * float(np.percentile(contrast, 95)))
+    clutter = float(np.percentile(contrast, 80))
+    distinct_level = max(_STRONG_FLOOR, _DISTINCT * clutter)
     labels, stats, _ = _components(strong)
     min_seed = max(6, int(2e-5 * total))
     grown = np.zeros((h, w), bool)
@@ -420,19 +422,21 @@ def _stack_parts(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
     return list(groups.values())
 
 
+_DISC_SHARE = 0.25  # opening disc diameter / image height: the widest object found
 _STRONG_FLOOR = 0.15  # infrared local contrast (of 1.0) a seed must exceed
 _STRONG_SHARE = 0.4  # ... and this share of the image's strongest contrast
-_DISTINCT = 2.0  # an object's contrast / the image's 95th-percentile contrast
+_DISTINCT = 3.5  # an object's contrast / the image's 80th-percentile contrast
 
 
 def _fits(obj: WarmObject, kind: str, shape: tuple[int, int]) -> bool:
     h, w = shape
     if kind == "person":  # upright, not a sliver, not up where lamps hang, not cut by the top edge
         return 1.35 <= obj.aspect <= 6.0 and obj.solidity >= 0.2 and obj.bbox[1] > 0 and obj.bbox[3] > 0.3 * h
+    on_ground = obj.bbox[3] > 0.3 * h  # street lamps and windows hang higher
     if kind == "vehicle":  # wider than tall, or about square seen from behind
-        return 0.2 <= obj.aspect <= 1.1 and obj.area >= 3e-4 * h * w
+        return 0.2 <= obj.aspect <= 1.1 and obj.area >= 3e-4 * h * w and on_ground
     if kind == "animal":
-        return obj.aspect <= 3.0
+        return obj.aspect <= 3.0 and on_ground
     return True
 
 
@@ -454,6 +458,11 @@ def _pick(objects: list[WarmObject], selector: str | None, plural: bool, shape: 
         area = _restrict(np.ones(shape, bool), selector)
         inside = [o for o in objects if area[int(o.centroid[1]), int(o.centroid[0])]]
         return inside
+    if selector not in ("smallest", "largest"):
+        # "The man on the left" means one of the objects that catch the eye, not a
+        # speck at the far left: choose among those at least a fifth the largest's size.
+        biggest = max(o.area for o in objects)
+        objects = [o for o in objects if o.area >= 0.2 * biggest]
     return [min(objects, key=keys[selector])]
 
 
