@@ -75,7 +75,12 @@ def test_set_operations_known_areas():
 def test_operations_keep_metadata():
     a = square(label="person", colour=(1, 2, 3), source="builtin:thermal", confidence=0.7)
     for out in (a.invert(), a.grow(2), a.feather(3), a.union(square())):
-        assert (out.label, out.colour, out.source, out.confidence) == ("person", (1, 2, 3), "builtin:thermal", 0.7)
+        assert (out.label, out.colour, out.source, out.confidence) == (
+            "person",
+            (1, 2, 3),
+            "builtin:thermal",
+            0.7,
+        )
     assert a.with_meta(label="x").label == "x"
 
 
@@ -182,7 +187,7 @@ def test_png_round_trips_exactly(tmp_path):
 def test_plain_grey_png_reads_as_a_mask():
     import cv2
 
-    ok, data = cv2.imencode(".png", np.array([[0, 255], [128, 0]], np.uint8))
+    _, data = cv2.imencode(".png", np.array([[0, 255], [128, 0]], np.uint8))
     m = Mask.from_png_bytes(data.tobytes())
     assert m.area == 2 and m.label == ""
 
@@ -303,7 +308,7 @@ def test_point_grow_uses_the_infrared_too():
 def test_negative_point_removes():
     # A flat region A (columns 0-29) running into a ramp B: without help the click in A
     # also takes the first part of the ramp; a negative click on the ramp stops it short.
-    h, w = 60, 90
+    h = 60
     ramp = np.concatenate([np.zeros(30), np.linspace(0.0, 0.6, 60)]).astype(np.float32)
     ir = np.tile(0.3 + ramp, (h, 1))
     view = np.repeat(ir[:, :, None], 3, axis=2)
@@ -467,7 +472,9 @@ def test_sky_road_and_vegetation_on_a_synthetic_scene():
     sky = find_region("the sky", images)
     road = find_region("road", images)
     veg = find_region("vegetation", images)
-    assert sky.finder == "builtin:sky" and road.finder == "builtin:road" and veg.finder == "builtin:vegetation"
+    assert (
+        sky.finder == "builtin:sky" and road.finder == "builtin:road" and veg.finder == "builtin:vegetation"
+    )
     assert sky.mask.iou(region_truth(ir.shape, 0, 40)) > 0.9
     assert road.mask.iou(region_truth(ir.shape, 70, 120)) > 0.9
     assert veg.mask.iou(region_truth(ir.shape, 40, 70)) > 0.8

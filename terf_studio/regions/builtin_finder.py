@@ -197,8 +197,8 @@ def parse_target(phrase: str) -> Query | None:
 
 
 def _odd(n: float) -> int:
-    n = max(int(round(n)), 3)
-    return n if n % 2 else n + 1
+    k = max(round(n), 3)
+    return k if k % 2 else k + 1
 
 
 def _local_std(img: np.ndarray, size: int) -> np.ndarray:
@@ -208,7 +208,9 @@ def _local_std(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def _components(binary: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=connectivity)
+    _, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        binary.astype(np.uint8), connectivity=connectivity
+    )
     return labels, stats, centroids
 
 
@@ -440,8 +442,10 @@ def _fits(obj: WarmObject, kind: str, shape: tuple[int, int]) -> bool:
     return True
 
 
-def _pick(objects: list[WarmObject], selector: str | None, plural: bool, shape: tuple[int, int]) -> list[WarmObject]:
-    h, w = shape
+def _pick(
+    objects: list[WarmObject], selector: str | None, plural: bool, shape: tuple[int, int]
+) -> list[WarmObject]:
+    w = shape[1]
     if not objects or selector is None:
         return objects
     keys = {
@@ -534,7 +538,9 @@ def _find_sky(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
     # those pixels back where they still look like sky and are cold.
     # Never into another smooth sky-like area (a grey roof), so no new connections.
     region = _grow_within(region, looks_like_sky & cold & ~(candidate & ~region), 4)
-    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
+    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(
+        bool
+    )
     region = _clean(region, max(20, int(2e-4 * total)), int(0.002 * total))
     if region.sum() < 0.005 * total:
         raise NoRegionFound(query.phrase, "the sky-like area at the top is too small")
@@ -585,13 +591,19 @@ def _find_road(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
     bridge = _odd(0.02 * w)
     candidate = cv2.morphologyEx(candidate, cv2.MORPH_CLOSE, np.ones((bridge, bridge), np.uint8)).astype(bool)
     region = _keep_connected_to(candidate, seeds)
-    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)).astype(bool)
+    region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8)).astype(
+        bool
+    )
     region = _clean(region, max(20, int(5e-4 * total)), int(0.01 * total))
     if region.sum() < 0.02 * total:
         raise NoRegionFound(query.phrase, "the grey area at the bottom is too small for a road")
     seed_cover = float(region[y0:, x0:x1].mean())
     confidence = float(np.clip(0.25 + 0.45 * seed_cover, 0.0, 0.7)) * (0.8 if night else 1.0)
-    return region, confidence, "road from the bottom centre: grey and smooth in the visible, even in the infrared"
+    return (
+        region,
+        confidence,
+        "road from the bottom centre: grey and smooth in the visible, even in the infrared",
+    )
 
 
 # ---------------------------------------------------------------------------- vegetation

@@ -50,7 +50,7 @@ def _image_set(image: np.ndarray | ImageSet, ir: np.ndarray | None) -> ImageSet:
 
 def _pixel(point: Point, shape: tuple[int, int]) -> tuple[int, int]:
     h, w = shape
-    x, y = int(round(point[0])), int(round(point[1]))
+    x, y = round(point[0]), round(point[1])
     if not (0 <= x < w and 0 <= y < h):
         raise ValueError(f"point ({point[0]}, {point[1]}) is outside the {w}x{h} image")
     return x, y
@@ -186,14 +186,18 @@ def point_region(
         confidences.append(conf)
     if neg and any(region[y, x] for x, y in neg):
         region = _split_nearest(region, pos, neg)
-    mask = Mask(region, label=label, colour=POINT_COLOUR, source="point", confidence=float(np.mean(confidences)))
+    mask = Mask(
+        region, label=label, colour=POINT_COLOUR, source="point", confidence=float(np.mean(confidences))
+    )
     area = mask.area
     if area:
         mask = mask.fill_holes(max_area=max(16, area // 50))
     return mask
 
 
-def _split_nearest(region: np.ndarray, pos: Sequence[tuple[int, int]], neg: Sequence[tuple[int, int]]) -> np.ndarray:
+def _split_nearest(
+    region: np.ndarray, pos: Sequence[tuple[int, int]], neg: Sequence[tuple[int, int]]
+) -> np.ndarray:
     """Keep the pixels of ``region`` closer to a positive than to any negative click,
     then only the parts connected to a positive click."""
     h, w = region.shape
@@ -203,7 +207,7 @@ def _split_nearest(region: np.ndarray, pos: Sequence[tuple[int, int]], neg: Sequ
         return np.min([(xx - px) ** 2 + (yy - py) ** 2 for px, py in points], axis=0)
 
     keep = region & (nearest(pos) < nearest(neg))
-    labels_n, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
+    _, labels = cv2.connectedComponents(keep.astype(np.uint8), connectivity=4)
     ids = {labels[y, x] for x, y in pos if keep[y, x]}
     return np.isin(labels, list(ids)) if ids else keep
 
@@ -284,7 +288,13 @@ def box_region(
     feat = _grabcut_image(images, window)
     ww, wh = wx1 - wx0, wy1 - wy0
     scale = min(1.0, float(np.sqrt(_MAX_GRABCUT_PIXELS / (ww * wh))))
-    small = feat if scale == 1.0 else cv2.resize(feat, (max(int(ww * scale), 2), max(int(wh * scale), 2)), interpolation=cv2.INTER_AREA)
+    small = (
+        feat
+        if scale == 1.0
+        else cv2.resize(
+            feat, (max(int(ww * scale), 2), max(int(wh * scale), 2)), interpolation=cv2.INTER_AREA
+        )
+    )
     sh, sw = small.shape[:2]
     sx, sy = sw / ww, sh / wh
     trimap = np.full((sh, sw), cv2.GC_BGD, np.uint8)
@@ -299,8 +309,11 @@ def box_region(
             cv2.setRNGSeed(0)
             cv2.grabCut(small, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
             fg_small = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
-            fg_win = fg_small if scale == 1.0 else cv2.resize(
-                fg_small.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR) >= 0.5
+            fg_win = (
+                fg_small
+                if scale == 1.0
+                else cv2.resize(fg_small.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR) >= 0.5
+            )
             fg = np.zeros((h, w), bool)
             fg[wy0:wy1, wx0:wx1] = fg_win
             inside = np.zeros((h, w), bool)

@@ -325,7 +325,7 @@ class Mask:
         try:
             with Image.open(io.BytesIO(data)) as img:
                 text = dict(getattr(img, "text", {}) or {})
-        except Exception as exc:  # Pillow raises many types for damaged files
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for damaged files
             raise ValueError(f"damaged PNG data ({exc})") from None
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -93,10 +94,10 @@ class Stroke:
     def _window(self, h: int, w: int) -> tuple[int, int, int, int] | None:
         pts = np.asarray(self.points)
         reach = self.radius + 1.0
-        x0 = max(int(math.floor(pts[:, 0].min() - reach)), 0)
-        y0 = max(int(math.floor(pts[:, 1].min() - reach)), 0)
-        x1 = min(int(math.ceil(pts[:, 0].max() + reach)) + 1, w)
-        y1 = min(int(math.ceil(pts[:, 1].max() + reach)) + 1, h)
+        x0 = max(math.floor(pts[:, 0].min() - reach), 0)
+        y0 = max(math.floor(pts[:, 1].min() - reach), 0)
+        x1 = min(math.ceil(pts[:, 0].max() + reach) + 1, w)
+        y1 = min(math.ceil(pts[:, 1].max() + reach) + 1, h)
         if x0 >= x1 or y0 >= y1:
             return None
         return x0, y0, x1, y1
@@ -137,12 +138,12 @@ def _distance_to_polyline(
     """
     best = np.full((y1 - y0, x1 - x0), np.float64(reach) ** 2 + 1.0)
     pts = list(points)
-    segments = list(zip(pts[:-1], pts[1:])) or [(pts[0], pts[0])]
+    segments = list(pairwise(pts)) or [(pts[0], pts[0])]
     for (ax, ay), (bx, by) in segments:
-        sx0 = max(int(math.floor(min(ax, bx) - reach)), x0)
-        sy0 = max(int(math.floor(min(ay, by) - reach)), y0)
-        sx1 = min(int(math.ceil(max(ax, bx) + reach)) + 1, x1)
-        sy1 = min(int(math.ceil(max(ay, by) + reach)) + 1, y1)
+        sx0 = max(math.floor(min(ax, bx) - reach), x0)
+        sy0 = max(math.floor(min(ay, by) - reach), y0)
+        sx1 = min(math.ceil(max(ax, bx) + reach) + 1, x1)
+        sy1 = min(math.ceil(max(ay, by) + reach) + 1, y1)
         if sx0 >= sx1 or sy0 >= sy1:
             continue
         px = np.arange(sx0, sx1, dtype=np.float64)[None, :] - ax
