@@ -1,4 +1,4 @@
-"""The ``terf-studio`` command line: fuse, train, eval, parse, bench, doctor.
+"""The ``terf-studio`` command line: fuse, edit, train, eval, compare, parse, bench, doctor.
 
 Every user-facing failure is a :class:`~terf_studio.errors.TerfError` printed on one line
 (exit status 2). Set ``TERF_STUDIO_DEBUG=1`` to see tracebacks of unexpected errors.
@@ -61,6 +61,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="fusion quality metrics over a folder of pairs")
     add_eval_arguments(p)
     p.set_defaults(func=run_eval)
+
+    from terf_studio.edit_command import add_edit_arguments, run_edit
+
+    p = sub.add_parser("edit", help="edit a pair by text: parse, find regions, fine-tune, write the result")
+    add_edit_arguments(p)
+    p.set_defaults(func=run_edit)
 
     from terf_studio.compare_command import add_compare_arguments, run_compare
 

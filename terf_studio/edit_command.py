@@ -1,0 +1,101 @@
+"""``terf-studio edit VIS IR --command TEXT -o OUT``: parse, find regions, fine-tune, write."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_edit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("vis", nargs="?", help="visible image (or give --project)")
+    p.add_argument("ir", nargs="?", help="infrared image")
+    p.add_argument("--project", help="continue a saved .terf project instead of VIS IR")
+    p.add_argument("-c", "--command", action="append", required=True,
+                   help='an edit in words, e.g. "brighten the trees"; repeat for several steps')
+    p.add_argument("--mask", action="append", default=[],
+                   help="mask PNG for the command's edits, in order (one mask: used for every edit)")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--exact", action="store_true", help="the paper's iteration counts")
+    speed.add_argument("--quick", action="store_true", help="fewer iterations, measured to look the same (default)")
+    p.add_argument("-o", "--output", required=True, help="result image (.png, .tif, .jpg)")
+    p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8)
+    p.add_argument("--save-project", help="also save the session as a .terf project")
+    p.add_argument("--llm", default="none",
+                   help="text parser: none (rules only, default), auto (rules + the embedded LLM) or a GGUF path")
+    p.add_argument("--arch", choices=["lite", "full"], default="lite")
+    p.add_argument("--weights")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resize-ir", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the applied steps as JSON")
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from terf_studio.errors import TerfError
+    from terf_studio.imaging import write_image
+    from terf_studio.language import parse
+    from terf_studio.project import load_project, save_project
+    from terf_studio.regions import Mask
+    from terf_studio.session import EditSession
+
+    if args.project:
+        if args.vis or args.ir:
+            raise TerfError("give either VIS IR or --project, not both")
+        session = load_project(args.project, device=args.device)
+    elif args.vis and args.ir:
+        session = EditSession.open(args.vis, args.ir, args.arch, args.weights, args.device, args.resize_ir)
+    else:
+        raise TerfError("usage: terf-studio edit VIS IR --command TEXT -o OUT (or --project P.terf)")
+    shape = session.vi16.shape[:2]
+    masks = [_load_mask(Mask, path, shape) for path in args.mask]
+
+    for text in args.command:
+        plan = parse(text, llm=args.llm)
+        if not plan.edits:
+            raise TerfError(f"no edit understood in {text!r}: try e.g. 'brighten the sky' or 'denoise the road'")
+        given = masks * len(plan.edits) if len(masks) == 1 else masks
+        if len(given) > len(plan.edits):
+            raise TerfError(f"{len(masks)} masks given for {len(plan.edits)} edits in {text!r}")
+        bar = tqdm(total=0, desc=text, unit="it", file=sys.stderr, leave=False)
+
+        def progress(label: str, i: int, n: int, loss: float) -> None:
+            if bar.total != n or bar.desc != label:
+                bar.reset(total=n)
+                bar.set_description(label)
+            bar.n = i
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.refresh()
+
+        try:
+            step = session.apply(plan, given, text=text, exact=args.exact, progress=progress)
+        finally:
+            bar.close()
+        for applied in step.edits:
+            where = applied.edit.target or "whole image"
+            info = applied.info
+            print(f"{applied.edit.task.value} -> {where}: {info.get('iterations', 0)} iterations, "
+                  f"{info.get('seconds', 0):.1f} s" + (f", region by {info['finder']}" if info.get("finder") else ""),
+                  file=sys.stderr)
+    write_image(args.output, session.current(), bit_depth=args.bit_depth)
+    if args.save_project:
+        save_project(session, args.save_project)
+    if args.json:
+        print(json.dumps({"output": args.output, "steps": session.history()}))
+    else:
+        print(f"wrote {args.output}" + (f" and {args.save_project}" if args.save_project else ""))
+    return 0
+
+
+def _load_mask(mask_cls, path: str, shape: tuple[int, int]):
+    from terf_studio.errors import TerfError
+    from terf_studio.imaging import read_image
+
+    image = read_image(path)
+    if image.ndim == 3:
+        image = image.mean(axis=2)
+    if image.shape != shape:
+        raise TerfError(f"mask '{path}' is {image.shape[1]}x{image.shape[0]} but the images are {shape[1]}x{shape[0]}")
+    return mask_cls(image, label=Path(path).stem, source="file")

@@ -1,0 +1,325 @@
+"""One open document: the pair, its fusion, and the stack of edits with undo and redo (no Qt).
+
+Images are held on a 16-bit grid (uint16, value / 65535): the sources, the fused image and every
+edited state. That makes undo, redo and a saved-and-reopened project restore *exactly* the
+same pixels, and lets each step be stored compactly as a 16-bit PNG patch of the box it changed
+(see :class:`Patch`) instead of a full float copy of the image.
+
+A step is one command (one :class:`~terf_studio.language.EditPlan`, possibly several edits);
+it is applied all-or-nothing and undone as one. Repeating the same task on the same region
+continues from the previous state (paper 2.4.4): the fine-tuning states of the most recent
+:data:`KEPT_STATES` applied steps are kept in memory, older ones are dropped (repeating an old
+edit after undoing past that point starts afresh); states are not saved in projects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from terf_studio.errors import TerfError
+from terf_studio.language import Edit, EditPlan
+from terf_studio.regions import Mask, find_region
+
+U16 = 65535.0
+KEPT_STATES = 4
+
+#: progress(step label, iteration, of, loss)
+SessionProgress = Callable[[str, int, int, float], None]
+
+
+def to_u16(image: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(image, 0.0, 1.0) * U16).astype(np.uint16)
+
+
+def from_u16(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) / np.float32(U16)
+
+
+def encode_png16(image: np.ndarray) -> bytes:
+    """Lossless 16-bit PNG bytes of a uint16 (H,W) or RGB (H,W,3) array."""
+    data = image[..., ::-1] if image.ndim == 3 else image  # OpenCV stores BGR
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise TerfError("could not encode an image patch as PNG")
+    return buf.tobytes()
+
+
+def decode_png16(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint16:
+        raise TerfError("a stored image patch is damaged or not 16-bit")
+    return image[..., ::-1].copy() if image.ndim == 3 else image
+
+
+@dataclass(frozen=True)
+class Patch:
+    """The pixels of one step inside the box that changed: (x0, y0, x1, y1), end-exclusive."""
+
+    box: tuple[int, int, int, int]
+    png: bytes
+
+    @classmethod
+    def between(cls, before: np.ndarray, after: np.ndarray) -> Patch | None:
+        changed = np.any(before != after, axis=2) if before.ndim == 3 else before != after
+        rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+        if rows.size == 0:
+            return None
+        box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        return cls(box, encode_png16(after[box[1] : box[3], box[0] : box[2]]))
+
+    def apply_to(self, image: np.ndarray) -> np.ndarray:
+        x0, y0, x1, y1 = self.box
+        out = image.copy()
+        out[y0:y1, x0:x1] = decode_png16(self.png)
+        return out
+
+
+@dataclass
+class AppliedEdit:
+    """One edit of a step: what was asked, where, and what the task reported.
+
+    The mask is kept as 16-bit PNG bytes (a few kB instead of 1.2 MB of float32 at 640x480).
+    """
+
+    edit: Edit
+    mask_png: bytes | None  # None: the whole image
+    info: dict[str, Any] = field(default_factory=dict)  # finder, iterations, seconds, params ...
+    state: Any = None  # the task's continuation state (memory only)
+
+    @property
+    def mask(self) -> Mask | None:
+        return None if self.mask_png is None else Mask.from_png_bytes(self.mask_png)
+
+
+@dataclass
+class Step:
+    """One command applied to the image: undone and redone as a unit."""
+
+    text: str
+    edits: list[AppliedEdit]
+    patch: Patch | None
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "edits": [{**e.edit.to_dict(), **e.info} for e in self.edits],
+            "box": list(self.patch.box) if self.patch else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class EditSession:
+    """The pair, the fused image (computed once), and the step stack.
+
+    ``fuser`` is a loaded :class:`~terf_studio.fusion.Fuser`; it fuses the pair when no fused
+    image is given and its network is the starting point of the inclination tasks.
+    """
+
+    def __init__(
+        self,
+        vi: np.ndarray,
+        ir: np.ndarray,
+        fuser: Any,
+        fused: np.ndarray | None = None,
+        vi_path: str | None = None,
+        ir_path: str | None = None,
+    ) -> None:
+        self.vi16 = vi if vi.dtype == np.uint16 else to_u16(vi)
+        self.ir16 = ir if ir.dtype == np.uint16 else to_u16(ir)
+        self.fuser = fuser
+        self.vi_path, self.ir_path = vi_path, ir_path
+        if fused is None:
+            fused = fuser.fuse(from_u16(self.vi16), from_u16(self.ir16))
+        self.base16 = fused if fused.dtype == np.uint16 else to_u16(fused)
+        self.steps: list[Step] = []
+        self.cursor = 0  # steps[:cursor] are applied
+        self._current16 = self.base16
+
+    @classmethod
+    def open(
+        cls,
+        vi_path: str | Path,
+        ir_path: str | Path,
+        arch: str = "lite",
+        weights: str | None = None,
+        device: str = "auto",
+        resize_ir: bool = False,
+    ) -> EditSession:
+        from terf_studio.fusion import load_fuser
+        from terf_studio.imaging import read_pair
+
+        vi, ir = read_pair(vi_path, ir_path, resize_ir=resize_ir)
+        return cls(vi, ir, load_fuser(arch, weights, device), vi_path=str(vi_path), ir_path=str(ir_path))
+
+    # -- images ------------------------------------------------------------------------------
+    @property
+    def vi(self) -> np.ndarray:
+        return from_u16(self.vi16)
+
+    @property
+    def ir(self) -> np.ndarray:
+        return from_u16(self.ir16)
+
+    @property
+    def fused(self) -> np.ndarray:
+        """The network's fusion before any edit."""
+        return from_u16(self.base16)
+
+    @property
+    def current16(self) -> np.ndarray:
+        return self._current16
+
+    def current(self) -> np.ndarray:
+        """The image with the applied steps, float32 (H,W,3) in [0, 1]."""
+        return from_u16(self._current16)
+
+    def _rebuild(self) -> None:
+        image = self.base16
+        for step in self.steps[: self.cursor]:
+            if step.patch is not None:
+                image = step.patch.apply_to(image)
+        self._current16 = image
+
+    # -- edits -------------------------------------------------------------------------------
+    def find_mask(self, target: str) -> tuple[Mask, dict[str, Any]]:
+        """A mask for a target phrase from the region finders (raises NoRegionFound)."""
+        found = find_region(target, self.vi, self.ir, self.current())
+        mask = found.mask if found.mask.label else found.mask.with_meta(label=target)
+        return mask, {"finder": found.finder, "confidence": round(float(found.confidence), 3)}
+
+    def _previous_state(self, task: str) -> Any:
+        for step in reversed(self.steps[: self.cursor]):
+            for applied in reversed(step.edits):
+                if applied.edit.task.value == task and applied.state is not None:
+                    return applied.state
+        return None
+
+    def apply(
+        self,
+        plan: EditPlan | Sequence[Edit],
+        masks: Mapping[int, Mask] | Sequence[Mask | None] | None = None,
+        *,
+        text: str | None = None,
+        exact: bool = False,
+        iterations: int | None = None,
+        progress: SessionProgress | None = None,
+        cancel: Any = None,
+    ) -> Step:
+        """Apply every edit of ``plan`` (in order) as one step; all-or-nothing.
+
+        ``masks[i]`` (when given) is the region of edit ``i``; otherwise an edit with a target
+        gets its mask from the region finders and an edit without one covers the whole image.
+        A missing region, a failure or a cancel raises and leaves the session unchanged.
+        ``iterations`` overrides the task's iteration count (tests, previews).
+        """
+        from terf_studio.tuning import run_task
+
+        edits = list(plan.edits if isinstance(plan, EditPlan) else plan)
+        if not edits:
+            raise TerfError("the command has no edits to apply")
+        given = dict(enumerate(masks)) if isinstance(masks, Sequence) else dict(masks or {})
+        start = time.perf_counter()
+        image16 = self._current16
+        applied: list[AppliedEdit] = []
+        for i, edit in enumerate(edits):
+            info: dict[str, Any] = {}
+            mask = given.get(i)
+            if mask is None and edit.target is not None:
+                mask, info = self.find_mask(edit.target)
+            elif mask is not None:
+                info = {"finder": mask.source}
+            label = f"{edit.task.value} -> {edit.target or 'whole image'}"
+
+            def report(it: int, of: int, loss: float, label: str = label) -> None:
+                if progress is not None:
+                    progress(label, it, of, loss)
+
+            result = run_task(
+                edit.task.value,
+                vi=self.vi,
+                ir=self.ir,
+                fused=from_u16(image16),
+                mask=None if mask is None else mask.data,
+                strength=edit.strength,
+                fusion_net=self.fuser.net,
+                state=self._previous_state(edit.task.value) if not applied else None,
+                exact=exact,
+                iterations=iterations,
+                progress=report,
+                cancel=cancel,
+                device=self.fuser.device,
+            )
+            image16 = to_u16(result.image)
+            info.update(
+                iterations=result.iterations,
+                seconds=round(result.seconds, 3),
+                continued=result.continued,
+                optimised_pixels=result.optimised_pixels,
+                **{k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool))},
+            )
+            mask_png = None if mask is None else mask.to_png_bytes(bit_depth=16)
+            applied.append(AppliedEdit(edit, mask_png, info, result.state))
+        step = Step(text or " and ".join(e.edit.text or e.edit.task.value for e in applied), applied,
+                    Patch.between(self._current16, image16), time.perf_counter() - start)
+        self._push(step, image16)
+        return step
+
+    def _push(self, step: Step, image16: np.ndarray) -> None:
+        del self.steps[self.cursor :]
+        self.steps.append(step)
+        self.cursor = len(self.steps)
+        self._current16 = image16
+        for old in self.steps[:-KEPT_STATES]:
+            for applied in old.edits:
+                applied.state = None
+
+    # -- history -----------------------------------------------------------------------------
+    @property
+    def can_undo(self) -> bool:
+        return self.cursor > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self.cursor < len(self.steps)
+
+    def undo(self) -> Step | None:
+        if not self.can_undo:
+            return None
+        self.cursor -= 1
+        self._rebuild()
+        return self.steps[self.cursor]
+
+    def redo(self) -> Step | None:
+        if not self.can_redo:
+            return None
+        step = self.steps[self.cursor]
+        if step.patch is not None:
+            self._current16 = step.patch.apply_to(self._current16)
+        self.cursor += 1
+        return step
+
+    def go_to(self, cursor: int) -> None:
+        """Undo or redo to the state after ``cursor`` steps (a click in a history list)."""
+        if not 0 <= cursor <= len(self.steps):
+            raise TerfError(f"no history entry {cursor} (there are {len(self.steps)})")
+        self.cursor = cursor
+        self._rebuild()
+
+    def history(self) -> list[dict[str, Any]]:
+        return [{**s.summary(), "applied": i < self.cursor} for i, s in enumerate(self.steps)]
+
+    def history_bytes(self) -> int:
+        """Memory held by the history's pixels and masks (patches and mask PNGs)."""
+        total = 0
+        for step in self.steps:
+            total += len(step.patch.png) if step.patch else 0
+            total += sum(len(e.mask_png) for e in step.edits if e.mask_png is not None)
+        return total
