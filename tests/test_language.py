@@ -285,7 +285,8 @@ def test_prompt_files_load_and_match_the_types():
         for e in plan["edits"]:
             assert e["target"] is None or e["target"] in L.target_candidates(command), (command, e)
     prompt = prompts.completion_prompt("blur the dog")
-    assert prompt.startswith(prompts.completion_prefix()) and prompt.endswith("Command: blur the dog\nPlan: ")
+    assert prompt.startswith(prompts.completion_prefix()) and prompt.endswith("Command: blur the dog\nPlan:")
+    assert prompts.header and prompts.header in prompt and prompts.instructions not in prompt
     messages = prompts.chat_messages("blur the dog")
     assert messages[0]["role"] == "system" and messages[-1] == {"role": "user", "content": "blur the dog"}
 

