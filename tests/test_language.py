@@ -493,3 +493,15 @@ def test_score_conventions():
 
 def test_terf_error_is_the_base_of_model_error():
     assert issubclass(ModelError, TerfError)
+
+
+def test_combined_ignores_llm_edits_when_no_word_could_name_an_action():
+    llm = FixedLlm({
+        "hello": [Edit(None, Task.DARKEN)],
+        "the trees": [Edit("trees", Task.BRIGHTEN)],
+    })
+    parser = C.CombinedParser(llm)
+    for text in ("hello", "the trees"):
+        plan = parser.parse(text)
+        assert plan.edits == () and plan.message
+        assert plan.disagreements[0].chosen == "rules"

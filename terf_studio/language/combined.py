@@ -9,9 +9,13 @@ The rule parser reads each edit together with its evidence: a vocabulary
 word it matched exactly, or one it reached by correcting a typo.  The LLM
 reads the whole command freely (within the schema).
 
-1. **Rules found no edit** (no task word at all): the LLM's edits are used.
-   They were already validated: known task, strength level, and a target
-   that is a phrase of the command's own words (or null).
+1. **Rules found no edit** (no task word at all): the LLM's edits are used
+   if the command has a word the LLM's targets do not cover and no table
+   knows (a candidate action word: "make the sky *moodier*", "*scrub* out
+   the grit"); otherwise ("hello", "the trees") the plan stays empty, since
+   a small model answers every prompt with some edit.  The LLM's edits were
+   already validated: known task, strength level, and a target that is a
+   phrase of the command's own words (or null).
 2. **Rules found edits**: the rule parser decides the number of edits, their
    order, their tasks and their strengths, because each of them rests on a
    word it can point to, whereas a small model's reading cannot be checked.
@@ -39,7 +43,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
-from .rules import RuleEdit, RuleReading, analyse
+from .rules import RuleEdit, RuleReading, analyse, content_words
 
 _ARTICLES = {"the", "a", "an"}
 
@@ -106,7 +110,14 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
     readings = {"rules": rules_plan, "llm": llm_plan}
     disagreements: list[Disagreement] = []
     if not reading.edits:
-        if llm_plan.edits:
+        covered = {w for e in llm_plan.edits if e.target for w in e.target.split()}
+        action_words = [w for w in content_words(reading.text) if w not in covered]
+        if llm_plan.edits and not action_words:
+            disagreements.append(Disagreement(
+                index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="rules",
+                reason="no word of the command is left to name an action",
+            ))
+        elif llm_plan.edits:
             disagreements.append(Disagreement(
                 index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="llm",
                 reason="the rule parser recognised no task word",
@@ -118,7 +129,7 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
             )
         return EditPlan(
             edits=(), text=reading.text, parser="rules+llm",
-            message=rules_plan.message, readings=readings,
+            message=rules_plan.message, readings=readings, disagreements=tuple(disagreements),
         )
 
     edits: list[Edit] = []

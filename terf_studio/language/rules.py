@@ -173,14 +173,15 @@ class Clause:
 
     @property
     def text(self) -> str:
-        return _join_words([w for p in self.pieces for w in p.words])
+        return join_words([w for p in self.pieces for w in p.words])
 
     @property
     def has_content(self) -> bool:
         return any(p.kind == "word" for p in self.pieces)
 
 
-def _join_words(words: list[str]) -> str:
+def join_words(words: list[str]) -> str:
+    """Words back into text, separator marks attached to the word before."""
     out = ""
     for w in words:
         if w in {",", ";", ".", "!", "?", ":"}:
@@ -659,6 +660,11 @@ def _merge_duplicates(edits: list[RuleEdit]) -> list[RuleEdit]:
         elif abs(math.log(r.edit.strength)) > abs(math.log(out[same].edit.strength)):
             out[same] = r
     return out
+
+
+def content_words(text: str) -> list[str]:
+    """Words of ``text`` that are in no vocabulary table (nouns, unknown verbs)."""
+    return [w for p in match_pieces(tokenise(text)) if p.kind == "word" for w in p.words]
 
 
 class RuleParser:
