@@ -88,6 +88,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench_fuse)
+    p = bench.add_parser("edit", help="each fine-tuning task on a fixed region: direction, repeat, speed")
+    p.add_argument("--vi", help="visible image (default: RoadScene test pair FLIR_00211 in ../shared/data)")
+    p.add_argument("--ir", help="infrared image")
+    p.add_argument("--task", action="append", choices=["infrared", "visible", "brighten", "darken", "denoise", "blur"],
+                   help="only these tasks (default: all six)")
+    p.add_argument("--exact", action="store_true", help="the paper's iteration counts")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_bench_edit)
     p = bench.add_parser("parse", help="accuracy and latency of the text parsers")
     add_bench_parse_arguments(p)
     p.set_defaults(func=run_bench_parse)
@@ -147,6 +156,22 @@ def _cmd_bench_fuse(args: argparse.Namespace) -> int:
 
     rows = bench_fuse(args.arch or ["lite", "full"], repeats=args.repeats, device=args.device)
     print(json.dumps(rows, indent=2) if args.json else format_fuse_table(rows))
+    return 0
+
+
+def _cmd_bench_edit(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from terf_studio.bench_edit import DEFAULT_PAIR, bench_tasks, format_tasks_table
+
+    if bool(args.vi) != bool(args.ir):
+        raise TerfError("give both --vi and --ir, or neither")
+    vi = Path(args.vi) if args.vi else DEFAULT_PAIR / "vi" / "FLIR_00211.jpg"
+    ir = Path(args.ir) if args.ir else DEFAULT_PAIR / "ir" / "FLIR_00211.jpg"
+    tasks = args.task or ["infrared", "visible", "brighten", "darken", "denoise", "blur"]
+    rows = bench_tasks(vi, ir, tasks, exact=args.exact, device=args.device)
+    print(json.dumps(rows, indent=2) if args.json else format_tasks_table(rows))
     return 0
 
 
