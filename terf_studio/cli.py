@@ -56,29 +56,21 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_train)
 
-    from terf_studio.evaluate import add_eval_arguments, run_eval
-
-    p = sub.add_parser("eval", help="fusion quality metrics over a folder of pairs")
-    add_eval_arguments(p)
-    p.set_defaults(func=run_eval)
-
-    from terf_studio.edit_command import add_edit_arguments, run_edit
-
-    p = sub.add_parser("edit", help="edit a pair by text: parse, find regions, fine-tune, write the result")
-    add_edit_arguments(p)
-    p.set_defaults(func=run_edit)
-
     from terf_studio.compare_command import add_compare_arguments, run_compare
-
-    p = sub.add_parser("compare", help="a picture of pairs fused by mean, max and our network, side by side")
-    add_compare_arguments(p)
-    p.set_defaults(func=run_compare)
-
+    from terf_studio.edit_command import add_edit_arguments, run_edit
+    from terf_studio.evaluate import add_eval_arguments, run_eval
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
 
-    p = sub.add_parser("parse", help="turn a text command into an edit plan")
-    add_parse_arguments(p)
-    p.set_defaults(func=run_parse)
+    for name, help_text, add_arguments, func in (
+        ("eval", "fusion quality metrics over a folder of pairs", add_eval_arguments, run_eval),
+        ("edit", "edit a pair by text: parse, find regions, fine-tune, write the result", add_edit_arguments, run_edit),
+        ("compare", "a picture of pairs fused by mean, max and our network, side by side", add_compare_arguments,
+         run_compare),
+        ("parse", "turn a text command into an edit plan", add_parse_arguments, run_parse),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        add_arguments(p)
+        p.set_defaults(func=func)
 
     bench = sub.add_parser("bench", help="benchmarks (speed, memory, accuracy)").add_subparsers(dest="bench", metavar="WHAT")
     bench.required = True
