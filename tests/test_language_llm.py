@@ -8,11 +8,11 @@ llama-cpp-python or that package is not installed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import io
 import json
 import threading
-import time
 
 import pytest
 
@@ -72,13 +72,26 @@ def test_real_model_output_is_always_valid(parser):
     assert parser.parse("").edits == ()
 
 
-def test_real_model_is_fast_after_loading(parser):
+def test_prompt_prefix_is_evaluated_once(parser):
+    # The 1.5 s target is measured by `bench parse` (wall time depends on the
+    # machine's load); here we check the mechanism behind it: after loading,
+    # a command evaluates only its own few tokens, not the ~1.5k-token prompt.
     parser.parse("brighten the trees")
-    start = time.perf_counter()
-    parser.parse("darken the sky slightly")
-    # the 1.5 s target is measured by `bench parse`; this only catches a
-    # prompt that is re-evaluated from scratch for every command
-    assert time.perf_counter() - start < 5.0
+    evaluated = []
+    real_eval = parser._llm.eval
+
+    def counting_eval(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    parser._llm.eval = counting_eval
+    try:
+        plan = parser.parse("darken the sky slightly")
+    finally:
+        del parser._llm.eval
+    _valid(plan, "darken the sky slightly")
+    assert 0 < sum(evaluated) < 80, evaluated
+    assert len(evaluated) <= 12, evaluated  # model calls: a few per edit
 
 
 def test_combined_parser_keeps_both_readings(parser):
@@ -127,7 +140,10 @@ GEMMA_STYLE_TEMPLATE = (
 def test_chat_template_path_runs_on_the_real_model(parser):
     # The default model is a base model; give it a Gemma-style template to
     # drive the chat code path (used for instruction-tuned GGUFs) for real.
-    chat = L.LlmParser(parser.model_path, mode="chat", chat_template=GEMMA_STYLE_TEMPLATE)
+    # (four examples keep the extra prompt evaluation short)
+    prompts = L.PromptSet.load()
+    prompts = dataclasses.replace(prompts, examples=prompts.examples[:4])
+    chat = L.LlmParser(parser.model_path, mode="chat", chat_template=GEMMA_STYLE_TEMPLATE, prompts=prompts)
     assert chat.mode == "chat"
     tokens = chat.prompt_tokens("blur the face")
     assert tokens.count(chat._llm.token_bos()) == 1
