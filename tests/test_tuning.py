@@ -13,6 +13,7 @@ from terf_studio.language.plan import Task
 from terf_studio.tuning import (
     Box,
     CancelToken,
+    TaskState,
     bounding_box,
     composite,
     continues,
@@ -34,6 +35,15 @@ def _scene(h: int = H, w: int = W):
     mask = np.zeros((h, w), np.float32)
     mask[h // 5 : h - h // 5, w // 5 : w - w // 5] = 1.0
     return vi, ir, mask
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These images are tiny: one thread avoids oversubscription on a busy machine (7x faster here)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +332,18 @@ def test_tasks_run_on_cuda(scene, fuser):
     for task in ("infrared", "brighten", "denoise"):
         r = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, iterations=2, device="cuda")
         assert _outside_unchanged(r.image, fused, mask)
+
+
+def test_state_round_trips_through_torch_save(tmp_path, scene, random_net):
+    vi, ir, fused, mask = scene
+    for task, kwargs in (("brighten", {}), ("infrared", {"fusion_net": random_net}), ("blur", {})):
+        r1 = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, iterations=2, **kwargs)
+        path = tmp_path / f"{task}.pt"
+        torch.save(r1.state.to_dict(), path)
+        restored = TaskState.from_dict(torch.load(path, weights_only=True))
+        assert restored.key == r1.state.key and continues(restored, task, mask, vi=vi, ir=ir)
+        a = run_task(task, vi=vi, ir=ir, fused=r1.image, mask=mask, iterations=2, state=r1.state, **kwargs)
+        b = run_task(task, vi=vi, ir=ir, fused=r1.image, mask=mask, iterations=2, state=restored, **kwargs)
+        assert a.continued and b.continued and np.array_equal(a.image, b.image)
+    with pytest.raises(TerfError):
+        TaskState.from_dict({"format": "something else"})

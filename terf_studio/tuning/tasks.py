@@ -28,6 +28,7 @@ denoise                  100     see QUICK_ITERATIONS
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Mapping
@@ -71,7 +72,16 @@ EXACT_ITERATIONS: dict[str, int] = {
 }
 
 #: The default counts (see the module docstring for how they were chosen).
-QUICK_ITERATIONS: dict[str, int] = dict(EXACT_ITERATIONS)
+QUICK_ITERATIONS: dict[str, int] = {
+    "infrared": 30,
+    "visible": 30,
+    "brighten": 400,
+    "darken": 400,
+    "denoise": 80,
+    "blur": 0,
+}
+#: Quick brighten / darken train the units at half resolution (a quarter of the cost).
+QUICK_ILLUMINATION_SCALE = 2
 
 DEFAULT_MODES: dict[str, str | None] = {
     "infrared": None,
@@ -89,6 +99,8 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "denoise": denoise_mod.MODES,
     "blur": blur_mod.MODES,
 }
+
+STATE_FORMAT = "terf-task-state/1"
 
 #: Default context around the mask's bounding box, in pixels.
 DEFAULT_MARGIN = 16
@@ -133,6 +145,41 @@ class TaskState:
     def key(self) -> tuple:
         """Task, mode, image size, region box and pair: what must match for a continuation."""
         return (self.task, self.mode, self.shape, self.box.to_tuple(), self.pair)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts, lists, numbers, strings and CPU tensors only, so that
+        ``torch.save`` / ``torch.load(..., weights_only=True)`` round-trip it."""
+        return {
+            "format": STATE_FORMAT,
+            "task": self.task,
+            "mode": self.mode,
+            "shape": list(self.shape),
+            "box": list(self.box.to_tuple()),
+            "region": torch.from_numpy(self.region.copy()),
+            "pair": self.pair,
+            "steps": self.steps,
+            "iterations": self.iterations,
+            "payload": dict(self.payload),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+        if not isinstance(data, Mapping) or data.get("format") != STATE_FORMAT:
+            raise TerfError(f"not a task state (expected format {STATE_FORMAT})")
+        try:
+            return cls(
+                task=task_name(data["task"]),
+                mode=data["mode"],
+                shape=(int(data["shape"][0]), int(data["shape"][1])),
+                box=Box(*(int(v) for v in data["box"])),
+                region=np.asarray(data["region"].numpy(), dtype=np.uint8),
+                pair=str(data["pair"]),
+                steps=int(data["steps"]),
+                iterations=int(data["iterations"]),
+                payload=dict(data["payload"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise TerfError(f"damaged task state: {exc}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,7 +359,7 @@ def run_task(
     raw, payload, loss, params = runner(
         name, mode, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused), box=box,
         strength=strength, iterations=n_iter, previous=state.payload if go_on else None,
-        fusion_net=fusion_net, device=dev, progress=progress, cancel=cancel, seed=seed,
+        fusion_net=fusion_net, device=dev, progress=progress, cancel=cancel, seed=seed, exact=exact,
     )
     step_check(cancel)
     image = paste(fused, raw, box, m)
@@ -344,12 +391,17 @@ def run_task(
     )
 
 
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor holding its own copy of ``array`` (payloads hold tensors so they serialise)."""
+    return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
+
+
 # --- the tasks on a crop ---------------------------------------------------------------------
 # Each returns (raw crop, new payload, last loss or None, params) and never modifies ``previous``.
 
 
 def _run_inclination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                     progress, cancel, seed):
+                     progress, cancel, seed, exact):
     if previous is not None:
         net = FusionNet(FusionConfig(**previous["config"]))
         weights = previous["weights"]
@@ -365,27 +417,44 @@ def _run_inclination(name, mode, *, vi, ir, fused, box, strength, iterations, pr
 
 
 def _run_illumination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                      progress, cancel, seed):
+                      progress, cancel, seed, exact):
     gamma_step = illum_mod.gamma_for(name, strength)
     if previous is not None:
-        decomposition = previous["decomposition"]
+        decomposition = illum_mod.Decomposition(
+            source=previous["source"].numpy(),
+            illumination=previous["illumination"].numpy(),
+            reflectance=previous["reflectance"].numpy(),
+            noise=previous["noise"].numpy(),
+            loss=previous["loss"],
+            iterations=previous["iterations"],
+        )
         gamma = previous["gamma"] * gamma_step
         report(progress, 1, 1, 0.0)
         loss = None
     else:
         decomposition = illum_mod.decompose(
             fused, iterations=iterations, seed=seed, device=device, progress=progress, cancel=cancel,
+            train_scale=1 if exact else QUICK_ILLUMINATION_SCALE,
         )
         gamma = gamma_step
         loss = decomposition.loss
     raw = illum_mod.relight(decomposition, gamma)
-    return raw, {"decomposition": decomposition, "gamma": gamma}, loss, {"gamma": gamma, "gamma_step": gamma_step}
+    payload = {
+        "source": _tensor(decomposition.source),
+        "illumination": _tensor(decomposition.illumination),
+        "reflectance": _tensor(decomposition.reflectance),
+        "noise": _tensor(decomposition.noise),
+        "loss": decomposition.loss,
+        "iterations": decomposition.iterations,
+        "gamma": gamma,
+    }
+    return raw, payload, loss, {"gamma": gamma, "gamma_step": gamma_step}
 
 
 def _run_denoise(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                 progress, cancel, seed):
+                 progress, cancel, seed, exact):
     if previous is not None:
-        source = previous["source"]
+        source = previous["source"].numpy()
         weights = previous["weights"]
     else:
         source = vi if mode == "visible" else fused
@@ -396,25 +465,24 @@ def _run_denoise(name, mode, *, vi, ir, fused, box, strength, iterations, previo
     )
     if mode == "visible":
         net = _fusion_net(fusion_net)
+        if next(net.parameters()).device != device:
+            net = copy.deepcopy(net).to(device)
         with torch.no_grad():
-            param = next(net.parameters())
-            vi_t = to_tensor(out.image).to(param.device)
-            ir_t = to_tensor(ir).to(param.device)
-            raw = to_numpy(run_network(net, ir_t, vi_t).float())
+            raw = to_numpy(run_network(net, to_tensor(ir).to(device), to_tensor(out.image).to(device)).float())
     else:
         raw = out.image
-    payload = {"source": source, "weights": out.weights}
+    payload = {"source": _tensor(source), "weights": out.weights}
     return raw, payload, (out.loss if iterations else None), {"iterations": iterations, "denoised": out.image}
 
 
 def _run_blur(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-              progress, cancel, seed):
+              progress, cancel, seed, exact):
     amount = blur_mod.blur_amount(mode, strength)
     if previous is not None:
-        source = previous["source"]
+        source = previous["source"].numpy()
         amount = blur_mod.combine_amounts(mode, previous["amount"], amount)
     else:
         source = fused
     raw = blur_mod.apply_blur(source, mode, amount, origin=(box.top, box.left))
     report(progress, 1, 1, 0.0)
-    return raw, {"source": source, "amount": amount}, None, {"sigma" if mode == "gaussian" else "cell": amount}
+    return raw, {"source": _tensor(source), "amount": amount}, None, {"sigma" if mode == "gaussian" else "cell": amount}
