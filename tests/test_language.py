@@ -378,18 +378,26 @@ def test_combined_uses_llm_when_rules_find_nothing():
     assert plan.disagreements[0].field == "edits" and plan.disagreements[0].chosen == "llm"
 
 
-def test_combined_takes_llm_target_only_when_rules_have_none():
+def test_combined_takes_llm_target_only_for_a_gap_with_an_unused_word():
     llm = FixedLlm({
-        "brighten": [Edit("trees", Task.BRIGHTEN)],
         "brighten everything": [Edit("trees", Task.BRIGHTEN)],
         "brighten the road": [Edit("trees", Task.BRIGHTEN)],
+        "brighten everything except the car": [Edit("car", Task.BRIGHTEN)],
     })
     parser = C.CombinedParser(llm)
-    assert plan_tuples(parser.parse("brighten")) == [("brighten", "trees", 1.0)]
     assert plan_tuples(parser.parse("brighten everything")) == [("brighten", None, 1.0)]
+    assert plan_tuples(parser.parse("brighten everything except the car")) == [("brighten", None, 1.0)]
     plan = parser.parse("brighten the road")
     assert plan_tuples(plan) == [("brighten", "road", 1.0)]
     assert plan.disagreements[0].field == "target" and plan.disagreements[0].chosen == "rules"
+    # a gap (no target, no whole-image word) and a word the rules left unused
+    from terf_studio.language.rules import RuleEdit, RuleReading
+
+    reading = RuleReading([RuleEdit(Edit(None, Task.BRIGHTEN), "exact", False, "none")], "", "brighten ~ kiosk",
+                          unused_words=["kiosk"])
+    plan = C.combine(reading, reading.plan(), EditPlan(edits=(Edit("kiosk", Task.DARKEN),), parser="llm"))
+    assert plan_tuples(plan) == [("brighten", "kiosk", 1.0)]
+    assert {(d.field, d.chosen) for d in plan.disagreements} == {("task", "rules"), ("target", "llm")}
 
 
 def test_combined_agreement_has_no_disagreements():
@@ -505,3 +513,18 @@ def test_combined_ignores_llm_edits_when_no_word_could_name_an_action():
         plan = parser.parse(text)
         assert plan.edits == () and plan.message
         assert plan.disagreements[0].chosen == "rules"
+
+
+def test_combined_does_not_take_a_vocabulary_phrase_as_target():
+    llm = FixedLlm({
+        "remove the sensor noise": [Edit("sensor noise", Task.DENOISE)],
+        "lean towards the RGB image": [Edit("image", Task.VISIBLE)],
+    })
+    parser = C.CombinedParser(llm)
+    assert plan_tuples(parser.parse("remove the sensor noise")) == [("denoise", None, 1.0)]
+    assert plan_tuples(parser.parse("lean towards the RGB image")) == [("visible", None, 1.0)]
+
+
+def test_in_the_image_alone_means_the_whole_image():
+    reading = analyse("suppress the salt and pepper noise in the image")
+    assert [(r.edit.target, r.whole) for r in reading.edits] == [(None, True)]

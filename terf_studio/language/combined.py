@@ -21,7 +21,10 @@ reads the whole command freely (within the schema).
    word it can point to, whereas a small model's reading cannot be checked.
    The LLM is used to fill gaps only: an edit whose target the rules left
    empty *without* an explicit whole-image word ("everything", "the whole
-   image", "overall") takes the target of the LLM's matching edit.
+   image", "overall") takes the target of the LLM's matching edit, if that
+   target holds a word that no vocabulary table explains and that the rules
+   left unused (so "sensor noise", a known phrase, is not taken for a
+   region, nor "the car" of an ignored "except the car").
 3. Every difference is kept as a :class:`Disagreement` (task, target or
    number of edits, both readings and which one was chosen), and both full
    readings are kept in ``plan.readings`` ("rules", "llm") for the UI.
@@ -43,7 +46,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
-from .rules import RuleEdit, RuleReading, analyse, content_words
+from .rules import RuleEdit, RuleReading, analyse
 
 _ARTICLES = {"the", "a", "an"}
 
@@ -111,7 +114,7 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
     disagreements: list[Disagreement] = []
     if not reading.edits:
         covered = {w for e in llm_plan.edits if e.target for w in e.target.split()}
-        action_words = [w for w in content_words(reading.text) if w not in covered]
+        action_words = [w for w in reading.unused_words if w not in covered]
         if llm_plan.edits and not action_words:
             disagreements.append(Disagreement(
                 index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="rules",
@@ -147,7 +150,8 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
                 reason=f"the rule parser found an {why}",
             ))
         if other is not None and normalise_target(other.target) != normalise_target(edit.target):
-            if edit.target is None and not r.whole and other.target is not None:
+            if (edit.target is None and not r.whole and other.target is not None
+                    and set(other.target.split()) & set(reading.unused_words)):
                 disagreements.append(Disagreement(
                     index=i, field="target", rules=None, llm=other.target, chosen="llm",
                     reason="the rule parser found no target and no whole-image word",

@@ -332,6 +332,8 @@ def _strip_run(run: list[Piece]) -> tuple[list[Piece], bool, bool]:
             k -= 1
         if k > 0 and pieces[k - 1].kind == "prep":
             pieces = pieces[:k - 1]
+            if not any(p.kind == "word" for p in pieces):
+                return [], True, False  # only "in the image": the whole image
             continue
         if all(p.kind in _EDGE_KINDS for p in pieces[:k]):
             whole = True
@@ -532,6 +534,9 @@ class RuleReading:
     edits: list[RuleEdit]
     message: str
     text: str
+    #: words in no vocabulary table that no edit uses as its target (and that
+    #: are not in an ignored "except ..." tail or a negated clause)
+    unused_words: list[str] = field(default_factory=list)
 
     def plan(self, seconds: float = 0.0) -> EditPlan:
         return EditPlan(
@@ -632,6 +637,16 @@ def analyse(text: str) -> RuleReading:
             not_understood.append(clause.text)
 
     out = _merge_duplicates(out)
+    used = {w for r in out if r.edit.target for w in r.edit.target.split()}
+    unused = [
+        w
+        for clause in clauses
+        if not clause.negated
+        for p in clause.pieces
+        if p.kind == "word"
+        for w in p.words
+        if w not in used
+    ]
     message_parts: list[str] = []
     if not out:
         message_parts.append(
@@ -641,7 +656,7 @@ def analyse(text: str) -> RuleReading:
     elif not_understood:
         message_parts.append("Not understood: " + "; ".join(f"'{t}'" for t in not_understood) + ".")
     message_parts.extend(n.capitalize() + "." for n in notes)
-    return RuleReading(out, " ".join(message_parts), text)
+    return RuleReading(out, " ".join(message_parts), text, unused)
 
 
 def prev_is_negated(clauses: list[Clause], i: int) -> bool:
@@ -660,11 +675,6 @@ def _merge_duplicates(edits: list[RuleEdit]) -> list[RuleEdit]:
         elif abs(math.log(r.edit.strength)) > abs(math.log(out[same].edit.strength)):
             out[same] = r
     return out
-
-
-def content_words(text: str) -> list[str]:
-    """Words of ``text`` that are in no vocabulary table (nouns, unknown verbs)."""
-    return [w for p in match_pieces(tokenise(text)) if p.kind == "word" for w in p.words]
 
 
 class RuleParser:
