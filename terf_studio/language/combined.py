@@ -33,9 +33,10 @@ Matching edits between the readings: by position when both found the same
 number of edits, otherwise by equal (normalised) target, otherwise by
 position when the LLM has an edit there.
 
-``policy="fallback"`` runs the LLM only when the rules leave a gap (no edit,
-or an edit with neither a target nor an explicit whole-image word); it is
-faster and gives the same plan, but disagreements elsewhere go unseen.
+``policy="fallback"`` runs the LLM only when its answer could be used: the
+rules leave a gap (no edit, or an edit with neither a target nor an
+explicit whole-image word) and some word is left unexplained.  It gives the
+same plan much faster, but disagreements elsewhere go unseen.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class CombinedParser:
 
 
 def _has_gap(reading: RuleReading) -> bool:
+    """Whether the LLM could change the plan (see rules 1 and 2 above)."""
+    if not reading.unused_words:
+        return False  # the LLM's edits or targets would be refused anyway
     return not reading.edits or any(r.edit.target is None and not r.whole for r in reading.edits)
 
 
