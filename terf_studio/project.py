@@ -8,6 +8,8 @@ Layout (format ``terf-project/1``)::
     images/fused.png        the original files have moved
     steps/N.png             the patch of step N (16-bit RGB), its box in project.json
     steps/N-M-mask.png      the mask of edit M of step N (16-bit), absent for whole-image edits
+    masks/K.png             the document's mask layer K (16-bit, its label, colour, source and
+                            confidence in the PNG's text chunk); listed in project.json "masks"
 
 Saving writes a temporary file and renames it, so an existing project is never left half written.
 Fine-tuning continuation states are not saved: after reopening, repeating a command starts afresh.
@@ -23,6 +25,7 @@ from typing import Any
 
 from terf_studio.errors import TerfError
 from terf_studio.language import Edit
+from terf_studio.regions import Mask
 from terf_studio.session import AppliedEdit, EditSession, Patch, Step, decode_png16, encode_png16
 
 FORMAT = "terf-project/1"
@@ -62,6 +65,10 @@ def save_project(session: EditSession, path: str | os.PathLike) -> Path:
                     z.writestr(mask_file, applied.mask_png)
                 entry["edits"].append({"edit": applied.edit.to_dict(), "info": applied.info, "mask": mask_file})
             meta["steps"].append(entry)
+        meta["masks"] = []
+        for k, mask in enumerate(session.masks):
+            z.writestr(f"masks/{k}.png", mask.to_png_bytes(bit_depth=16))
+            meta["masks"].append({"file": f"masks/{k}.png", "label": mask.label})
         z.writestr("project.json", json.dumps(meta, indent=1))
     os.replace(tmp, path)
     return path
@@ -84,6 +91,7 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
             steps = [_read_step(z, entry, n) for n, entry in enumerate(meta["steps"])]
             cursor = int(meta["cursor"])
             network = meta["network"]
+            masks = [_read_mask(z, record, vi16.shape[:2]) for record in meta.get("masks", [])]
     except ProjectError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, TerfError) as exc:
@@ -96,7 +104,18 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
     session = EditSession(vi16, ir16, fuser, fused=base16, vi_path=meta["sources"]["vi"], ir_path=meta["sources"]["ir"])
     session.steps = steps
     session.go_to(cursor)
+    session.masks = masks
     return session
+
+
+def _read_mask(z: zipfile.ZipFile, record: dict[str, Any], shape: tuple[int, int]) -> Mask:
+    name = str(record["file"])
+    if not (name.startswith("masks/") and name.endswith(".png")):  # names inside the zip are not trusted
+        raise ValueError(f"unexpected mask entry {name!r}")
+    mask = Mask.from_png_bytes(z.read(name))
+    if mask.shape != shape:
+        raise ValueError(f"mask {name} is {mask.shape[1]}x{mask.shape[0]}, not the image size")
+    return mask
 
 
 def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int) -> Step:

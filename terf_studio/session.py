@@ -142,6 +142,10 @@ class EditSession:
         self.steps: list[Step] = []
         self.cursor = 0  # steps[:cursor] are applied
         self._current16 = self.base16
+        #: The document's mask layers (painted, clicked, found): what the user sees and edits.
+        #: Edits keep their own copy of the mask they used, so changing a layer never
+        #: changes the history.
+        self.masks: list[Mask] = []
 
     @classmethod
     def open(
@@ -305,6 +309,13 @@ class EditSession:
             self._current16 = step.patch.apply_to(self._current16)
         self.cursor += 1
         return step
+
+    def discard_redo(self) -> int:
+        """Forget the undone steps (an editor calls this when a different action follows an
+        undo, as :meth:`apply` does); returns how many were dropped."""
+        dropped = len(self.steps) - self.cursor
+        del self.steps[self.cursor :]
+        return dropped
 
     def go_to(self, cursor: int) -> None:
         """Undo or redo to the state after ``cursor`` steps (a click in a history list)."""

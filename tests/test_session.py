@@ -157,3 +157,41 @@ def test_edit_command_reports_a_missing_region(random_lite_weights, tmp_path, ca
                  "-o", str(tmp_path / "o.png"), "--weights", str(random_lite_weights)])
     assert code == 2 and "no region found for 'umbrella'" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_mask_layers_travel_in_the_project(session, tmp_path):
+    shape = session.current16.shape[:2]
+    soft = Mask(np.linspace(0, 1, shape[0] * shape[1], dtype=np.float32).reshape(shape), label="ramp",
+                colour=(10, 200, 30), source="manual")
+    session.masks = [_right_half(shape), soft]
+    reopened = load_project(save_project(session, tmp_path / "m.terf"), device="cpu")
+    assert [m.label for m in reopened.masks] == ["right", "ramp"]
+    assert reopened.masks[1].colour == (10, 200, 30)
+    assert np.array_equal(reopened.masks[0].data, session.masks[0].data)
+    assert np.max(np.abs(reopened.masks[1].data - soft.data)) <= 0.5 / 65535 + 1e-7
+
+
+def test_discard_redo_drops_only_undone_steps(session):
+    mask = [_right_half(session.current16.shape[:2])]
+    session.apply([Edit(None, Task.BLUR)], mask)
+    session.apply([Edit(None, Task.BLUR, 2.0)], mask)
+    assert session.discard_redo() == 0 and len(session.steps) == 2
+    session.undo()
+    assert session.discard_redo() == 1
+    assert len(session.steps) == 1 and not session.can_redo and session.cursor == 1
+
+
+def test_export_writes_result_masks_and_comparison(session, tmp_path):
+    from terf_studio.export import export_session
+
+    shape = session.current16.shape[:2]
+    session.masks = [_right_half(shape)]
+    session.apply([Edit(None, Task.BLUR, 2.0)], [session.masks[0]])
+    files = export_session(session, tmp_path / "out.tif", bit_depth=16, masks=True, comparison=True)
+    assert [f.name for f in files] == ["out.tif", "out.mask-0-right.png", "out.comparison.png"]
+    result = read_image(files[0])
+    assert np.abs(result - session.current()).max() < 1e-4  # 16-bit keeps the session's precision
+    assert np.array_equal(read_image(files[1]) > 0.5, session.masks[0].binary)
+    assert read_image(files[2]).shape[1] > 4 * shape[1]
+    with pytest.raises(TerfError, match="png or .tif"):
+        export_session(session, tmp_path / "out.jpg")
