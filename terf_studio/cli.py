@@ -1,4 +1,4 @@
-"""The ``terf-studio`` command line: fuse, edit, train, eval, compare, parse, bench, doctor.
+"""The ``terf-studio`` command line: fuse, edit, train, eval, compare, parse, models, bench, doctor.
 
 Every user-facing failure is a :class:`~terf_studio.errors.TerfError` printed on one line
 (exit status 2). Set ``TERF_STUDIO_DEBUG=1`` to see tracebacks of unexpected errors.
@@ -60,6 +60,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from terf_studio.edit_command import add_edit_arguments, run_edit
     from terf_studio.evaluate import add_eval_arguments, run_eval
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
+    from terf_studio.models_command import add_models_arguments, run_models
 
     for name, help_text, add_arguments, func in (
         ("eval", "fusion quality metrics over a folder of pairs", add_eval_arguments, run_eval),
@@ -67,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ("compare", "a picture of pairs fused by mean, max and our network, side by side", add_compare_arguments,
          run_compare),
         ("parse", "turn a text command into an edit plan", add_parse_arguments, run_parse),
+        ("models", "model files: list, add one you have, download one", add_models_arguments, run_models),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)

