@@ -1,4 +1,5 @@
-"""The ``terf-studio`` command line: fuse, edit, train, eval, compare, parse, models, bench, doctor.
+"""The ``terf-studio`` command line: fuse, edit, train, eval, compare, parse, models, segment, bench,
+doctor.
 
 Every user-facing failure is a :class:`~terf_studio.errors.TerfError` printed on one line
 (exit status 2). Set ``TERF_STUDIO_DEBUG=1`` to see tracebacks of unexpected errors.
@@ -61,6 +62,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from terf_studio.evaluate import add_eval_arguments, run_eval
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
     from terf_studio.models_command import add_models_arguments, run_models
+    from terf_studio.segment_command import add_segment_arguments, run_segment
 
     for name, help_text, add_arguments, func in (
         ("eval", "fusion quality metrics over a folder of pairs", add_eval_arguments, run_eval),
@@ -69,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
          run_compare),
         ("parse", "turn a text command into an edit plan", add_parse_arguments, run_parse),
         ("models", "model files: list, add one you have, download one", add_models_arguments, run_models),
+        ("segment", "a mask PNG for a target phrase, clicks or a box", add_segment_arguments, run_segment),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)
@@ -94,6 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("parse", help="accuracy and latency of the text parsers")
     add_bench_parse_arguments(p)
     p.set_defaults(func=run_bench_parse)
+    from terf_studio.bench_segment import add_bench_segment_arguments, run_bench_segment
+
+    p = bench.add_parser("segment", help="seconds per mask: builtin point, box and text finders (and more rows)")
+    add_bench_segment_arguments(p)
+    p.set_defaults(func=run_bench_segment)
 
     p = sub.add_parser("doctor", help="device, versions, and which models are present")
     p.add_argument("--json", action="store_true")
