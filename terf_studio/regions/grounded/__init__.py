@@ -1,0 +1,93 @@
+"""Learned regions: GroundingDINO (text -> boxes) + Segment Anything / MobileSAM (boxes and
+clicks -> masks), the paper's eq. 3 cascade.
+
+Optional: it needs the ``[grounding]`` extra and model files the user adds
+(``terf-studio models add``). Importing this package imports neither torchvision nor the
+model libraries; they load when a model is first used.
+
+* :func:`register_grounded_if_available` puts a :class:`GroundedFinder` first in
+  :func:`terf_studio.regions.find_region` when the packages and weights are present.
+* :func:`grounded_status` says what is present and what is missing, with how to add it.
+"""
+
+from __future__ import annotations
+
+from terf_studio import models
+from terf_studio.errors import TerfError
+from terf_studio.regions.grounded.deps import INSTALL_HINT, missing_packages, require_packages
+from terf_studio.regions.grounded.dino import Detection, GroundingDetector, build_grounding_model, load_grounding_model
+from terf_studio.regions.grounded.finder import (
+    BERT_MODEL,
+    DINO_MODEL,
+    FINDER_NAME,
+    SAM_MODELS,
+    GroundedFinder,
+    GroundedResult,
+    present_sam_model,
+    split_phrase,
+)
+from terf_studio.regions.grounded.sam import SAM_ARCHS, SamArch, SamSegmenter, build_sam, image_key, load_sam_model
+
+__all__ = [
+    "BERT_MODEL",
+    "DINO_MODEL",
+    "FINDER_NAME",
+    "INSTALL_HINT",
+    "SAM_ARCHS",
+    "SAM_MODELS",
+    "Detection",
+    "GroundedFinder",
+    "GroundedResult",
+    "GroundingDetector",
+    "SamArch",
+    "SamSegmenter",
+    "build_grounding_model",
+    "build_sam",
+    "grounded_status",
+    "image_key",
+    "load_grounding_model",
+    "load_sam_model",
+    "missing_packages",
+    "present_sam_model",
+    "register_grounded_if_available",
+    "require_packages",
+    "split_phrase",
+]
+
+
+def grounded_status(sam: str | None = None) -> dict:
+    """What the grounded finder needs and what is missing, without loading anything.
+
+    Returns ``{"ready": bool, "sam": name or None, "missing": [one line per missing item]}``;
+    each line says how to add the item.
+    """
+    missing = []
+    packages = missing_packages("dino") + missing_packages("mobile-sam" if sam == "mobile-sam" else "sam")
+    if packages:
+        missing.append(f"packages {', '.join(dict.fromkeys(packages))}: {INSTALL_HINT}")
+    for name in (DINO_MODEL, BERT_MODEL):
+        if models.find_model(name) is None:
+            missing.append(f"model {name}: {models.get_spec(name).how_to_get}")
+    chosen = sam if sam is not None else present_sam_model()
+    if chosen is None:
+        missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {models.get_spec('sam-vit-h').how_to_get}")
+    elif models.find_model(chosen) is None:
+        missing.append(f"model {chosen}: {models.get_spec(chosen).how_to_get}")
+    return {"ready": not missing, "sam": chosen, "missing": missing}
+
+
+def register_grounded_if_available(sam: str | None = None, device: str = "auto", **options) -> GroundedFinder | None:
+    """Register a :class:`GroundedFinder` first in :mod:`terf_studio.regions` when its packages
+    and model files are present; return it (models load on first use), or None when something
+    is missing (see :func:`grounded_status`). ``options`` go to :class:`GroundedFinder`."""
+    from terf_studio.regions import register_finder
+
+    try:
+        status = grounded_status(sam)
+    except TerfError:
+        return None
+    if not status["ready"]:
+        return None
+    finder = GroundedFinder(sam=status["sam"], device=device, **options)
+    register_finder(finder, first=True)
+    return finder
