@@ -65,6 +65,19 @@ def add_segment_arguments(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------- the grounded finder
 
 
+SAM_FAMILY = ("sam-vit-h", "sam-vit-l", "sam-vit-b", "mobile-sam")
+
+
+def _files_present(text: bool, sam: str | None) -> bool:
+    """Whether the model files the grounded finder would need are present: a cheap check,
+    so that ``auto`` does not import the grounded package (and torch) when they are not."""
+    from terf_studio import models
+
+    if not any(models.find_model(n) is not None for n in ((sam,) if sam else SAM_FAMILY)):
+        return False
+    return not text or all(models.find_model(n) is not None for n in ("groundingdino-swint-ogc", "bert-base-uncased"))
+
+
 def _grounded_module():
     """The grounded finder package, or None when this installation does not have it."""
     try:
@@ -77,6 +90,8 @@ def _grounded_module():
 def _grounded_for_text(args: argparse.Namespace, required: bool):
     """Register the grounded finder for a text target; None (auto) or ModelError (grounded)
     when something it needs is missing."""
+    if not required and not _files_present(True, args.sam):
+        return None
     grounded = _grounded_module()
     if grounded is None:
         if required:
@@ -94,6 +109,8 @@ def _grounded_for_text(args: argparse.Namespace, required: bool):
 def _grounded_for_prompts(args: argparse.Namespace, required: bool):
     """A grounded finder for clicks and boxes, which need only a SAM-family model and its
     packages (not GroundingDINO); None (auto) or ModelError (grounded) when missing."""
+    if not required and not _files_present(False, args.sam):
+        return None
     grounded = _grounded_module()
     if grounded is None:
         if required:

@@ -101,6 +101,20 @@ def test_grounded_finder_says_what_is_missing(square_pair, tmp_path, capsys, mon
     assert json.loads(capsys.readouterr().out)["finder"] == "builtin:box"
 
 
+def test_auto_does_not_load_the_grounded_package_without_its_model_files(square_pair, tmp_path, capsys,
+                                                                         monkeypatch):
+    from terf_studio import segment_command
+
+    def fail():
+        raise AssertionError("the grounded package was imported although no model file is present")
+
+    monkeypatch.setattr(segment_command, "_grounded_module", fail)
+    vi, ir, _ = square_pair
+    for prompt in (["--box", "24,14,66,46"], ["--point", "40,30"], ["--text", "sky"]):
+        main(["segment", str(vi), str(ir), *prompt, "-o", str(tmp_path / "m.png")])
+        assert "AssertionError" not in capsys.readouterr().err
+
+
 @pytest.mark.skipif(not MSRS.is_dir(), reason="shared MSRS samples are not available")
 def test_text_person_on_a_night_msrs_pair(tmp_path, capsys):
     out = tmp_path / "person.png"
