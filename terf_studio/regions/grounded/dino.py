@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,17 @@ class Detection:
     phrase: str
     box: tuple[float, float, float, float]
     score: float
+
+
+def _quiet_library_warnings() -> None:
+    """Deprecation notes from inside GroundingDINO's own code (nothing a user can act on),
+    printed on every first call otherwise."""
+    for message in (
+        r"torch\.meshgrid: in an upcoming release",
+        r"The `device` argument is deprecated",
+        r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
+    ):
+        warnings.filterwarnings("ignore", message=message)
 
 
 def _offline() -> None:
@@ -105,6 +117,7 @@ def build_grounding_model(bert_folder: Path, overrides: dict | None = None) -> t
     freshly initialised weights, its tokenizer and BERT shape read from ``bert_folder``."""
     require_packages("dino", "GroundingDINO")
     _offline()
+    _quiet_library_warnings()
     check_bert_folder(bert_folder)
     build_model = import_quietly("groundingdino.models").build_model
 

@@ -110,7 +110,9 @@ class GroundedFinder:
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ loading
-    def _device(self):
+    @property
+    def device(self):
+        """The torch device the models run on ("auto": CUDA when present, else the CPU)."""
         from terf_studio.device import resolve_device
 
         return resolve_device(self.device_name)
@@ -122,7 +124,7 @@ class GroundedFinder:
             if self._detector is None:
                 checkpoint = models.require_model(DINO_MODEL)
                 bert = models.require_model(BERT_MODEL)
-                model = load_grounding_model(checkpoint, bert, self._device(), self.dino_config)
+                model = load_grounding_model(checkpoint, bert, self.device, self.dino_config)
                 self._detector = GroundingDetector(model, image_size=self.image_size, max_size=self.max_size)
             return self._detector
 
@@ -142,9 +144,17 @@ class GroundedFinder:
                 path = models.require_model(name)
                 arch = self.sam_arch or SAM_ARCHS[name]
                 title = SAM_TITLES[name]
-                model = load_sam_model(path, arch, title, self._device())
+                model = load_sam_model(path, arch, title, self.device)
                 self._segmenter = SamSegmenter(model, arch, name, title, cache_size=self.cache_size)
             return self._segmenter
+
+    def attach(self, detector: GroundingDetector | None = None, segmenter: SamSegmenter | None = None) -> None:
+        """Use models built elsewhere (in memory) instead of loading them from the model files."""
+        with self._lock:
+            if detector is not None:
+                self._detector = detector
+            if segmenter is not None:
+                self._segmenter = segmenter
 
     def load(self) -> GroundedFinder:
         """Load both models now (they load on first use otherwise)."""
