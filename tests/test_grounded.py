@@ -98,12 +98,13 @@ SMALL_FILES = (DINO_MODEL, "sam-vit-b", "mobile-sam")
 
 
 def test_import_does_not_load_torchvision():
-    """`import terf_studio.regions` (and the grounded package) stays light: no torchvision,
-    no model library, until a model is used."""
+    """`import terf_studio.regions` and the grounded package, and a status check, stay light:
+    no torch, torchvision or model library until the finder is used."""
     code = (
-        "import sys, terf_studio.regions, terf_studio.regions.grounded\n"
-        "heavy = [m for m in ('torchvision', 'groundingdino', 'segment_anything', 'mobile_sam', 'transformers', "
-        "'timm') if m in sys.modules]\n"
+        "import sys, terf_studio.regions, terf_studio.regions.grounded as g\n"
+        "g.grounded_status()\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'groundingdino', 'segment_anything', 'mobile_sam', "
+        "'transformers', 'timm') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

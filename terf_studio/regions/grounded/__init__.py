@@ -2,31 +2,47 @@
 clicks -> masks), the paper's eq. 3 cascade.
 
 Optional: it needs the ``[grounding]`` extra and model files the user adds
-(``terf-studio models add``). Importing this package imports neither torchvision nor the
-model libraries; they load when a model is first used.
+(``terf-studio models add``). Importing this package is cheap: it imports neither torch nor
+torchvision nor the model libraries. The finder, the model builders and loaders are loaded
+on first access (``grounded.GroundedFinder`` imports torch); the models themselves load when
+first used.
 
+* :func:`grounded_status` says what is present and what is missing, with how to add it.
 * :func:`register_grounded_if_available` puts a :class:`GroundedFinder` first in
   :func:`terf_studio.regions.find_region` when the packages and weights are present.
-* :func:`grounded_status` says what is present and what is missing, with how to add it.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from terf_studio import models
 from terf_studio.errors import TerfError
 from terf_studio.regions.grounded.deps import INSTALL_HINT, missing_packages, require_packages
-from terf_studio.regions.grounded.dino import Detection, GroundingDetector, build_grounding_model, load_grounding_model
-from terf_studio.regions.grounded.finder import (
+from terf_studio.regions.grounded.names import (
     BERT_MODEL,
     DINO_MODEL,
     FINDER_NAME,
     SAM_MODELS,
-    GroundedFinder,
-    GroundedResult,
     present_sam_model,
     split_phrase,
 )
-from terf_studio.regions.grounded.sam import SAM_ARCHS, SamArch, SamSegmenter, build_sam, image_key, load_sam_model
+
+# Names loaded on first access, from the submodule that defines them (these import torch).
+_LAZY = {
+    "Detection": "dino",
+    "GroundingDetector": "dino",
+    "build_grounding_model": "dino",
+    "load_grounding_model": "dino",
+    "GroundedFinder": "finder",
+    "GroundedResult": "finder",
+    "SAM_ARCHS": "sam",
+    "SamArch": "sam",
+    "SamSegmenter": "sam",
+    "build_sam": "sam",
+    "image_key": "sam",
+    "load_sam_model": "sam",
+}
 
 __all__ = [
     "BERT_MODEL",
@@ -55,6 +71,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def grounded_status(sam: str | None = None) -> dict:
     """What the grounded finder needs and what is missing, without loading anything.
 
@@ -76,7 +101,7 @@ def grounded_status(sam: str | None = None) -> dict:
     return {"ready": not missing, "sam": chosen, "missing": missing}
 
 
-def register_grounded_if_available(sam: str | None = None, device: str = "auto", **options) -> GroundedFinder | None:
+def register_grounded_if_available(sam: str | None = None, device: str = "auto", **options):
     """Register a :class:`GroundedFinder` first in :mod:`terf_studio.regions` when its packages
     and model files are present; return it (models load on first use), or None when something
     is missing (see :func:`grounded_status`). ``options`` go to :class:`GroundedFinder`."""
@@ -88,6 +113,8 @@ def register_grounded_if_available(sam: str | None = None, device: str = "auto",
         return None
     if not status["ready"]:
         return None
+    from terf_studio.regions.grounded.finder import GroundedFinder
+
     finder = GroundedFinder(sam=status["sam"], device=device, **options)
     register_finder(finder, first=True)
     return finder

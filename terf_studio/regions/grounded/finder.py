@@ -9,7 +9,6 @@ is named) for masks.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,14 @@ from terf_studio import models
 from terf_studio.errors import ModelError
 from terf_studio.regions.base import ImageSet, NoRegionFound, RegionResult
 from terf_studio.regions.grounded.dino import DINO_TITLE, Detection, GroundingDetector, load_grounding_model
+from terf_studio.regions.grounded.names import (
+    BERT_MODEL,
+    DINO_MODEL,
+    FINDER_NAME,
+    SAM_MODELS,
+    present_sam_model,
+    split_phrase,
+)
 from terf_studio.regions.grounded.sam import (
     SAM_ARCHS,
     SAM_TITLES,
@@ -32,27 +39,7 @@ from terf_studio.regions.grounded.sam import (
 )
 from terf_studio.regions.mask import Mask
 
-FINDER_NAME = "grounded"
-DINO_MODEL = "groundingdino-swint-ogc"
-BERT_MODEL = "bert-base-uncased"
-# Preference order when no SAM model is named: the best present one.
-SAM_MODELS = ("sam-vit-h", "sam-vit-l", "sam-vit-b", "mobile-sam")
 COLOUR = (255, 120, 40)
-
-_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\.|\band\b)\s*")
-
-
-def split_phrase(phrase: str) -> list[str]:
-    """The targets in a phrase: "people and cars" -> ["people", "cars"] (split at commas, "and", "&", ".")."""
-    return [p for p in (part.strip() for part in _SPLIT_RE.split(phrase.strip())) if p]
-
-
-def present_sam_model() -> str | None:
-    """The first SAM-family model in :data:`SAM_MODELS` whose file is present, or None."""
-    for name in SAM_MODELS:
-        if models.find_model(name) is not None:
-            return name
-    return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,148 @@
+"""Timing rows for ``terf-studio bench segment``: GroundingDINO, SAM and MobileSAM on 640x480
+pairs, with randomly initialised models of the published shapes.
+
+Run time does not depend on the weights' values, so these rows need no model files: each
+model is built at its published size (GroundingDINO SwinT-OGC with a BERT-base-shaped text
+encoder, SAM ViT-B/L/H, MobileSAM) with random weights and timed through the same
+:class:`~terf_studio.regions.grounded.GroundedFinder` code the real weights go through.
+The tokenizer is a small vocabulary written to a temporary folder (tokenizing is not what is
+timed). Masks and boxes of random models mean nothing; only the seconds are reported.
+
+Rows (each the median over the pairs x repeats, after one untimed warm-up where noted):
+
+* GroundingDINO text -> boxes ("person . car ."), image resized to 800 px on the short side;
+* per SAM model: the image embedding (the first prompt on a new image), a point prompt and a
+  box prompt on a cached embedding, and (ViT-B) the masks for the text boxes.
+
+``SAM_BENCH_MODELS`` lists the SAM models timed by default (ViT-H takes about a minute per
+embedding on a 2-core CPU); pass others to :func:`grounded_rows`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAM_BENCH_MODELS = ("sam-vit-b", "mobile-sam")
+_RANDOM = "random weights, published shape"
+_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "person", "car", "tree", "road", "sky"]
+
+
+def _bert_folder(root: Path) -> Path:
+    """A BERT-base-shaped config (768 wide, 12 layers) with a tiny vocabulary file."""
+    from transformers import BertConfig, BertTokenizerFast
+
+    folder = root / "bert-base-uncased"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("\n".join(_VOCAB) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(str(folder))
+    BertConfig(vocab_size=30522).save_pretrained(str(folder))
+    return folder
+
+
+def _pairs(data) -> list:
+    pairs = list(getattr(data, "roadscene", [])) or list(getattr(data, "msrs", []))
+    return pairs[:3]
+
+
+def _note(data, pairs) -> str:
+    h, w = pairs[0].ir.shape
+    source = getattr(data, "roadscene_note", "") if getattr(data, "roadscene", None) else getattr(data, "msrs_note", "")
+    return f"{_RANDOM}; {len(pairs)} pairs at {w}x{h} ({source}); CPU"
+
+
+def _point_and_box(pair) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
+    h, w = pair.ir.shape
+    point = pair.point if getattr(pair, "point", None) else (w / 2.0, h / 2.0)
+    box = pair.box if getattr(pair, "box", None) else (w / 3.0, h / 3.0, 2 * w / 3.0, 2 * h / 3.0)
+    return point, box
+
+
+def grounded_rows(data, sam_models: tuple[str, ...] = SAM_BENCH_MODELS, device: str = "cpu") -> list[dict]:
+    """Timing rows for GroundingDINO text -> boxes and each of ``sam_models``."""
+    from terf_studio.bench_segment import timing_row
+    from terf_studio.regions import ImageSet
+    from terf_studio.regions.grounded import (
+        SAM_ARCHS,
+        GroundedFinder,
+        GroundingDetector,
+        SamSegmenter,
+        build_grounding_model,
+        build_sam,
+        missing_packages,
+    )
+    from terf_studio.regions.grounded.sam import SAM_TITLES
+
+    missing = missing_packages("all")
+    if missing:
+        return [{"finder": "grounded", "skipped": f"the [grounding] extra is not installed ({', '.join(missing)})"}]
+    pairs = _pairs(data)
+    if not pairs:
+        return []
+    import torch
+
+    repeats = max(int(getattr(data, "repeats", 1)), 1)
+    note = _note(data, pairs)
+    rows = []
+    torch.manual_seed(0)
+    finder = GroundedFinder(device=device)
+    with tempfile.TemporaryDirectory() as tmp:
+        finder.attach(detector=GroundingDetector(build_grounding_model(_bert_folder(Path(tmp))).to(finder.device)))
+    images = [ImageSet(p.vi, p.ir) for p in pairs]
+    phrases = ["person", "car"]
+    finder.detect(images[0], phrases)  # warm-up
+    seconds, boxes = [], []
+    for _ in range(repeats):
+        for im in images:
+            t0 = time.perf_counter()
+            found = finder.detect(im, phrases)
+            seconds.append(time.perf_counter() - t0)
+            boxes.append(len(found))
+    rows.append(
+        timing_row(
+            "grounded",
+            "GroundingDINO SwinT text->boxes",
+            note,
+            seconds,
+            None,
+            mean_boxes=round(float(np.mean(boxes)), 1),
+        )
+    )
+    for name in sam_models:
+        torch.manual_seed(1)
+        arch = SAM_ARCHS[name]
+        model = build_sam(arch).to(finder.device)
+        finder.attach(segmenter=SamSegmenter(model, arch, name, SAM_TITLES[name], cache_size=len(images) + 1))
+        title = SAM_TITLES[name]
+        embed, point_s, box_s, text_s = [], [], [], []
+        for rep in range(repeats):
+            finder.segmenter.clear_cache()
+            for pair, im in zip(pairs, images, strict=True):
+                point, box = _point_and_box(pair)
+                t0 = time.perf_counter()
+                finder.point_mask(im, [point])  # the first prompt computes the embedding
+                embed.append(time.perf_counter() - t0)
+                x, y = point
+                t0 = time.perf_counter()
+                finder.point_mask(im, [(min(x + 2, pair.ir.shape[1] - 1), y)])
+                point_s.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                finder.box_mask(im, box)
+                box_s.append(time.perf_counter() - t0)
+                if rep == 0:
+                    detections = finder.detect(im, phrases)[:10]
+                    if detections:
+                        rgb = finder.image_of(im)
+                        t0 = time.perf_counter()
+                        finder.segmenter.boxes(rgb, np.array([d.box for d in detections], np.float32))
+                        text_s.append((time.perf_counter() - t0) / len(detections))
+        rows.append(timing_row("grounded", f"{title} embedding + point (new image)", note, embed, None))
+        rows.append(timing_row("grounded", f"{title} point (cached embedding)", note, point_s, None))
+        rows.append(timing_row("grounded", f"{title} box (cached embedding)", note, box_s, None))
+        if text_s:
+            rows.append(timing_row("grounded", f"{title} mask per text box (cached)", note, text_s, None))
+        del model
+    return rows
