@@ -454,3 +454,20 @@ def test_not_a_checkpoint(use_models, tmp_path, monkeypatch):
     monkeypatch.setenv("TERF_STUDIO_MODELS", str(folder))
     with pytest.raises(ModelError, match=r"cannot read the MobileSAM weights"):
         GroundedFinder(sam="mobile-sam", device="cpu").segmenter  # noqa: B018
+
+
+# ---------------------------------------------------------------------------- bench rows
+
+
+def test_bench_rows_without_data_or_extra():
+    """The bench row function runs nowhere near its models without pairs, and says why it
+    skips without the extra (the timed run itself builds full-size models: minutes)."""
+    from terf_studio.bench_segment import BenchData
+    from terf_studio.regions.grounded.bench import grounded_rows
+
+    rows = grounded_rows(BenchData())
+    if MISSING:
+        assert rows == [{"finder": "grounded", "skipped": rows[0]["skipped"]}]
+        assert "[grounding] extra" in rows[0]["skipped"]
+    else:
+        assert rows == []
