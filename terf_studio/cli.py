@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N pairs (quick runs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget: start no epoch that would end after it (then --resume continues)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_train)
 
@@ -144,8 +146,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=args.device,
         limit=args.limit,
+        max_minutes=args.max_minutes,
     )
     summary = train(opts)
+    if summary.get("stopped"):
+        print(f"stopped: {summary['stopped']}")
     print(f"trained {summary['epochs']} epochs in {summary['seconds']:.0f} s; best validation loss "
           f"{summary['best_val']:.4f}; weights: {summary['weights']}")
     return 0

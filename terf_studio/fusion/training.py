@@ -5,6 +5,10 @@ The data folder holds ``vi/NAME`` and ``ir/NAME`` with the same names and, optio
 validation (never the test split). Every epoch writes ``last.pt`` (network, optimiser, epoch,
 random states) so ``--resume`` continues exactly, appends a line to ``log.csv`` and, when the
 validation loss improves, writes the shipped-format weights ``fusion-ARCH.pt``.
+
+``max_minutes`` is a wall-clock budget for one call (loading included): an epoch is started only
+when the time used so far plus the longest epoch of this call still fits, so a run ends between
+epochs with everything written, and ``--resume`` can continue it later.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class TrainOptions:
     resume: bool = False
     device: str = "cpu"
     limit: int | None = None
+    max_minutes: float | None = None
 
 
 def list_pairs(data: Path, split: str | None) -> list[Pair]:
@@ -125,7 +130,12 @@ def train(
     """Train (or resume) and return a summary dict; writes everything under ``opts.out``."""
     from terf_studio.device import resolve_device
 
+    started = time.perf_counter()
+    if opts.max_minutes is not None and opts.max_minutes <= 0:
+        raise TerfError("max_minutes must be positive")
     device = resolve_device(opts.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     pairs = list_pairs(Path(opts.data), opts.split)[: opts.limit]
@@ -158,14 +168,19 @@ def train(
             csv.writer(f).writerow(["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds"])
 
     net.train()
+    budget = None if opts.max_minutes is None else opts.max_minutes * 60.0
+    longest, done, stopped = 0.0, start_epoch, None
     for epoch in range(start_epoch, opts.epochs):
         t0 = time.perf_counter()
+        if budget is not None and (t0 - started) + longest > budget:
+            stopped = f"time budget of {opts.max_minutes:g} min reached"
+            break
         rng = random.Random(opts.seed * 100_003 + epoch)  # per-epoch stream: a resumed run draws the same crops
         order = [i for i in range(len(train_pairs)) for _ in range(opts.crops_per_pair)]
         rng.shuffle(order)
         batches = [order[i : i + opts.batch_size] for i in range(0, len(order), opts.batch_size)]
         sums: dict[str, float] = {}
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{opts.epochs}", disable=not progress, leave=False)
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{opts.epochs}", disable=None if progress else True, leave=False)
         for batch in bar:
             if should_stop is not None and should_stop():
                 raise CancelledError(f"training cancelled during epoch {epoch + 1}; '{last_path}' holds the last epoch")
@@ -182,6 +197,7 @@ def train(
         val = validate(net, criterion, val_pairs, device)
         seconds = time.perf_counter() - t0
         elapsed += seconds
+        longest = max(longest, seconds)
         with log_path.open("a", newline="") as f:
             row = [epoch + 1, means["total"], means["intensity"], means["gradient"], means["color"], means["ssim"], val, seconds]
             csv.writer(f).writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
@@ -199,6 +215,8 @@ def train(
             elapsed=elapsed,
             torch_rng=torch.get_rng_state(),
         )
+        done = epoch + 1
         if progress:
             tqdm.write(f"epoch {epoch + 1}: train {means['total']:.4f}  val {val:.4f}  ({seconds:.0f} s)")
-    return {"epochs": opts.epochs, "best_val": best_val, "seconds": elapsed, "weights": str(out / f"fusion-{opts.arch}.pt")}
+    return {"epochs": done, "best_val": best_val, "seconds": elapsed, "weights": str(out / f"fusion-{opts.arch}.pt"),
+            "stopped": stopped}
