@@ -96,6 +96,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench_edit)
+    p = bench.add_parser("tasks", help="the paper's Table 2: tasks I-VII on whole RoadScene test pairs, metrics, seconds")
+    p.add_argument("--pairs", type=int, default=3, help="the first N test pairs (default 3)")
+    p.add_argument("--data", help="RoadScene folder with vi/, ir/, split.json (default ../shared/data/roadscene)")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--exact", action="store_true", help="the paper's iteration counts")
+    speed.add_argument("--quick", dest="exact", action="store_false", help="the quick default counts")
+    p.add_argument("--iterations", type=int, default=None, help="override every task's iteration count")
+    p.add_argument("--max-minutes", type=float, default=None, help="start no new pair after this long")
+    p.add_argument("--no-timing", action="store_true", help="skip the 640x480 quarter-mask timing")
+    p.add_argument("--seed", type=int, default=0)
+    _add_model_arguments(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_bench_tasks)
     p = bench.add_parser("parse", help="accuracy and latency of the text parsers")
     add_bench_parse_arguments(p)
     p.set_defaults(func=run_bench_parse)
@@ -180,6 +193,12 @@ def _cmd_bench_edit(args: argparse.Namespace) -> int:
     rows = bench_tasks(vi, ir, tasks, exact=args.exact, device=args.device)
     print(json.dumps(rows, indent=2) if args.json else format_tasks_table(rows))
     return 0
+
+
+def _cmd_bench_tasks(args: argparse.Namespace) -> int:
+    from terf_studio.bench_tasks import run_bench_tasks
+
+    return run_bench_tasks(args)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:

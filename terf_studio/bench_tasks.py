@@ -1,0 +1,291 @@
+"""``terf-studio bench tasks``: the paper's Table 2 (fine-tuning tasks on whole images).
+
+On RoadScene test pairs (the fixed ``split.json`` test list, the first ``--pairs`` of it), each
+row of the paper's Table 2 is made on the *whole* image ("each task is performed once across the
+entire region of the source images", paper 3.3), with :func:`terf_studio.tuning.run_task`:
+
+========  ==========================================================================
+baseline  the fusion network's output on the clean pair
+I         infrared inclination of the baseline
+II        visible inclination of the baseline
+III       brighten (illumination enhancement) of the baseline
+IV        darken (illumination reduction) of the baseline
+V         fusion of the *noisy* visible image with the infrared image (no task)
+VI        V denoised directly (``denoise``, mode ``fused``)
+VII       the noisy visible image denoised first, then fused (``denoise``, mode ``visible``)
+========  ==========================================================================
+
+Noise: Gaussian, sigma 25/255, added to the visible image (values in [0, 1]) and clipped to
+[0, 1]; the generator is seeded with ``seed`` + the pair's index, so every run draws the same
+noise. As in the paper, every row is assessed against the *noise-free* sources.
+
+Metrics (:mod:`terf_studio.metrics`, on the grey level 0.299 R + 0.587 G + 0.114 B, 0-255,
+after rounding the image to 8-bit levels as ``terf-studio eval`` does): AG, SSIM, SF, Qabf, EN,
+SD. SSIM is the project's convention, the SUM over the two sources; the paper prints the mean
+(halve ours to compare). For V-VII, ``PSNR_clean`` (dB) and ``SSIM_clean`` compare the row's grey
+level with the clean baseline's: how much of the noise-free fusion was recovered.
+
+Seconds: per task, on a 640x480 pair (the first pair resized) with a feathered centred box
+covering a quarter of the image (half the width by half the height, feathered over 8 pixels), as
+an editor runs it: on the mask's bounding box plus a margin. Each task is first run once with one
+iteration (untimed) so start-up costs (CUDA context, kernel selection) are not counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terf_studio.evaluate import as_saved_8bit, load_names
+from terf_studio.imaging.folders import Pair, find_pairs
+from terf_studio.metrics import ag, en, psnr_ref, qabf, sd, sf, ssim, ssim_pair, to_grey255
+
+ROWS: tuple[str, ...] = ("baseline", "I", "II", "III", "IV", "V", "VI", "VII")
+DESCRIPTIONS: dict[str, str] = {
+    "baseline": "fusion of the clean pair",
+    "I": "infrared inclination",
+    "II": "visible inclination",
+    "III": "brighten (illumination enhancement)",
+    "IV": "darken (illumination reduction)",
+    "V": "fusion with the noisy visible image",
+    "VI": "V denoised (denoise the fused image)",
+    "VII": "noisy visible denoised, then fused",
+}
+#: Row -> (task, mode) for the rows made by a fine-tuning task.
+ROW_TASKS: dict[str, tuple[str, str | None]] = {
+    "I": ("infrared", None),
+    "II": ("visible", None),
+    "III": ("brighten", None),
+    "IV": ("darken", None),
+    "VI": ("denoise", "fused"),
+    "VII": ("denoise", "visible"),
+}
+NOISY_ROWS: tuple[str, ...] = ("V", "VI", "VII")
+METRICS: tuple[str, ...] = ("AG", "SSIM", "SF", "Qabf", "EN", "SD")
+CLEAN_METRICS: tuple[str, ...] = ("PSNR_clean", "SSIM_clean")
+NOISE_SIGMA = 25.0 / 255.0
+TIMING_SIZE = (480, 640)  # (height, width)
+TIMING_FEATHER = 8
+
+#: The paper's Table 2 (RoadScene), verbatim: its SSIM is the MEAN over the two sources.
+PAPER_TABLE2: dict[str, dict[str, float]] = {
+    "baseline": {"AG": 5.1801, "SSIM": 0.7041, "SF": 7.5797, "Qabf": 0.5912, "EN": 7.1221, "SD": 14.5694},
+    "I": {"AG": 5.2003, "SSIM": 0.6739, "SF": 7.5821, "Qabf": 0.6191, "EN": 7.5234, "SD": 18.2078},
+    "II": {"AG": 3.1420, "SSIM": 0.6743, "SF": 5.6145, "Qabf": 0.4150, "EN": 6.7444, "SD": 12.5711},
+    "III": {"AG": 5.0511, "SSIM": 0.6515, "SF": 7.5760, "Qabf": 0.5051, "EN": 6.7977, "SD": 12.3864},
+    "IV": {"AG": 5.2512, "SSIM": 0.7009, "SF": 7.6138, "Qabf": 0.6245, "EN": 7.3150, "SD": 16.6660},
+    "V": {"AG": 8.5599, "SSIM": 0.4670, "SF": 12.1157, "Qabf": 0.4023, "EN": 7.2400, "SD": 14.5627},
+    "VI": {"AG": 6.6462, "SSIM": 0.5741, "SF": 10.1196, "Qabf": 0.4235, "EN": 7.2187, "SD": 14.3155},
+    "VII": {"AG": 5.5428, "SSIM": 0.6596, "SF": 8.3990, "Qabf": 0.5106, "EN": 7.1489, "SD": 14.3491},
+}
+
+Progress = Callable[[str], None]
+
+
+def add_noise(vi: np.ndarray, seed: int, sigma: float = NOISE_SIGMA) -> np.ndarray:
+    """``vi`` plus Gaussian noise of standard deviation ``sigma`` (on [0, 1]), clipped to [0, 1]."""
+    noise = np.random.default_rng(seed).normal(0.0, sigma, np.shape(vi)).astype(np.float32)
+    return np.clip(np.asarray(vi, np.float32) + noise, 0.0, 1.0)
+
+
+def quarter_mask(shape: tuple[int, int], feather_radius: float = TIMING_FEATHER) -> np.ndarray:
+    """A centred box of half the height and half the width (a quarter of the area), feathered."""
+    from terf_studio.tuning import feather
+
+    h, w = shape
+    mask = np.zeros((h, w), np.float32)
+    mask[h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = 1.0
+    return feather(mask, feather_radius)
+
+
+def table_images(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, seed: int = 0, exact: bool = False,
+                 iterations: int | None = None, mask: np.ndarray | None = None,
+                 rows: Sequence[str] = ROWS) -> dict[str, tuple[np.ndarray, float, int]]:
+    """Row -> (image (H, W, 3) float32, seconds, iterations) for one pair.
+
+    ``mask`` None is the whole image (Table 2); a mask restricts each task to it (timing).
+    The baseline and V rows are always made (the others start from them).
+    """
+    from terf_studio.tuning import run_task
+
+    out: dict[str, tuple[np.ndarray, float, int]] = {}
+    t0 = time.perf_counter()
+    baseline = fuser.fuse(vi, ir)
+    out["baseline"] = (baseline, time.perf_counter() - t0, 0)
+    noisy_vi = add_noise(vi, seed)
+    t0 = time.perf_counter()
+    noisy_fused = fuser.fuse(noisy_vi, ir)
+    out["V"] = (noisy_fused, time.perf_counter() - t0, 0)
+    for row in rows:
+        if row not in ROW_TASKS:
+            continue
+        task, mode = ROW_TASKS[row]
+        noisy = row in NOISY_ROWS
+        t0 = time.perf_counter()
+        result = run_task(task, vi=noisy_vi if noisy else vi, ir=ir, fused=noisy_fused if noisy else baseline,
+                          mask=mask, mode=mode, fusion_net=fuser.net, exact=exact, iterations=iterations,
+                          device=fuser.device, seed=seed)
+        out[row] = (result.image, time.perf_counter() - t0, result.iterations)
+    return out
+
+
+def row_metrics(image: np.ndarray, vi: np.ndarray, ir: np.ndarray, clean: np.ndarray | None = None) -> dict[str, float]:
+    """AG, SSIM, SF, Qabf, EN, SD of ``image`` against the (clean) sources, plus PSNR/SSIM
+    against ``clean`` (the clean fusion) when given. Images are rounded to 8-bit levels first."""
+    f = to_grey255(as_saved_8bit(image))
+    i, v = to_grey255(ir), to_grey255(vi)
+    values = {"AG": ag(f), "SSIM": ssim(f, i, v), "SF": sf(f), "Qabf": qabf(f, i, v), "EN": en(f), "SD": sd(f)}
+    if clean is not None:
+        c = to_grey255(as_saved_8bit(clean))
+        values["PSNR_clean"] = psnr_ref(f, c)
+        values["SSIM_clean"] = ssim_pair(f, c)
+    return values
+
+
+def roadscene_test_pairs(data: Path, count: int | None) -> list[Pair]:
+    """The first ``count`` pairs of ``data/split.json``'s test list (all when None)."""
+    names = load_names(f"{data / 'split.json'}:test")
+    pairs = find_pairs(data / "vi", data / "ir", names)
+    return pairs if count is None else pairs[:count]
+
+
+def timing_rows(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, exact: bool = False, iterations: int | None = None,
+                seed: int = 0) -> list[dict[str, Any]]:
+    """Seconds per task on ``vi``/``ir`` resized to 640x480 with :func:`quarter_mask`."""
+    import cv2
+
+    h, w = TIMING_SIZE
+    vi = cv2.resize(np.asarray(vi, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    ir = cv2.resize(np.asarray(ir, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    mask = quarter_mask((h, w))
+    table_images(vi, ir, fuser, seed=seed, iterations=1, mask=mask)  # warm-up, untimed
+    timed = table_images(vi, ir, fuser, seed=seed, exact=exact, iterations=iterations, mask=mask)
+    rows = []
+    for row in ROWS:
+        _, seconds, n = timed[row]
+        task, mode = ROW_TASKS.get(row, ("fusion", None))
+        rows.append({"row": row, "task": task, "mode": mode, "iterations": n, "seconds": round(seconds, 4)})
+    return rows
+
+
+def _mean_std(values: list[dict[str, float]], keys: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    mean = {k: float(np.mean([v[k] for v in values])) for k in keys}
+    std = {k: float(np.std([v[k] for v in values])) for k in keys}
+    return mean, std
+
+
+def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, iterations: int | None = None,
+                seed: int = 0, max_seconds: float | None = None, timing: bool = True,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Table 2 over ``pairs`` (and the 640x480 timing unless ``timing`` is False).
+
+    With ``max_seconds`` no new pair is started once that much time has passed (the timing
+    included); ``pairs`` in the result says how many were done.
+    """
+    from terf_studio.device import describe_device
+    from terf_studio.imaging import read_pair
+    from terf_studio.tuning import EXACT_ITERATIONS, QUICK_ITERATIONS
+
+    start = time.perf_counter()
+    counts = EXACT_ITERATIONS if exact else QUICK_ITERATIONS
+    per_row: dict[str, list[dict[str, float]]] = {row: [] for row in ROWS}
+    seconds: dict[str, list[float]] = {row: [] for row in ROWS}
+    names: list[str] = []
+    timing_table = None
+    for index, pair in enumerate(pairs):
+        if max_seconds is not None and names and time.perf_counter() - start > max_seconds:
+            break
+        vi, ir = read_pair(pair.vi, pair.ir)
+        if vi.ndim == 2:
+            vi = np.repeat(vi[..., None], 3, axis=2)
+        if timing and timing_table is None:
+            timing_table = timing_rows(vi, ir, fuser, exact=exact, iterations=iterations, seed=seed)
+        images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations)
+        clean = images["baseline"][0]
+        for row in ROWS:
+            image, secs, _ = images[row]
+            per_row[row].append(row_metrics(image, vi, ir, clean if row in NOISY_ROWS else None))
+            seconds[row].append(secs)
+        names.append(pair.name)
+        if progress is not None:
+            progress(f"{pair.name}: {len(names)} of {len(pairs)} pairs, {time.perf_counter() - start:.0f} s")
+    rows = []
+    for row in ROWS:
+        keys = METRICS + (CLEAN_METRICS if row in NOISY_ROWS else ())
+        mean, std = _mean_std(per_row[row], keys) if names else ({}, {})
+        task, mode = ROW_TASKS.get(row, (None, None))
+        rows.append({
+            "row": row,
+            "description": DESCRIPTIONS[row],
+            "task": task,
+            "mode": mode,
+            "iterations": iterations if iterations is not None else (counts[task] if task else 0),
+            "metrics": mean,
+            "std": std,
+            "seconds_per_pair": float(np.mean(seconds[row])) if names else None,
+            "paper": PAPER_TABLE2[row],
+        })
+    return {
+        "pairs": len(names),
+        "names": names,
+        "arch": fuser.arch,
+        "device": describe_device(fuser.device),
+        "mode": "iterations" if iterations is not None else ("exact" if exact else "quick"),
+        "noise_sigma": NOISE_SIGMA,
+        "seed": seed,
+        "conventions": "grey 0.299R+0.587G+0.114B on 0-255 after 8-bit rounding; SSIM = SUM over ir and vi "
+                       "(paper: mean); PSNR_clean/SSIM_clean against the clean baseline's grey level",
+        "rows": rows,
+        "timing_640x480_quarter_mask": timing_table,
+        "seconds_total": round(time.perf_counter() - start, 2),
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Plain-text Table 2 (ours, with the paper's row beneath) and the timing table."""
+    lines = [f"pairs: {result['pairs']} (RoadScene test)   network: {result['arch']}   mode: {result['mode']}   "
+             f"device: {result['device']}   noise sigma 25/255 on the visible image",
+             f"{'row':<9}{'AG':>8}{'SSIM':>8}{'SF':>9}{'Qabf':>8}{'EN':>8}{'SD':>8}{'PSNRc':>8}{'SSIMc':>8}{'s/pair':>8}"]
+    for r in result["rows"]:
+        m = r["metrics"]
+        if not m:
+            continue
+        clean = (f"{m['PSNR_clean']:>8.2f}{m['SSIM_clean']:>8.3f}" if "PSNR_clean" in m else f"{'-':>8}{'-':>8}")
+        lines.append(f"{r['row']:<9}{m['AG']:>8.3f}{m['SSIM']:>8.3f}{m['SF']:>9.3f}{m['Qabf']:>8.3f}{m['EN']:>8.3f}"
+                     f"{m['SD']:>8.2f}{clean}{r['seconds_per_pair']:>8.2f}")
+        p = r["paper"]
+        lines.append(f"{'  paper':<9}{p['AG']:>8.3f}{2 * p['SSIM']:>8.3f}{p['SF']:>9.3f}{p['Qabf']:>8.3f}"
+                     f"{p['EN']:>8.3f}{p['SD']:>8.2f}")
+    lines.append("(SSIM: sum over ir and vi; the paper's row shows its mean doubled. PSNRc/SSIMc: against the "
+                 "clean fusion, grey level)")
+    if result.get("timing_640x480_quarter_mask"):
+        lines.append("")
+        lines.append("seconds per task, 640x480 pair, feathered centred box of a quarter of the image:")
+        for t in result["timing_640x480_quarter_mask"]:
+            what = t["task"] + (f" ({t['mode']})" if t["mode"] else "")
+            lines.append(f"  {t['row']:<9}{what:<20}{t['iterations']:>6} it {t['seconds']:>9.3f} s")
+    return "\n".join(lines)
+
+
+def run_bench_tasks(args: Any) -> int:
+    """The ``bench tasks`` command (options declared in ``terf_studio.cli``)."""
+    import json
+    import sys
+
+    from terf_studio.bench_edit import DEFAULT_PAIR
+    from terf_studio.fusion import load_fuser
+
+    data = Path(args.data) if args.data else DEFAULT_PAIR
+    pairs = roadscene_test_pairs(data, args.pairs)
+    fuser = load_fuser(args.arch, args.weights, args.device)
+    result = bench_table(
+        pairs, fuser, exact=args.exact, iterations=args.iterations, seed=args.seed,
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0
