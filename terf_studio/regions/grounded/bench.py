@@ -51,10 +51,12 @@ def _pairs(data) -> list:
     return pairs[:MAX_PAIRS]
 
 
-def _note(data, pairs) -> str:
+def _note(data, pairs, device) -> str:
+    from terf_studio.device import describe_device
+
     h, w = pairs[0].ir.shape
     source = getattr(data, "roadscene_note", "") if getattr(data, "roadscene", None) else getattr(data, "msrs_note", "")
-    return f"{_RANDOM}; {len(pairs)} pairs at {w}x{h} ({source}); CPU"
+    return f"{_RANDOM}; {len(pairs)} pairs at {w}x{h} ({source}); {describe_device(device)}"
 
 
 def _point_and_box(pair) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
@@ -87,10 +89,10 @@ def grounded_rows(data, sam_models: tuple[str, ...] = SAM_BENCH_MODELS, device: 
         return []
     import torch
 
-    note = _note(data, pairs)
     rows = []
     torch.manual_seed(0)
     finder = GroundedFinder(device=device)
+    note = _note(data, pairs, finder.device)
     with tempfile.TemporaryDirectory() as tmp:
         finder.attach(detector=GroundingDetector(build_grounding_model(_bert_folder(Path(tmp))).to(finder.device)))
     images = [ImageSet(p.vi, p.ir) for p in pairs]
