@@ -62,6 +62,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from terf_studio.compare_command import add_compare_arguments, run_compare
     from terf_studio.edit_command import add_edit_arguments, run_edit
     from terf_studio.evaluate import add_eval_arguments, run_eval
+    from terf_studio.gui.app import add_gui_arguments, run_gui
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
     from terf_studio.models_command import add_models_arguments, run_models
     from terf_studio.segment_command import add_segment_arguments, run_segment
@@ -74,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ("parse", "turn a text command into an edit plan", add_parse_arguments, run_parse),
         ("models", "model files: list, add one you have, download one", add_models_arguments, run_models),
         ("segment", "a mask PNG for a target phrase, clicks or a box", add_segment_arguments, run_segment),
+        ("gui", "open the editor window (the default with no command)", add_gui_arguments, run_gui),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)
@@ -214,9 +216,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    if not getattr(args, "func", None):  # no command: open the editor
+        args = parser.parse_args(["gui"])
     try:
         return int(args.func(args) or 0)
     except TerfError as exc:

@@ -572,3 +572,13 @@ def test_overlay_tints_and_outlines():
     np.testing.assert_allclose(out[0, 0], 128 / 255, atol=1e-6)  # untouched outside
     np.testing.assert_allclose(out[2, 2], (1, 0, 0))  # outline in the mask colour
     assert out[5, 5, 0] > out[5, 5, 1]  # tinted inside
+
+
+def test_quantized_mask_survives_a_png_round_trip_exactly():
+    rng = np.random.default_rng(5)
+    mask = Mask(rng.random((9, 11)).astype(np.float32), label="soft")
+    for depth in (8, 16):
+        q = mask.quantized(depth)
+        assert np.abs(q.data - mask.data).max() <= 0.5 / (255 if depth == 8 else 65535) + 1e-7
+        assert np.array_equal(Mask.from_png_bytes(q.to_png_bytes(depth)).data, q.data)
+        assert q.label == "soft"

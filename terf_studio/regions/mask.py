@@ -300,6 +300,13 @@ class Mask:
         return self.with_data(cv2.resize(self.data, (w, h), interpolation=interp))
 
     # ------------------------------------------------------------------ PNG
+    def quantized(self, bit_depth: int = 16) -> Mask:
+        """The mask exactly as a PNG of ``bit_depth`` stores it, so saving and reopening it
+        changes no value (an editor keeps its masks on this grid)."""
+        top = 255 if bit_depth == 8 else 65535
+        levels = np.rint(self.data * np.float32(top))
+        return self.with_data(levels.astype(np.uint8 if bit_depth == 8 else np.uint16))
+
     def to_png_bytes(self, bit_depth: int = 8) -> bytes:
         """A grey PNG (8 or 16 bit) of the mask; label, colour, source and confidence
         travel in a text chunk. 8-bit is exact for masks whose values are multiples

@@ -1,0 +1,1 @@
+"""The desktop editor (PySide6): a thin view over the edit session. Only this package imports Qt."""

@@ -1,0 +1,82 @@
+"""Starting the editor: ``terf-studio`` (no arguments), ``terf-studio gui ...`` and scripted runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_gui_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="VIS IR | PROJECT.terf",
+                   help="a visible and an infrared image, or a project, to open")
+    p.add_argument("--run", action="append", default=[], metavar="COMMAND",
+                   help="run this command as if typed (repeat for several)")
+    p.add_argument("--screenshot", metavar="PATH", help="save a picture of the window once idle")
+    p.add_argument("--exit-when-idle", action="store_true", help="quit once every command has run")
+    p.add_argument("--size", default="1400x880", help="window size for scripted runs (WxH)")
+    p.add_argument("--iterations", type=int, help="fine-tuning iterations per edit (previews; default: the task's)")
+    p.add_argument("--llm", choices=["auto", "none"], help="use the local LLM for commands (default: as last set)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from terf_studio.errors import TerfError
+    from terf_studio.gui.main_window import MainWindow
+    from terf_studio.gui.theme import apply_theme
+
+    files = list(args.files)
+    if len(files) not in (0, 1, 2):
+        raise TerfError("give a visible and an infrared image, or one .terf project")
+    if len(files) == 1 and not files[0].lower().endswith(".terf"):
+        raise TerfError(f"'{files[0]}' is not a project (.terf); to open a pair give two images")
+    scripted = bool(args.run or args.screenshot or args.exit_when_idle)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("TeRF Studio")
+    app.setOrganizationName("TeRF Studio")
+    apply_theme(app)
+    window = MainWindow(device=args.device, llm=args.llm)
+    if args.iterations:
+        window.iterations = args.iterations
+    if scripted:
+        window.script_mode = True
+        w, _, h = args.size.partition("x")
+        window.resize(int(w), int(h))
+    window.show()
+    outcome = {"code": 0}
+
+    def when_idle() -> None:
+        if window.last_error and scripted:
+            print(f"terf-studio: {window.last_error}", file=sys.stderr)
+            outcome["code"] = 2
+        if args.screenshot:
+            window.canvas.fit()
+            app.processEvents()
+            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            window.grab().save(args.screenshot)
+            print(f"wrote {args.screenshot}")
+        if args.exit_when_idle:
+            window.undo_stack.setClean()  # a scripted run never asks to save
+            window.close()
+            app.quit()
+
+    def start() -> None:
+        if args.run:
+            window.script = list(args.run)
+        if len(files) == 2:
+            window.open_pair(files[0], files[1])
+        elif len(files) == 1:
+            window.open_project(files[0])
+        elif scripted:
+            when_idle()
+            return
+        if scripted:
+            window.idle.connect(when_idle)
+
+    QTimer.singleShot(0, start)
+    code = app.exec()
+    window.shutdown()
+    return outcome["code"] or code

@@ -1,0 +1,118 @@
+"""QUndoCommands: every change to the document is one of these, so Ctrl+Z undoes it."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+from PySide6.QtGui import QUndoCommand
+
+from terf_studio.gui.layers import DocumentLayers
+from terf_studio.regions import Mask
+from terf_studio.session import EditSession, Step
+
+
+class _StoredMask:
+    """A mask kept compressed (zlib of its float32 pixels): exact, and small for typical
+    masks (mostly 0 or 1), so the undo history stays bounded in memory."""
+
+    def __init__(self, mask: Mask) -> None:
+        self.shape = mask.shape
+        self.pixels = zlib.compress(np.ascontiguousarray(mask.data, np.float32).tobytes(), 1)
+        self.meta = {"label": mask.label, "colour": mask.colour, "source": mask.source,
+                     "confidence": mask.confidence}
+
+    def load(self) -> Mask:
+        data = np.frombuffer(zlib.decompress(self.pixels), np.float32).reshape(self.shape)
+        return Mask(data.copy(), **self.meta)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.pixels)
+
+
+class AddMaskCommand(QUndoCommand):
+    def __init__(self, layers: DocumentLayers, mask: Mask, text: str) -> None:
+        super().__init__(text)
+        self.layers = layers
+        self._mask = _StoredMask(mask)
+        self.uid: int | None = None
+        self._index: int | None = None
+        self._first: Mask | None = mask  # used once, to skip re-decoding on the first redo
+
+    def redo(self) -> None:
+        mask = self._first if self._first is not None else self._mask.load()
+        self._first = None
+        self.uid = self.layers.insert(mask, self._index, self.uid)
+
+    def undo(self) -> None:
+        _, self._index = self.layers.remove(self.uid)
+
+
+class RemoveMaskCommand(QUndoCommand):
+    def __init__(self, layers: DocumentLayers, uid: int, text: str = "Delete mask") -> None:
+        super().__init__(text)
+        self.layers, self.uid = layers, uid
+        self._mask: _StoredMask | None = None
+        self._index = 0
+
+    def redo(self) -> None:
+        mask, self._index = self.layers.remove(self.uid)
+        self._mask = _StoredMask(mask)
+
+    def undo(self) -> None:
+        assert self._mask is not None
+        self.layers.insert(self._mask.load(), self._index, self.uid)
+
+
+class ReplaceMaskCommand(QUndoCommand):
+    """A brush or eraser stroke, a click that refines a mask, a rename, an invert."""
+
+    def __init__(self, layers: DocumentLayers, uid: int, new: Mask, text: str) -> None:
+        super().__init__(text)
+        self.layers, self.uid = layers, uid
+        self._old = _StoredMask(layers.mask(uid))
+        self._new = _StoredMask(new)
+        self._first: Mask | None = new
+
+    def redo(self) -> None:
+        mask = self._first if self._first is not None else self._new.load()
+        self._first = None
+        self.layers.replace(self.uid, mask)
+
+    def undo(self) -> None:
+        self.layers.replace(self.uid, self._old.load())
+
+
+class StepCommand(QUndoCommand):
+    """An applied command (session step) and the mask layers its finders made.
+
+    The worker has already applied the step when this is pushed, so the first redo only adds
+    the masks. (The mask commands are kept as plain members rather than Qt child commands:
+    PySide would let their Python side be collected while Qt still calls them.)
+    """
+
+    def __init__(self, session: EditSession, step: Step, on_change, text: str | None = None) -> None:  # noqa: ANN001
+        super().__init__(text or step.text)
+        self.session, self.step, self.on_change = session, step, on_change
+        self.mask_commands: list[AddMaskCommand] = []
+        self._first = True
+
+    def add_mask(self, layers: DocumentLayers, mask: Mask) -> None:
+        self.mask_commands.append(AddMaskCommand(layers, mask, f"mask '{mask.label}'"))
+
+    def redo(self) -> None:
+        if not self._first:
+            redone = self.session.redo()
+            assert redone is self.step, "the session's history is out of step with the undo stack"
+        self._first = False
+        for command in self.mask_commands:
+            command.redo()
+        self.on_change()
+
+    def undo(self) -> None:
+        for command in reversed(self.mask_commands):
+            command.undo()
+        undone = self.session.undo()
+        assert undone is self.step, "the session's history is out of step with the undo stack"
+        self.on_change()

@@ -1,0 +1,171 @@
+"""Dialogs: open a pair, export, the shortcuts sheet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+PROJECT_FILTER = "TeRF Studio projects (*.terf)"
+LAST_DIR = "paths/last_dir"
+
+
+def last_dir(settings: QSettings) -> str:
+    return str(settings.value(LAST_DIR, str(Path.home())))
+
+
+def remember_dir(settings: QSettings, path: str) -> None:
+    settings.setValue(LAST_DIR, str(Path(path).parent))
+
+
+class _PathField(QWidget):
+    def __init__(self, settings: QSettings, title: str, save: bool = False, filter: str = IMAGE_FILTER) -> None:
+        super().__init__()
+        self.settings, self.title, self.save, self.filter = settings, title, save, filter
+        self.edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(browse)
+
+    def _browse(self) -> None:
+        start = self.edit.text() or last_dir(self.settings)
+        if self.save:
+            path, _ = QFileDialog.getSaveFileName(self, self.title, start, self.filter)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, self.title, start, self.filter)
+        if path:
+            self.edit.setText(path)
+            remember_dir(self.settings, path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+
+class OpenPairDialog(QDialog):
+    """Two pickers (visible, infrared) that start in the last folder used."""
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Open an image pair")
+        self.vi = _PathField(settings, "Visible image")
+        self.ir = _PathField(settings, "Infrared image")
+        self.resize_ir = QCheckBox("Resize the infrared image to the visible image's size")
+        form = QFormLayout()
+        form.addRow("Visible", self.vi)
+        form.addRow("Infrared", self.ir)
+        form.addRow(self.resize_ir)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+
+
+@dataclass
+class ExportChoice:
+    path: str
+    bit_depth: int
+    source: str
+    masks: bool
+    comparison: bool
+
+
+class ExportDialog(QDialog):
+    def __init__(self, settings: QSettings, suggested: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.path = _PathField(settings, "Export as", save=True, filter="PNG (*.png);;TIFF (*.tif *.tiff)")
+        self.path.edit.setText(suggested)
+        self.source = QComboBox()
+        self.source.addItem("Edited result", "result")
+        self.source.addItem("Fusion before edits", "fused")
+        self.depth = QComboBox()
+        self.depth.addItem("8 bits per channel", 8)
+        self.depth.addItem("16 bits per channel", 16)
+        self.masks = QCheckBox("Also the masks (one PNG each)")
+        self.comparison = QCheckBox("Also a side-by-side comparison sheet")
+        form = QFormLayout()
+        form.addRow("File (.png, .tif)", self.path)
+        form.addRow("Image", self.source)
+        form.addRow("Depth", self.depth)
+        form.addRow(self.masks)
+        form.addRow(self.comparison)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.resize(560, self.sizeHint().height())
+
+    def choice(self) -> ExportChoice:
+        return ExportChoice(self.path.text(), self.depth.currentData(), self.source.currentData(),
+                            self.masks.isChecked(), self.comparison.isChecked())
+
+
+SHORTCUTS = [
+    ("Ctrl+O", "Open an image pair"),
+    ("Ctrl+Shift+O", "Open a project"),
+    ("Ctrl+S / Ctrl+Shift+S", "Save / save the project as"),
+    ("Ctrl+E", "Export the result"),
+    ("Ctrl+Z", "Undo"),
+    ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
+    ("Ctrl+L", "Go to the command bar"),
+    ("Enter (command bar)", "Run the typed command"),
+    ("Up / Down (command bar)", "Earlier / later commands"),
+    ("Esc", "Cancel the running job or the stroke being drawn"),
+    ("Ctrl+wheel, Ctrl++ / Ctrl+-", "Zoom around the cursor / in / out"),
+    ("Ctrl+0", "Actual size (100%)"),
+    ("Ctrl+F", "Fit the image in the window"),
+    ("Space+drag, middle-drag", "Pan"),
+    ("H", "Navigate tool"),
+    ("B / E", "Brush / eraser"),
+    ("[ / ]", "Smaller / larger brush"),
+    ("P", "Point tool: left click adds, right click removes"),
+    ("R", "Box tool: drag a box around an object"),
+    ("Del", "Delete the selected mask"),
+    ("C", "Before/after split on or off"),
+    ("F1", "This sheet"),
+]
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(SHORTCUTS), 2)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        table.verticalHeader().setVisible(False)
+        for row, (keys, action) in enumerate(SHORTCUTS):
+            table.setItem(row, 0, QTableWidgetItem(keys))
+            table.setItem(row, 1, QTableWidgetItem(action))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        self.resize(520, 560)
