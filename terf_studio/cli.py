@@ -119,6 +119,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("segment", help="seconds per mask: builtin point, box and text finders (and more rows)")
     add_bench_segment_arguments(p)
     p.set_defaults(func=run_bench_segment)
+    from terf_studio.gui.bench import add_bench_gui_arguments, run_bench_gui
+
+    p = bench.add_parser("gui", help="how long the window's GUI thread is held up while jobs run")
+    add_bench_gui_arguments(p)
+    p.set_defaults(func=run_bench_gui)
 
     p = sub.add_parser("doctor", help="device, versions, and which models are present")
     p.add_argument("--json", action="store_true")
