@@ -418,6 +418,19 @@ def test_a_close_person_is_found_whole():
     assert find_region("person", vi, ir).mask.iou(truth) > 0.9
 
 
+def test_a_cooler_jacket_is_filled_in():
+    """Clothing is cooler than skin: a jacket below the 40% level leaves a bite in the
+    person's mask, open to one side (only one arm is warm), that hole filling cannot
+    close; the completion step fills it, and only it."""
+    vi, ir = warm_scene([(70, 35, 86, 85)])  # a person 16 x 50
+    ir[48:66, 70:82] = 0.45  # the jacket
+    truth = np.zeros(ir.shape, bool)
+    truth[35:85, 70:86] = True
+    mask = find_region("person", vi, ir).mask
+    assert mask.iou(truth) > 0.88
+    assert not (mask.binary & ~truth).any()
+
+
 def test_position_ignores_specks_far_out():
     # A small warm figure at the far left and two people in front: "the person on the
     # left" is the left one of the two, not the speck.

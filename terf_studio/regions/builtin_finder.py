@@ -5,7 +5,8 @@ Cues
 ``thermal``  warm objects (people, vehicles, animals, "hot ..."): local contrast of the
              infrared image (a white top-hat: the infrared minus its morphological
              opening), strong peaks as seeds, each seed grown to half its contrast
-             over the local background, connected components, size and shape filters.
+             over the local background, connected components, size and shape filters;
+             cooler clothing inside an object's outline is filled in.
 ``sky``      smooth in both images, bright or blue in the visible, cold in the infrared
              (at night: the coldest smooth infrared), connected to the top rows.
 ``road``     smooth and grey pixels connected to the bottom centre, within a band of
@@ -381,6 +382,8 @@ def warm_scene(images: ImageSet) -> WarmScene:
         object_contrast = float(np.percentile(contrast[m], 90))
         if object_contrast < distinct_level:
             continue
+        m = _complete(m, smooth)
+        area = int(m.sum())
         ys, xs = np.nonzero(m)
         objects.append(
             WarmObject(
@@ -396,6 +399,44 @@ def warm_scene(images: ImageSet) -> WarmScene:
     scene = WarmScene(objects, clutter)
     images.cache["builtin:warm"] = scene
     return scene
+
+
+def _complete(mask: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+    """Fill the cooler parts of one warm object that the 40% level leaves out.
+
+    Clothing is cooler than skin: a dark jacket or a backpack leaves a hole or a
+    bite in a person's mask, and a person can come apart into head, body and legs.
+    Pixels are added where they lie inside the object's outline (a closing by a
+    disc as wide as the object's narrower side, holes filled: it never reaches
+    past the convex hull) and are still clearly warmer than the object's
+    surroundings (15% of the way from the local background to the object's top).
+    """
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    side = min(x1 - x0, y1 - y0)
+    if side < 3:
+        return mask
+    pad = side + 4  # wider than the closing disc, so that the window's edge does not stop its erosion
+    wx0, wy0, wx1, wy1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+    m = mask[wy0:wy1, wx0:wx1]
+    win = smooth[wy0:wy1, wx0:wx1]
+    ring = ~cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if ring.sum() < 10:
+        return mask
+    background = float(np.median(win[ring]))
+    top = float(np.percentile(win[m], 90))
+    warm = win > background + _COMPLETE_LEVEL * (top - background)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_odd(side), _odd(side)))
+    # Zero border: at the image's edge too, the closing must not keep what the dilation added.
+    outline = cv2.morphologyEx(
+        m.astype(np.uint8), cv2.MORPH_CLOSE, disc, borderType=cv2.BORDER_CONSTANT, borderValue=0
+    ).astype(bool)
+    outline = ndimage.binary_fill_holes(outline)
+    part = ndimage.binary_fill_holes(_keep_connected_to((outline & warm) | m, m))
+    out = mask.copy()
+    out[wy0:wy1, wx0:wx1] |= part
+    return out
 
 
 def _stack_parts(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
@@ -428,6 +469,7 @@ _DISC_SHARE = 0.25  # opening disc diameter / image height: the widest object fo
 _STRONG_FLOOR = 0.15  # infrared local contrast (of 1.0) a seed must exceed
 _STRONG_SHARE = 0.4  # ... and this share of the image's strongest contrast
 _DISTINCT = 3.5  # an object's contrast / the image's 80th-percentile contrast
+_COMPLETE_LEVEL = 0.15  # cooler parts (clothing) kept: share of the way from background to top
 
 
 def _fits(obj: WarmObject, kind: str, shape: tuple[int, int]) -> bool:
