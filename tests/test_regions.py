@@ -336,6 +336,50 @@ def test_point_with_fixed_tolerance_and_bad_points():
         point_region(view, ir)
 
 
+def noisy_halves(seed, noise, shape=(240, 320)):
+    """Two flat halves 0.15 apart in both modalities under strong per-pixel noise."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    base = np.full((h, w), 0.40, np.float32)
+    base[:, w // 2 :] += 0.15
+    ir = np.clip(base + rng.normal(0, noise, (h, w)), 0, 1).astype(np.float32)
+    view = np.clip(np.repeat(base[:, :, None], 3, axis=2) + rng.normal(0, noise, (h, w, 1)), 0, 1)
+    return view.astype(np.float32), ir
+
+
+@pytest.mark.parametrize("seed,noise", [(0, 0.04), (1, 0.04), (2, 0.08)])
+def test_point_grow_is_not_stopped_by_pixel_noise(seed, noise):
+    """Noise makes pixel-by-pixel growth stop early (a few dozen pixels); comparing
+    superpixel means, a click still takes its whole half and stops at the edge."""
+    view, ir = noisy_halves(seed, noise)
+    truth = np.zeros(ir.shape, bool)
+    truth[:, :160] = True
+    m = point_region(view, ir, positives=[(80, 120)])
+    assert m.iou(truth) > 0.85
+
+
+def test_point_does_not_leak_through_a_thin_bridge():
+    """A compact object joined to a large area of almost its colour by a two-pixel bridge
+    (a car touching a wall of the same paint): the click takes the object, not the wall."""
+    rng = np.random.default_rng(7)
+    h, w = 240, 320
+    view = np.full((h, w, 3), 0.25, np.float32)
+    ir = np.full((h, w), 0.25, np.float32)
+    view[120:160, 40:100] = 0.60  # the object
+    ir[120:160, 40:100] = 0.60
+    view[20:220, 160:300] = 0.64  # the wall
+    ir[20:220, 160:300] = 0.64
+    view[139:141, 100:160] = 0.62  # the bridge
+    ir[139:141, 100:160] = 0.62
+    view = np.clip(view + rng.normal(0, 0.01, (h, w, 1)), 0, 1).astype(np.float32)
+    ir = np.clip(ir + rng.normal(0, 0.01, (h, w)), 0, 1).astype(np.float32)
+    truth = np.zeros((h, w), bool)
+    truth[120:160, 40:100] = True
+    m = point_region(view, ir, positives=[(70, 140)])
+    assert m.iou(truth) > 0.85
+    assert not m.binary[20:220, 170:300].any()
+
+
 def test_grabcut_recovers_a_bright_rectangle():
     rng = np.random.default_rng(3)
     h, w = 90, 120
@@ -360,6 +404,26 @@ def test_grabcut_box_edge_cases():
     flat = np.full((30, 30, 3), 0.5, np.float32)
     whole = box_region(flat, np.full((30, 30), 0.5, np.float32), box=(0, 0, 30, 30))
     assert whole.confidence <= 0.1  # nothing to separate: the box comes back, flagged
+
+
+@pytest.mark.parametrize("size", [(12, 24), (10, 20), (14, 30)])
+def test_grabcut_keeps_a_small_object_in_a_loose_box(size):
+    """A small warm figure in a loose box, with two like it just outside: plain GrabCut
+    takes its colours for background and keeps nothing (the whole box came back, flagged);
+    the retry with the middle of the box as sure foreground finds the figure."""
+    rng = np.random.default_rng(1)
+    h, w = 90, 120
+    view = np.clip(rng.normal(0.35, 0.06, (h, w, 3)), 0, 1).astype(np.float32)
+    ir = np.clip(rng.normal(0.3, 0.06, (h, w)), 0, 1).astype(np.float32)
+    ow, oh = size
+    figure = (60 - ow // 2, 45 - oh // 2, 60 + ow // 2, 45 + oh // 2)
+    for x0, y0, x1, y1 in (figure, (20, 20, 34, 70), (86, 20, 100, 70)):
+        view[y0:y1, x0:x1] = np.clip(view[y0:y1, x0:x1] + 0.3, 0, 1)
+        ir[y0:y1, x0:x1] = np.clip(ir[y0:y1, x0:x1] + 0.3, 0, 1)
+    truth = np.zeros((h, w), bool)
+    truth[figure[1] : figure[3], figure[0] : figure[2]] = True
+    m = box_region(view, ir, box=(42, 22, 78, 68))
+    assert m.iou(truth) > 0.9 and m.confidence > 0.3
 
 
 # ---------------------------------------------------------------------------- the text finder

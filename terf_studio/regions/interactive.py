@@ -1,17 +1,26 @@
 """Masks from clicks and boxes without learned weights.
 
-Points: a region grows from each positive click over pixels that look like the
-click in *both* the image the user sees (fused, else visible; CIE Lab) and the
-infrared image. The tolerance is chosen per click: the region grows through a
-ladder of tolerances and stops just before it leaks into a neighbouring region
-(a sudden large jump in area), before it would take more than a set share of the
-image, and before it would reach a negative click. When even the tightest
-tolerance reaches a negative click, the region is split between the clicks
-(each pixel goes to the nearest click).
+Points: the image is first cut into small superpixels (a watershed of the view's
+lightness, the infrared and the view's main chroma axis, seeded on a regular
+grid; computed once per image set), so that regions follow edges and image noise
+does not matter. A region grows from each positive click over the superpixels
+whose mean looks like the click's superpixel in *both* the image the user sees
+(fused, else visible; CIE Lab) and the infrared image. The tolerance is chosen
+per click from a ladder: the region stops just before it leaks into a
+neighbouring region (its area jumping by a large factor and a sizeable share of
+the image at one step), and among the steps before that the loosest one whose
+shape is still compact (solidity) is kept, so that thin tendrils along rows of
+similar things are not. It also stops before it would take more than a set
+share of the image or reach a negative click. When even the tightest tolerance
+reaches a negative click, the region is split between the clicks (each pixel
+goes to the nearest click). A fixed ``tolerance`` (a magic-wand slider) compares
+pixels, not superpixels.
 
 Boxes: OpenCV's GrabCut on a three-channel image built from both modalities:
 the fused lightness, the infrared, and the fused chroma projected on its main
 axis inside the box. Each channel is stretched over the box's neighbourhood.
+When GrabCut keeps (almost) nothing because the colours around the box are the
+object's, it runs again with the middle of the box as sure foreground.
 """
 
 from __future__ import annotations
@@ -33,10 +42,20 @@ BOX_COLOUR = (0, 200, 255)
 # Tolerances in units of the click's local spread; see _grow_one.
 _TOLERANCES = np.geomspace(1.0, 20.0, 24).astype(np.float32)
 _SPREAD_FLOOR = np.float32(0.01)  # Lab/100 and infrared in [0, 1]
-_MIN_AREA = 20
-_LEAK_SHARE = 0.002
-_LEAK_JUMP = 1.25
-_LEAK_SCORE = 3.0
+# Superpixels: about this many per image, at least this many pixels apart.
+_SUPERPIXELS = 3300
+_MIN_STEP = 6
+# A leak: the area grows by _LEAK_JUMP at one step and gains _LEAK_SHARE of the
+# image, or by _WIDE_LEAK_JUMP while gaining _WIDE_LEAK_SHARE (a large area
+# spilling into another, e.g. a tree crown into the sky).
+_LEAK_JUMP = 2.5
+_LEAK_SHARE = 0.01
+_WIDE_LEAK_JUMP = 1.6
+_WIDE_LEAK_SHARE = 0.08
+_MIN_SOLIDITY = 0.6  # area / convex hull area of a kept region
+_MAX_DIFFERENCE = 0.25  # Lab/100 or infrared apart: never the same region, however textured the click
+_RETRY_FILL = 0.1  # GrabCut keeping less of the box than this runs again ...
+_CORE_SHARE = 0.2  # ... with this central part of the box (per side) as sure foreground
 _MAX_GRABCUT_PIXELS = 25_000  # GrabCut cost grows fast with size; larger windows run downscaled
 
 
@@ -90,6 +109,59 @@ def _component(inside: np.ndarray, x: int, y: int) -> np.ndarray:
     return img == 2
 
 
+def _superpixels(images: ImageSet) -> tuple[np.ndarray, np.ndarray]:
+    """Superpixel labels (H, W) int32 and each superpixel's mean feature (N, 4)
+    (computed once per image set).
+
+    A watershed of the view's lightness, the infrared and the view's main chroma
+    axis (the GrabCut image over the whole frame), seeded at the flattest pixel
+    of each cell of a regular grid, so that superpixels meet along edges.
+    """
+    cached = images.cache.get("point:superpixels")
+    if cached is not None:
+        return cached
+    h, w = images.shape
+    img = cv2.GaussianBlur(_grabcut_image(images, (0, 0, w, h)), (0, 0), 1.0)
+    gradient = np.zeros((h, w), np.float32)
+    for c in range(3):
+        gx = cv2.Sobel(img[:, :, c], cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(img[:, :, c], cv2.CV_32F, 0, 1)
+        gradient = np.maximum(gradient, cv2.magnitude(gx, gy))
+    step = max(_MIN_STEP, int(round(np.sqrt(h * w / _SUPERPIXELS))))
+    ny, nx = max(h // step, 1), max(w // step, 1)
+    sy, sx = min(step, h), min(step, w)
+    cells = gradient[: ny * sy, : nx * sx].reshape(ny, sy, nx, sx).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
+    flattest = cells.argmin(axis=2)
+    ys = (np.arange(ny)[:, None] * sy + flattest // sx).ravel()
+    xs = (np.arange(nx)[None, :] * sx + flattest % sx).ravel()
+    markers = np.zeros((h, w), np.int32)
+    markers[ys, xs] = np.arange(1, ys.size + 1)
+    labels = cv2.watershed(img, markers)
+    # Watershed lines (-1) join the neighbouring superpixel with the largest label.
+    lines = labels <= 0
+    if lines.any():
+        spread = cv2.dilate(np.where(lines, 0, labels).astype(np.float32), np.ones((3, 3), np.uint8))
+        labels = np.where(lines, spread.astype(np.int32), labels)
+        labels = np.maximum(labels, 1)
+    labels = labels - 1
+    flat = labels.ravel()
+    count = np.maximum(np.bincount(flat, minlength=ys.size), 1).astype(np.float64)
+    features = _features(images)
+    sums = [np.bincount(flat, weights=features[:, :, c].ravel(), minlength=ys.size) for c in range(4)]
+    means = np.stack(sums, axis=1) / count[:, None]
+    cached = images.cache["point:superpixels"] = (labels, means.astype(np.float32))
+    return cached
+
+
+def _solidity(region: np.ndarray) -> float:
+    """Area over the area of the convex hull (1 for a convex region)."""
+    points = cv2.findNonZero(region.astype(np.uint8))
+    if points is None:
+        return 0.0
+    hull = cv2.contourArea(cv2.convexHull(points))
+    return float(region.sum()) / max(hull, 1.0)
+
+
 def _grow_one(
     diff: np.ndarray,
     x: int,
@@ -101,23 +173,23 @@ def _grow_one(
     """Region and confidence for one positive click.
 
     Regions are grown at every step of the tolerance ladder, stopping before one
-    reaches a negative click or passes ``max_fraction`` of the image. The chosen
-    step is the one just before the strongest *leak*: the step whose area jump
-    stands out most against the growth of the steps before it (a textured region
-    grows steadily as the tolerance rises; a neighbouring region joining makes a
-    sudden jump). With no clear leak the loosest allowed step is taken.
+    reaches a negative click or passes ``max_fraction`` of the image, and before
+    the first *leak*: a step at which the area jumps by a large factor and a
+    sizeable share of the image (a neighbouring region joining through a gap).
+    Of the steps before it, the loosest whose region is still compact (solidity
+    at least _MIN_SOLIDITY) is taken, else the tightest.
     """
     if tolerance is not None:
         return _component(diff <= tolerance, x, y), 0.5
     total = diff.size
     regions: list[np.ndarray] = []
     areas: list[int] = []
-    stop_area = None
+    stopped = False
     for tol in _TOLERANCES:
         region = _component(diff <= tol, x, y)
         area = int(region.sum())
         if any(region[ny, nx] for nx, ny in negatives) or area > max_fraction * total:
-            stop_area = area
+            stopped = True
             break
         regions.append(region)
         areas.append(area)
@@ -128,23 +200,22 @@ def _grow_one(
             region, _ = _grow_one(diff, x, y, (), None, max_fraction)
             return region, 0.4
         return np.zeros_like(diff, dtype=bool), 0.0
-    a = np.asarray(areas + ([stop_area] if stop_area is not None else []), np.float64)
-    best_k, best_score = len(regions) - 1, 0.0
-    for k in range(len(regions)):
-        if k + 1 >= a.size or a[k] < _MIN_AREA or a[k + 1] - a[k] < _LEAK_SHARE * total:
-            continue
-        jump = a[k + 1] / a[k]
-        before = [a[j + 1] / a[j] for j in range(max(k - 3, 0), k) if a[j] > 0]
-        typical = float(np.median(before)) if before else 2.0
-        score = (jump - 1.0) / (typical - 1.0 + 0.05)
-        if jump >= _LEAK_JUMP and score > best_score:
-            best_k, best_score = k, score
-    if best_score >= _LEAK_SCORE:
-        confidence = float(np.clip(1.0 - 2.0 / best_score, 0.3, 0.95))
-        return regions[best_k], confidence
-    if stop_area is not None:
-        return regions[-1], 0.6  # stopped by a negative click or the size cap
-    return regions[-1], 0.4  # no leak anywhere on the ladder: a guess
+    end, confidence = len(regions), (0.6 if stopped else 0.4)
+    for k in range(len(regions) - 1):
+        jump, gain = areas[k + 1] / max(areas[k], 1), (areas[k + 1] - areas[k]) / total
+        sudden = jump >= _LEAK_JUMP and gain >= _LEAK_SHARE
+        wide = jump >= _WIDE_LEAK_JUMP and gain >= _WIDE_LEAK_SHARE
+        if sudden or wide:
+            end, confidence = k + 1, 0.8
+            break
+    chosen = 0
+    for k in range(end):
+        if k == 0 or areas[k] != areas[k - 1]:
+            if _solidity(regions[k]) >= _MIN_SOLIDITY:
+                chosen = k
+    if chosen < end - 1:
+        confidence *= 0.9  # a looser region was dropped for its shape
+    return regions[chosen], confidence
 
 
 def point_region(
@@ -174,13 +245,21 @@ def point_region(
     if not pos:
         raise ValueError("a point region needs at least one positive point")
     features = _features(images)
+    if tolerance is None:
+        labels, means = _superpixels(images)
     region = np.zeros(shape, bool)
     confidences = []
     for x, y in pos:
         centre, spread = _seed_stats(features, x, y)
-        if tolerance is not None:  # a fixed, absolute threshold: no per-click scaling
-            spread = np.ones_like(spread)
-        diff = _difference(features, centre, spread)
+        if tolerance is not None:  # a fixed, absolute threshold on pixels: no per-click scaling
+            diff = _difference(features, centre, np.ones_like(spread))
+        else:  # superpixel means against the click's superpixel, in units of the click's spread
+            centre = means[labels[y, x]]
+            per_superpixel = _difference(means[None], centre, spread)[0]
+            # However textured the click's surroundings, a superpixel that differs from it
+            # by more than _MAX_DIFFERENCE in any channel does not join.
+            far = np.abs(means - centre).max(axis=1) > _MAX_DIFFERENCE
+            diff = np.where(far, np.inf, per_superpixel).astype(np.float32)[labels]
         grown, conf = _grow_one(diff, x, y, neg, tolerance, max_fraction)
         region |= grown
         confidences.append(conf)
@@ -228,7 +307,9 @@ def _clip_box(box: Box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
 
 
 def _stretch(channel: np.ndarray) -> np.ndarray:
-    lo, hi = np.percentile(channel, (1, 99))
+    # Percentiles of a regular sample of about 50,000 pixels are as good and much cheaper.
+    every = max(1, int(np.sqrt(channel.size / 50_000)))
+    lo, hi = np.percentile(channel[::every, ::every], (1, 99))
     if hi - lo < 1e-6:
         return np.full(channel.shape, 128, np.uint8)
     return np.clip((channel - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
@@ -261,6 +342,18 @@ def _separation(img: np.ndarray, fg: np.ndarray) -> float:
     return float(np.clip(1.0 - bc, 0.0, 1.0))
 
 
+def _grabcut(image: np.ndarray, trimap: np.ndarray, iterations: int) -> np.ndarray | None:
+    """Foreground of GrabCut started from ``trimap`` (not changed), or None on an OpenCV error."""
+    trimap = trimap.copy()
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.setRNGSeed(0)
+        cv2.grabCut(image, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None
+    return (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
+
+
 def box_region(
     image: np.ndarray | ImageSet,
     ir: np.ndarray | None = None,
@@ -273,7 +366,9 @@ def box_region(
     Pixels outside the box are background; a margin around it supplies the
     background colours. When the box and its margin exceed 25,000 pixels, GrabCut
     runs on a downscaled copy (its cost grows quickly with size) and the mask is
-    scaled back, so its edges are only as fine as that scale. Returns a binary
+    scaled back, so its edges are only as fine as that scale. When GrabCut keeps
+    less than a tenth of the box (the object's colours are also around it), it
+    runs again with the middle of the box as sure foreground. Returns a binary
     mask with source "box"; when GrabCut keeps nothing, the box itself comes back
     with confidence 0.05 so the user can paint from there.
     """
@@ -304,11 +399,18 @@ def box_region(
     full_window = (wx0, wy0, wx1, wy1) == (0, 0, w, h) and (bx0, by0, bx1, by1) == (0, 0, w, h)
     fg = None
     if not full_window:
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        try:
-            cv2.setRNGSeed(0)
-            cv2.grabCut(small, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
-            fg_small = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
+        fg_small = _grabcut(small, trimap, iterations)
+        if fg_small is None or fg_small.sum() < _RETRY_FILL * (rx1 - rx0) * (ry1 - ry0):
+            # GrabCut dropped (nearly) everything: the background around the box has
+            # the object's colours. The middle of a box drawn around an object is the
+            # object: run again with the box's central fifth (each way) as sure
+            # foreground, which anchors the foreground colours.
+            cored = trimap.copy()
+            cw, ch = (rx1 - rx0) * _CORE_SHARE / 2, (ry1 - ry0) * _CORE_SHARE / 2
+            cx, cy = (rx0 + rx1) / 2, (ry0 + ry1) / 2
+            cored[int(cy - ch) : int(np.ceil(cy + ch)), int(cx - cw) : int(np.ceil(cx + cw))] = cv2.GC_FGD
+            fg_small = _grabcut(small, cored, iterations)
+        if fg_small is not None:
             fg_win = (
                 fg_small
                 if scale == 1.0
@@ -319,8 +421,6 @@ def box_region(
             inside = np.zeros((h, w), bool)
             inside[by0:by1, bx0:bx1] = True
             fg &= inside
-        except cv2.error:
-            fg = None
     if fg is None or not fg.any():
         rect = np.zeros((h, w), bool)
         rect[by0:by1, bx0:bx1] = True
