@@ -262,12 +262,12 @@ class EditSession:
                 device=self.fuser.device,
             )
             image16 = to_u16(result.image)
+            info.update({k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool))})
             info.update(
                 iterations=result.iterations,
                 seconds=round(result.seconds, 3),
                 continued=result.continued,
                 optimised_pixels=result.optimised_pixels,
-                **{k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool))},
             )
             mask_png = None if mask is None else mask.to_png_bytes(bit_depth=16)
             applied.append(AppliedEdit(edit, mask_png, info, result.state))

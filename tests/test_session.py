@@ -195,3 +195,10 @@ def test_export_writes_result_masks_and_comparison(session, tmp_path):
     assert read_image(files[2]).shape[1] > 4 * shape[1]
     with pytest.raises(TerfError, match="png or .tif"):
         export_session(session, tmp_path / "out.jpg")
+
+
+def test_every_task_applies_through_the_session(session):
+    for task in Task:
+        step = session.apply([Edit(None, task)], [_right_half(session.current16.shape[:2])], iterations=2)
+        assert step.edits[0].info["iterations"] >= 0 and step.edits[0].edit.task is task
+    assert len(session.steps) == len(Task)

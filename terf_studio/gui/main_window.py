@@ -263,6 +263,16 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.act_undo, self.act_redo, self.act_cancel])
         edit_menu.addSeparator()
         edit_menu.addActions([self.act_focus_bar, self.act_exact, self.act_llm])
+        arch_menu = edit_menu.addMenu("Fusion &network")
+        arch_group = QActionGroup(self)
+        current = str(self.settings.value("fusion/arch", "auto"))
+        for choice, text in (("auto", "Automatic (full on CUDA, lite on the CPU)"),
+                             ("lite", "Lite (fast on the CPU)"), ("full", "Full (published layout; slow on the CPU)")):
+            act = arch_menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(choice == current)
+            act.triggered.connect(lambda checked=False, c=choice: self._set_arch(c))
+            arch_group.addAction(act)
         view_menu = menu.addMenu("&View")
         view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_actual, self.act_fit, self.act_compare])
         view_menu.addSeparator()
@@ -412,6 +422,19 @@ class MainWindow(QMainWindow):
     def _toggle_exact(self) -> None:
         self.settings.setValue("tuning/exact", self.act_exact.isChecked())
 
+    def fusion_arch(self) -> str:
+        """The network for a newly opened pair: the setting, or on 'auto' full on CUDA and lite on the CPU."""
+        choice = str(self.settings.value("fusion/arch", "auto"))
+        if choice in ("lite", "full"):
+            return choice
+        from terf_studio.device import resolve_device
+
+        return "full" if resolve_device(self.device).type == "cuda" else "lite"
+
+    def _set_arch(self, choice: str) -> None:
+        self.settings.setValue("fusion/arch", choice)
+        self.message(f"fusion network for the next pair opened: {self.fusion_arch()}")
+
     def _toggle_llm(self) -> None:
         self.llm = "auto" if self.act_llm.isChecked() else "none"
         self.settings.setValue("parser/llm", self.llm)
@@ -474,11 +497,11 @@ class MainWindow(QMainWindow):
         if not vi or not ir:
             self.message("choose both a visible and an infrared image", error=True)
             return False
-        device = self.device
+        device, arch = self.device, self.fusion_arch()
 
         def job(progress, cancel) -> EditSession:  # noqa: ANN001
             progress("reading and fusing", 0, 1)
-            session = EditSession.open(vi, ir, device=device, resize_ir=resize_ir)
+            session = EditSession.open(vi, ir, arch=arch, device=device, resize_ir=resize_ir)
             progress("reading and fusing", 1, 1)
             return session
 
