@@ -61,8 +61,11 @@ def run_edit(args: argparse.Namespace) -> int:
             raise TerfError(f"{len(masks)} masks given for {len(plan.edits)} edits in {text!r}")
         bar = tqdm(total=0, desc=text, unit="it", file=sys.stderr, leave=False)
 
+        shown = {"label": None}
+
         def progress(label: str, i: int, n: int, loss: float) -> None:
-            if bar.total != n or bar.desc != label:
+            if bar.total != n or shown["label"] != label:  # a new edit of the command starts
+                shown["label"] = label
                 bar.reset(total=n)
                 bar.set_description(label)
             bar.n = i

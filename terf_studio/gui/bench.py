@@ -19,13 +19,23 @@ from terf_studio.resources import PROJECT_ROOT
 
 TICK_MS = 10
 DEFAULT_PAIR = PROJECT_ROOT.parent / "shared" / "data" / "roadscene"
-DEFAULT_COMMANDS = ["brighten the trees", "make the trees lean towards infrared", "denoise the image"]
+DEFAULT_COMMANDS = ["make the trees lean towards infrared", "denoise the road", "blur the road"]
+
+
+def _worker_stack() -> str:
+    import threading
+    import traceback
+
+    me = threading.get_ident()
+    return "".join("".join(traceback.format_stack(frame, limit=6))
+                   for ident, frame in sys._current_frames().items() if ident != me)
 
 
 def add_bench_gui_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vi", default=str(DEFAULT_PAIR / "vi" / "FLIR_00977.jpg"))
     p.add_argument("--ir", default=str(DEFAULT_PAIR / "ir" / "FLIR_00977.jpg"))
-    p.add_argument("--command", action="append", help="typed commands to run (default: three tasks)")
+    p.add_argument("--command", action="append",
+                   help="typed commands to run (default: " + "; ".join(DEFAULT_COMMANDS) + ")")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
 
@@ -49,10 +59,17 @@ def run_bench_gui(args: argparse.Namespace) -> int:
         gaps: dict[str, list[float]] = {}
         phase = {"name": "idle", "last": 0.0}
 
+        trace = os.environ.get("TERF_STUDIO_BENCH_TRACE") == "1"
+
         def tick() -> None:
             now = clock.nsecsElapsed() / 1e6
             if window.runner.busy:
                 gaps.setdefault(phase["name"], []).append(now - phase["last"])
+                if trace and now - phase["last"] > 100:  # where the worker was before and after
+                    print(f"gap {now - phase['last']:.0f} ms in {phase['name']}; worker before:\n"
+                          f"{phase.get('where', '?')}\nafter:\n{_worker_stack()}", file=sys.stderr)
+            if trace:
+                phase["where"] = _worker_stack()
             phase["last"] = now
 
         timer = QTimer()
