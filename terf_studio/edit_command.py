@@ -49,6 +49,9 @@ def run_edit(args: argparse.Namespace) -> int:
         session = EditSession.open(args.vis, args.ir, args.arch, args.weights, args.device, args.resize_ir)
     else:
         raise TerfError("usage: terf-studio edit VIS IR --command TEXT -o OUT (or --project P.terf)")
+    from terf_studio.regions.grounded import register_grounded_if_available
+
+    register_grounded_if_available(device=args.device)  # GroundingDINO + SAM first when installed
     shape = session.vi16.shape[:2]
     masks = [_load_mask(Mask, path, shape) for path in args.mask]
 

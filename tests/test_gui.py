@@ -171,6 +171,12 @@ def test_brush_stroke_is_one_undo_step(qtbot, window, pair):
     window.brush_size.setValue(4)
     paint(qtbot, window, [(30, 20), (40, 22), (50, 30)])
     assert window.undo_stack.count() == 1 and len(window.session.masks) == 1
+    overlay = window.canvas.layer_item(window.layers.key(window.layers.uids[0]))
+    assert overlay.isVisible()
+    window.act_show_masks.trigger()  # M hides every overlay, and shows them again
+    assert not overlay.isVisible()
+    window.act_show_masks.trigger()
+    assert overlay.isVisible()
     painted = window.session.masks[0].data.copy()
     assert painted[20, 30] > 0.9 and painted[45, 5] == 0
     window.set_tool("eraser")

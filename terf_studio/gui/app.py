@@ -15,6 +15,9 @@ def add_gui_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="PATH", help="save a picture of the window once idle")
     p.add_argument("--exit-when-idle", action="store_true", help="quit once every command has run")
     p.add_argument("--size", default="1400x880", help="window size for scripted runs (WxH)")
+    p.add_argument("--split", type=float, metavar="FRACTION",
+                   help="start with the before/after split on, at this fraction of the width (0-1)")
+    p.add_argument("--hide-masks", action="store_true", help="start with the mask overlays hidden (View > Show masks)")
     p.add_argument("--iterations", type=int, help="fine-tuning iterations per edit (previews; default: the task's)")
     p.add_argument("--llm", choices=["auto", "none"], help="use the local LLM for commands (default: as last set)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
@@ -45,14 +48,21 @@ def run_gui(args: argparse.Namespace) -> int:
         window.script_mode = True
         w, _, h = args.size.partition("x")
         window.resize(int(w), int(h))
+    if args.hide_masks:
+        window.act_show_masks.setChecked(False)
+    if args.split is not None:
+        window.split_slider.setValue(round(min(max(args.split, 0.0), 1.0) * 100))
+        window.act_compare.setChecked(True)
+        window._toggle_compare()
     window.show()
-    outcome = {"code": 0}
+    outcome = {"code": 0, "shot": False}
 
     def when_idle() -> None:
         if window.last_error and scripted:
             print(f"terf-studio: {window.last_error}", file=sys.stderr)
             outcome["code"] = 2
-        if args.screenshot:
+        if args.screenshot and not outcome["shot"]:
+            outcome["shot"] = True
             window.canvas.fit()
             app.processEvents()
             Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)

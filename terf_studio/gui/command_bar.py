@@ -93,10 +93,8 @@ class PlanPanel(QWidget):
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Task", "Target", "Strength", "Region"])
         header = self.table.horizontalHeader()
-        for column, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch,
-                                       QHeaderView.ResizeMode.ResizeToContents,
-                                       QHeaderView.ResizeMode.ResizeToContents)):
-            header.setSectionResizeMode(column, mode)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.run = QPushButton("Run plan")
         self.run.setToolTip("Run the plan as shown (after correcting a task, a target or a region)")
@@ -121,6 +119,8 @@ class PlanPanel(QWidget):
         self._masks = list(masks)
         for row, choice in enumerate(chosen):
             self._fill_regions(row, choice)
+        if chosen:
+            self._fit_columns()
 
     def _fill_regions(self, row: int, choice: int | str) -> None:
         combo = self.table.cellWidget(row, 3)
@@ -135,6 +135,7 @@ class PlanPanel(QWidget):
             combo.addItem(f"mask: {label or 'unnamed'}", uid)
         index = combo.findData(choice)
         combo.setCurrentIndex(index if index >= 0 else 0)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         combo.blockSignals(False)
 
     def show_plan(self, plan: EditPlan) -> None:
@@ -171,6 +172,14 @@ class PlanPanel(QWidget):
         strength.setValue(edit.strength)
         self.table.setCellWidget(row, 2, strength)
         self._fill_regions(row, FIND if edit.target else WHOLE)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Cell widgets do not size their columns by themselves: fit task, strength and region."""
+        for column in (0, 2, 3):
+            widths = [self.table.cellWidget(r, column).sizeHint().width() for r in range(self.table.rowCount())]
+            header = self.table.horizontalHeader().sectionSizeHint(column)
+            self.table.setColumnWidth(column, max([header, *widths]) + 4)
 
     def show_notice(self, text: str) -> None:
         self.notice.setText(text)

@@ -147,6 +147,7 @@ SHORTCUTS = [
     ("R", "Box tool: drag a box around an object"),
     ("Del", "Delete the selected mask"),
     ("C", "Before/after split on or off"),
+    ("M", "Show or hide the mask overlays"),
     ("F1", "This sheet"),
 ]
 

@@ -68,6 +68,7 @@ def warm_imports() -> None:
     import terf_studio.fusion  # noqa: F401
     import terf_studio.language.llm  # noqa: F401
     import terf_studio.project  # noqa: F401
+    import terf_studio.regions.grounded  # noqa: F401
     import terf_studio.regions.interactive  # noqa: F401
     import terf_studio.tuning  # noqa: F401
     import torch
@@ -84,6 +85,14 @@ def warm_imports() -> None:
     # them all held the interpreter lock for ~300 ms mid-job. Freeze them out of future collections.
     gc.collect()
     gc.freeze()
+
+
+def use_grounded_finder(device: str) -> None:
+    """Text targets go to GroundingDINO + SAM first when their packages and weights are installed
+    (checked on the file system only; the models load on first use)."""
+    from terf_studio.regions.grounded import register_grounded_if_available
+
+    register_grounded_if_available(device=device)
 
 
 def icon(name: str) -> QIcon:
@@ -246,6 +255,9 @@ class MainWindow(QMainWindow):
         self.act_fit = a("&Fit to window", self.canvas.fit, "Ctrl+F", "fit")
         self.act_compare = a("&Before/after split", self._toggle_compare, "C", "compare",
                              "Compare the fusion (left) with the edited result (right)", checkable=True)
+        self.act_show_masks = a("Show &masks", self._toggle_masks, "M",
+                                tip="Show or hide every mask overlay", checkable=True)
+        self.act_show_masks.setChecked(True)
         self.act_exact = a("E&xact iteration counts (slower)", self._toggle_exact,
                            tip="Use the paper's iteration counts instead of the measured quick ones",
                            checkable=True)
@@ -301,7 +313,8 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda checked=False, c=choice: self._set_arch(c))
             arch_group.addAction(act)
         view_menu = menu.addMenu("&View")
-        view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_actual, self.act_fit, self.act_compare])
+        view_menu.addActions([self.act_zoom_in, self.act_zoom_out, self.act_actual, self.act_fit, self.act_compare,
+                              self.act_show_masks])
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -441,9 +454,11 @@ class MainWindow(QMainWindow):
 
     def _refresh_looks(self) -> None:
         keys = self.layers.layer_keys()
+        masks_shown = self.act_show_masks.isChecked()
         for depth, key in enumerate(keys):
             look = self.layers.looks[key]
-            self.canvas.style_layer(key, look.visible, look.opacity, float(len(keys) - depth))
+            visible = look.visible and (masks_shown or key in IMAGE_LAYERS)
+            self.canvas.style_layer(key, visible, look.opacity, float(len(keys) - depth))
 
     def _apply_split(self) -> None:
         self.canvas.set_split(self.split_slider.value() / 100.0 if self.act_compare.isChecked() else None)
@@ -452,6 +467,10 @@ class MainWindow(QMainWindow):
         if self.act_compare.isChecked():
             self.layers.set_look("fused", visible=True)
         self._apply_split()
+
+    def _toggle_masks(self) -> None:
+        """All mask overlays on or off (each keeps its own visibility in the Layers panel)."""
+        self._refresh_looks()
 
     def _toggle_exact(self) -> None:
         self.settings.setValue("tuning/exact", self.act_exact.isChecked())
@@ -536,6 +555,7 @@ class MainWindow(QMainWindow):
         def job(progress, cancel) -> EditSession:  # noqa: ANN001
             progress("reading and fusing", 0, 1)
             session = EditSession.open(vi, ir, arch=arch, device=device, resize_ir=resize_ir)
+            use_grounded_finder(device)
             progress("reading and fusing", 1, 1)
             return session
 
@@ -548,7 +568,9 @@ class MainWindow(QMainWindow):
             from terf_studio.project import load_project
 
             progress("opening project", 0, 1)
-            return load_project(path, device=device)
+            session = load_project(path, device=device)
+            use_grounded_finder(device)
+            return session
 
         return self._submit(Job(f"Open {Path(path).name}", job, "open", {"recent": path, "project": path}))
 
