@@ -348,3 +348,51 @@ def test_a_whole_sitting_on_a_roadscene_pair(qtbot, make_window, tmp_path):
     reopened.act_undo.trigger()
     reopened.act_undo.trigger()
     assert np.array_equal(r.current16, fused)
+
+
+def test_clicks_go_to_a_registered_learned_segmenter(qtbot, window, pair):
+    """With SAM installed, the point tool asks it instead of the builtin region growing."""
+    from terf_studio.regions import Mask, NoRegionFound, register_finder, unregister_finder
+
+    calls = []
+
+    class Learned:
+        name = "learned-for-test"
+
+        def find(self, phrase, images):
+            raise NoRegionFound(phrase)
+
+        def point_mask(self, images, positives, negatives=(), label=""):
+            calls.append(("point", list(positives), list(negatives)))
+            data = np.zeros(images.shape, np.float32)
+            data[:10, :10] = 1
+            return Mask(data, label=label, source="sam")
+
+        def box_mask(self, images, box, label=""):
+            calls.append(("box", box))
+            return Mask(np.ones(images.shape, np.float32), label=label, source="sam")
+
+    register_finder(Learned())
+    try:
+        open_pair(qtbot, window, pair)
+        wait_idle(qtbot, window, lambda: window.canvas.point_clicked.emit(5.5, 6.5, True))
+        assert calls == [("point", [(5.0, 6.0)], [])]
+        assert window.session.masks[0].source == "sam"
+        wait_idle(qtbot, window, lambda: window.canvas.box_drawn.emit(1.0, 2.0, 30.0, 40.0))
+        assert calls[-1] == ("box", (1, 2, 30, 40)) and len(window.session.masks) == 2
+    finally:
+        unregister_finder("learned-for-test")
+
+
+def test_dropping_two_images_opens_the_pair(qtbot, window, pair):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(pair[1]), QUrl.fromLocalFile(pair[0])])  # infrared first
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.idle, timeout=JOB_TIMEOUT_MS):
+        window.dropEvent(event)
+    assert window.session is not None and window.session.vi_path == pair[0]
+    assert window.session.vi16.ndim == 3 and window.session.ir16.ndim == 2

@@ -95,6 +95,13 @@ def use_grounded_finder(device: str) -> None:
     register_grounded_if_available(device=device)
 
 
+def prompt_segmenter():  # noqa: ANN201
+    """The registered learned finder that also segments clicks and boxes (SAM), if any."""
+    from terf_studio.regions import finders
+
+    return next((f for f in finders() if hasattr(f, "point_mask") and hasattr(f, "box_mask")), None)
+
+
 def icon(name: str) -> QIcon:
     return QIcon(str(resource_path("icons", f"{name}.svg")))
 
@@ -878,6 +885,9 @@ class MainWindow(QMainWindow):
         def job(progress, cancel):  # noqa: ANN001
             from terf_studio.regions import point_region
 
+            learned = prompt_segmenter()
+            if learned is not None:  # SAM (loads here, on the worker, the first time)
+                return learned.point_mask(images, positives, negatives, label="point")
             return point_region(images, positives=positives, negatives=negatives)
 
         self._submit(Job("Point region", job, "region", {"prompt": prompt, "label": "point"}))
@@ -891,6 +901,9 @@ class MainWindow(QMainWindow):
         def job(progress, cancel):  # noqa: ANN001
             from terf_studio.regions import box_region
 
+            learned = prompt_segmenter()
+            if learned is not None:
+                return learned.box_mask(images, box, label="box")
             return box_region(images, box=box)
 
         self._submit(Job("Box region", job, "region", {"prompt": None, "label": "box"}))
