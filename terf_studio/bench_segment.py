@@ -297,10 +297,18 @@ def add_bench_segment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per pair (default 3)")
     p.add_argument("--roadscene", default=str(ROADSCENE), help="RoadScene folder (vi/, ir/, split.json)")
     p.add_argument("--msrs", default=str(MSRS), help="MSRS samples folder (vi/, ir/)")
+    p.add_argument("--grounded", action="store_true",
+                   help="add GroundingDINO, SAM and MobileSAM rows: small models of the published shapes "
+                        "with random weights (needs the [grounding] extra; minutes on a CPU)")
     p.add_argument("--json", action="store_true")
 
 
+GROUNDED_ROWS = "terf_studio.regions.grounded.bench:grounded_rows"
+
+
 def run_bench_segment(args: argparse.Namespace) -> int:
+    if args.grounded:
+        add_row_function(GROUNDED_ROWS)
     data = load_bench_data(args.pairs, args.repeats, Path(args.roadscene), Path(args.msrs))
     report = {"rows": bench_segment(data)}
     report["machine"] = machine()
