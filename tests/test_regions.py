@@ -564,6 +564,50 @@ def test_sky_road_and_vegetation_on_a_synthetic_scene():
     assert union.mask.area == sky.mask.union(road.mask).area
 
 
+def grey_street(shape=(120, 160), seed=7):
+    """A colourless daylight scene like RoadScene's: a smooth bright sky over a grey,
+    finely textured crown (textured in the infrared too, and cooler than the road)
+    over a smooth road. The visible image is RGB with equal channels."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+
+    def blotches(rows, amplitude):
+        return np.kron(rng.random((rows // 2 + 1, w // 2 + 1)), np.ones((2, 2)))[:rows, :w] * amplitude
+
+    grey = np.empty((h, w), np.float32)
+    ir = np.empty((h, w), np.float32)
+    grey[:40], ir[:40] = 0.85, 0.1
+    grey[40:75] = 0.35 + blotches(35, 0.12)
+    ir[40:75] = 0.35 + blotches(35, 0.12)
+    grey[75:], ir[75:] = 0.45, 0.55
+    grey += rng.normal(0, 0.004, grey.shape).astype(np.float32)
+    ir += rng.normal(0, 0.004, ir.shape).astype(np.float32)
+    vi = np.repeat(np.clip(grey, 0, 1)[:, :, None], 3, axis=2)
+    return vi, np.clip(ir, 0, 1)
+
+
+def test_trees_in_a_grey_visible_image_are_found_by_texture():
+    vi, ir = grey_street()
+    images = ImageSet(vi, ir)
+    trees = find_region("trees", images)
+    crown = trees.mask.binary[40:75]
+    assert trees.finder == "builtin:vegetation"
+    # Above the horizon (the road's top row less a tenth of the height), the crown is covered...
+    assert crown[:23].mean() > 0.85
+    # ... and neither the sky nor the road is taken.
+    assert trees.mask.binary[:38].mean() < 0.02 and trees.mask.binary[77:].mean() < 0.02
+    veg = find_region("vegetation", images)
+    assert veg.mask.iou(region_truth(ir.shape, 40, 75)) > 0.8
+    # Texture alone is a weaker cue than colour: the confidence says so.
+    assert 0 < trees.confidence < 0.5
+
+
+def test_vegetation_is_not_guessed_in_a_dim_grey_image():
+    vi, ir = grey_street()
+    with pytest.raises(NoRegionFound):  # dusk or a brightened night: texture is noise
+        find_region("trees", vi * 0.4, ir)
+
+
 def test_unknown_phrase_raises_with_the_message():
     vi, ir = synthetic_street()
     with pytest.raises(NoRegionFound) as err:

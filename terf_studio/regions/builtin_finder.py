@@ -654,9 +654,8 @@ def _find_road(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
 def _horizon_row(images: ImageSet) -> int:
     """Where the ground starts: the top of a road region if one is found, else mid-height."""
     h = images.shape[0]
-    try:
-        road, _, _ = _find_road(Query("road", "road", "road", False, None), images)
-    except NoRegionFound:
+    road = _area_mask(_find_road, "road", images)
+    if road is None:
         return h // 2
     rows = np.flatnonzero(road.mean(axis=1) > 0.2)  # rows the road spans, not a kerb or pillar
     return int(np.clip(rows[0] if rows.size else h // 2, 0.3 * h, 0.8 * h))
@@ -672,28 +671,67 @@ def _gradient_density(img: np.ndarray, level: float, window: int) -> np.ndarray:
 
 
 def _area_mask(find, name: str, images: ImageSet) -> np.ndarray | None:
-    try:
-        region, _, _ = find(Query(name, name, name, False, None), images)
-    except NoRegionFound:
-        return None
-    return region
+    """The sky or road of the pair, None when there is none (cached on the image set)."""
+    key = f"builtin:area:{name}"
+    if key not in images.cache:
+        try:
+            region, _, _ = find(Query(name, name, name, False, None), images)
+        except NoRegionFound:
+            region = None
+        images.cache[key] = region
+    return images.cache[key]
+
+
+def _band_energy(img: np.ndarray, window: int) -> np.ndarray:
+    """Mean absolute difference from a slightly blurred copy over each window: the
+    fine texture of foliage fills crowns, where gradient thresholds catch only the
+    outline against the sky."""
+    return cv2.blur(np.abs(img - cv2.GaussianBlur(img, (0, 0), 1.5)), (window, window))
+
+
+def _relative_texture(img: np.ndarray, window: int, floor: float) -> np.ndarray:
+    """Band energy over the image's own smooth level (its 10th percentile: sky, road,
+    sensor noise), so a noisy infrared camera does not look textured everywhere."""
+    energy = _band_energy(img, window)
+    return energy / max(float(np.percentile(energy, 10)), floor)
+
+
+def _colour_is_telling(images: ImageSet) -> bool:
+    """True when the visible image has real colour: not a grey (or nearly grey) image."""
+    if images.vi_lab is None:
+        return False
+    lab = images.vi_lab
+    chroma = np.hypot(lab[::2, ::2, 1], lab[::2, ::2, 2])
+    return float(np.percentile(chroma, 90)) > _GREY_CHROMA
+
+
+def _is_dim(images: ImageSet) -> bool:
+    """A visible image without daylight: no bright highlights and a dark top (no lit sky)."""
+    grey = images.vi_grey[::2, ::2]
+    top = grey[: grey.shape[0] // 5]
+    return float(np.percentile(grey, 95)) < 0.85 and float(np.median(top)) < 0.45
+
+
+_GREY_CHROMA = 12.0  # 90th-percentile Lab chroma below which the visible counts as grey
 
 
 def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float, str]:
     """Clearly green pixels (excess green after a grey-world white balance), or pixels
     that are faintly green and densely textured in both images (washed-out daylight
-    foliage). At night, when the visible has no colour, texture in both images alone
-    (a weak cue). Sky, road and warm objects are taken out."""
+    foliage). A grey (or nearly grey) visible image: fine texture in both images,
+    relative to each image's smooth level, with holes in crowns filled (a weaker cue).
+    At night, when the visible shows nothing, no vegetation is found. Sky, road and
+    warm objects are taken out."""
     h, w = images.shape
     total = h * w
     if _is_night(images):
         # Texture alone finds lamps, signs and edges as often as foliage at night.
         raise NoRegionFound(query.phrase, "the visible image is too dark to tell vegetation by colour")
     window = max(9, _odd(h / 30))
-    texture = np.minimum(
-        _gradient_density(images.ir, 0.02, window), _gradient_density(images.vi_grey, 0.02, window)
-    )
-    if images.has_colour:
+    if _colour_is_telling(images):
+        texture = np.minimum(
+            _gradient_density(images.ir, 0.02, window), _gradient_density(images.vi_grey, 0.02, window)
+        )
         rgb = cv2.GaussianBlur(images.vi, (0, 0), 1.5)
         balanced = rgb * (rgb.mean() / (rgb.reshape(-1, 3).mean(axis=0) + 1e-3))
         total_rgb = balanced.sum(axis=2) + 1e-3
@@ -702,11 +740,23 @@ def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float,
         value = rgb.max(axis=2)
         veg = ((excess_green > 0.06) | ((excess_green > 0.005) & (texture > 0.35))) & (value > 0.04)
         how = "green in the visible image, or faintly green and textured in both images"
-        base_conf = 0.65
+        base_conf, hole_share = 0.65, 0.002
     else:
-        veg = texture > 0.35
-        how = "textured in both images (grey visible image: a weak cue)"
-        base_conf = 0.3
+        if _is_dim(images):
+            # Its texture is noise, and the infrared's alone finds wires, lamps and roofs.
+            raise NoRegionFound(query.phrase, "the grey visible image is too dim to tell vegetation by texture")
+        rel_ir = _relative_texture(images.ir, window, 0.002)
+        rel_vi = _relative_texture(images.vi_grey, window, 0.001)
+        veg = (rel_ir > _TEXTURE_IR) & (rel_vi > _TEXTURE_VI)
+        how = "finely textured in both images (grey visible image: a weaker cue)"
+        # Foliage is no warmer than the road in the infrared and not near-white in the
+        # visible; sunlit walls and window grids are both.
+        road = _area_mask(_find_road, "road", images)
+        ir_smooth = cv2.GaussianBlur(images.ir, (0, 0), 3.0)
+        road_ir = float(np.median(ir_smooth[road])) if road is not None else float(np.median(ir_smooth))
+        veg &= ir_smooth <= road_ir + _WARMER_THAN_ROAD
+        veg &= cv2.GaussianBlur(images.vi_grey, (0, 0), 3.0) <= _WHITE
+        base_conf, hole_share = 0.35, 0.01
     for obj in warm_objects(images):
         veg &= ~obj.mask
     for find, name in ((_find_sky, "sky"), (_find_road, "road")):
@@ -714,7 +764,9 @@ def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float,
         if area is not None:
             veg &= ~area
     veg = cv2.morphologyEx(veg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    veg = _clean(veg, max(30, int(5e-4 * total)), int(0.002 * total))
+    # Shaded parts of a crown are smooth and dark in both images: fill them when the
+    # textured foliage around them encloses them (grey images only; colour finds them).
+    veg = _clean(veg, max(30, int(5e-4 * total)), int(hole_share * total))
     if query.kind in ("trees", "low"):
         split = max(_horizon_row(images) - int(0.1 * h), int(0.2 * h))
         part = veg.copy()
@@ -727,6 +779,12 @@ def _find_vegetation(query: Query, images: ImageSet) -> tuple[np.ndarray, float,
     if veg.sum() < 0.003 * total:
         raise NoRegionFound(query.phrase, "too little vegetation-like area")
     return veg, base_conf, f"vegetation: {how}"
+
+
+_TEXTURE_IR = 2.5  # foliage: infrared band energy / the image's smooth level
+_TEXTURE_VI = 3.0  # ... and the same for the visible
+_WARMER_THAN_ROAD = 0.15  # grey visible: foliage is at most this much warmer than the road
+_WHITE = 0.85  # grey visible: foliage is darker than this (white walls are not)
 
 
 # ---------------------------------------------------------------------------- the finder
