@@ -87,8 +87,11 @@ def open_pair(qtbot, window, pair):
 def type_command(qtbot, window, text):
     window.command_bar.setFocus()
     qtbot.keyClicks(window.command_bar, text)
+    assert window.command_bar.text() == text
+    window.command_bar.completer().popup().hide()  # Enter runs the command, not a completion
     with qtbot.waitSignal(window.idle, timeout=JOB_TIMEOUT_MS):
         qtbot.keyClick(window.command_bar, Qt.Key.Key_Return)
+    assert window.plan_panel.text == text, (window.plan_panel.text, window.last_error)
 
 
 def paint(qtbot, window, points):
@@ -312,7 +315,7 @@ def test_a_whole_sitting_on_a_roadscene_pair(qtbot, make_window, tmp_path):
     fused = s.current16.copy()
 
     type_command(qtbot, window, "brighten the trees")
-    assert len(s.steps) == 1 and s.masks[0].label == "trees"
+    assert len(s.steps) == 1 and s.masks[0].label == "trees", (window.last_error, window.plan_panel.summary.text())
     trees = s.masks[0]
     inside = trees.data > 0.5
     lum = s.current16.astype(np.float64).mean(axis=2)
