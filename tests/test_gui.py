@@ -399,3 +399,13 @@ def test_dropping_two_images_opens_the_pair(qtbot, window, pair):
         window.dropEvent(event)
     assert window.session is not None and window.session.vi_path == pair[0]
     assert window.session.vi16.ndim == 3 and window.session.ir16.ndim == 2
+
+
+def test_without_a_display_the_editor_says_so(monkeypatch, capsys):
+    from terf_studio.cli import main
+
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main([]) == 2  # no command means the editor
+    assert "no display" in capsys.readouterr().err

@@ -23,6 +23,15 @@ def add_gui_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
 
 
+def has_display() -> bool:
+    """Whether Qt has somewhere to draw (without one, it would abort the process)."""
+    import os
+
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -37,6 +46,9 @@ def run_gui(args: argparse.Namespace) -> int:
     if len(files) == 1 and not files[0].lower().endswith(".terf"):
         raise TerfError(f"'{files[0]}' is not a project (.terf); to open a pair give two images")
     scripted = bool(args.run or args.screenshot or args.exit_when_idle)
+    if not has_display():
+        raise TerfError("no display to open the editor on (DISPLAY/WAYLAND_DISPLAY unset): run it on a desktop, "
+                        "set QT_QPA_PLATFORM=offscreen for scripted runs, or use the headless commands (fuse, edit)")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("TeRF Studio")
     app.setOrganizationName("TeRF Studio")
