@@ -87,16 +87,22 @@ def _grounded_module():
     return grounded
 
 
+def _grounded_package(required: bool):
+    """The grounded package; None (auto) or a ModelError (``--finder grounded``) without it."""
+    grounded = _grounded_module()
+    if grounded is None and required:
+        raise ModelError("--finder grounded: this installation has no grounded finder "
+                         "(terf_studio.regions.grounded); use --finder builtin")
+    return grounded
+
+
 def _grounded_for_text(args: argparse.Namespace, required: bool):
     """Register the grounded finder for a text target; None (auto) or ModelError (grounded)
     when something it needs is missing."""
     if not required and not _files_present(True, args.sam):
         return None
-    grounded = _grounded_module()
+    grounded = _grounded_package(required)
     if grounded is None:
-        if required:
-            raise ModelError("--finder grounded: this installation has no grounded finder "
-                             "(terf_studio.regions.grounded); use --finder builtin")
         return None
     status = grounded.grounded_status(args.sam)
     if not status["ready"]:
@@ -111,11 +117,8 @@ def _grounded_for_prompts(args: argparse.Namespace, required: bool):
     packages (not GroundingDINO); None (auto) or ModelError (grounded) when missing."""
     if not required and not _files_present(False, args.sam):
         return None
-    grounded = _grounded_module()
+    grounded = _grounded_package(required)
     if grounded is None:
-        if required:
-            raise ModelError("--finder grounded: this installation has no grounded finder "
-                             "(terf_studio.regions.grounded); use --finder builtin")
         return None
     from terf_studio import models
 

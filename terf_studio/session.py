@@ -277,7 +277,7 @@ class EditSession:
         return step
 
     def _push(self, step: Step, image16: np.ndarray) -> None:
-        del self.steps[self.cursor :]
+        self.discard_redo()
         self.steps.append(step)
         self.cursor = len(self.steps)
         self._current16 = image16

@@ -61,6 +61,17 @@ class _PathField(QWidget):
         return self.edit.text().strip()
 
 
+def _finish_form_dialog(dialog: QDialog, form: QFormLayout, accept: QDialogButtonBox.StandardButton) -> None:
+    """The form, then ``accept`` and Cancel buttons below it; as wide as a path needs."""
+    buttons = QDialogButtonBox(accept | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addLayout(form)
+    layout.addWidget(buttons)
+    dialog.resize(560, dialog.sizeHint().height())
+
+
 class OpenPairDialog(QDialog):
     """Two pickers (visible, infrared) that start in the last folder used."""
 
@@ -74,13 +85,7 @@ class OpenPairDialog(QDialog):
         form.addRow("Visible", self.vi)
         form.addRow("Infrared", self.ir)
         form.addRow(self.resize_ir)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-        self.resize(560, self.sizeHint().height())
+        _finish_form_dialog(self, form, QDialogButtonBox.StandardButton.Open)
 
 
 @dataclass
@@ -112,13 +117,7 @@ class ExportDialog(QDialog):
         form.addRow("Depth", self.depth)
         form.addRow(self.masks)
         form.addRow(self.comparison)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-        self.resize(560, self.sizeHint().height())
+        _finish_form_dialog(self, form, QDialogButtonBox.StandardButton.Save)
 
     def choice(self) -> ExportChoice:
         return ExportChoice(self.path.text(), self.depth.currentData(), self.source.currentData(),

@@ -7,6 +7,7 @@ models and the worker never touches widgets.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 from collections.abc import Callable
@@ -61,6 +62,7 @@ RECENT_KEY = "recent"
 MAX_RECENT = 8
 
 
+@functools.cache
 def warm_imports() -> None:
     """Import what the worker's jobs use before the window shows: an import holds Python's
     interpreter lock for its whole run, so one on the worker would freeze the window meanwhile."""
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         self.point_prompt: dict[str, Any] | None = None  # clicks that built the selected mask
         self.last_error = ""
         self._shut_down = False
+        self._shown_masks: dict[int, Mask] = {}  # the mask each overlay shows now
         self.script_mode = False  # scripted runs report errors in the status bar only
         self.error_box: QMessageBox | None = None
         self.layers = DocumentLayers()
@@ -443,6 +446,7 @@ class MainWindow(QMainWindow):
         s = self.session
         assert s is not None
         self.canvas.clear_layers()
+        self._shown_masks = {}
         for key, image in (("vi", s.vi16), ("ir", s.ir16), ("fused", s.base16), ("result", s.current16)):
             self.canvas.set_layer(key, image_to_qimage(image))
         self._refresh_masks()
@@ -453,8 +457,12 @@ class MainWindow(QMainWindow):
         for key in self.canvas.layer_keys():
             if key not in IMAGE_LAYERS and key not in live:
                 self.canvas.remove_layer(key)
+        shown = {}
         for uid, mask in zip(self.layers.uids, self.layers.masks):
-            self.canvas.set_layer(self.layers.key(uid), mask_to_qimage(mask))
+            if self._shown_masks.get(uid) is not mask:  # a stroke re-renders its own mask only
+                self.canvas.set_layer(self.layers.key(uid), mask_to_qimage(mask))
+            shown[uid] = mask
+        self._shown_masks = shown
         self.plan_panel.set_masks([(uid, m.label) for uid, m in zip(self.layers.uids, self.layers.masks)])
         self._refresh_looks()
         self._update_enabled()
@@ -809,9 +817,8 @@ class MainWindow(QMainWindow):
             return
         masks = dict(pending["masks"])
         masks[pending["index"]] = self.layers.mask(uid)
-        for row in range(self.plan_panel.table.rowCount()):
-            if row == pending["index"]:
-                self.plan_panel.set_region(row, uid)
+        if pending["index"] < self.plan_panel.table.rowCount():
+            self.plan_panel.set_region(pending["index"], uid)
         self._run_plan(pending["edits"], masks, pending["text"])
 
     # =========================================================================================
@@ -909,25 +916,25 @@ class MainWindow(QMainWindow):
         self._submit(Job("Box region", job, "region", {"prompt": None, "label": "box"}))
 
     def _on_region(self, mask: Mask, context: dict[str, Any]) -> None:
-        prompt = context["prompt"]
-        label = self.pending and self.pending["edits"][self.pending["index"]].target or context["label"]
-        if prompt is not None and prompt["uid"] is not None and prompt["uid"] in self.layers.uids:
-            old = self.layers.mask(prompt["uid"])
-            self._push(ReplaceMaskCommand(self.layers, prompt["uid"], mask.with_meta(label=old.label, colour=old.colour),
-                                          "Point click"))
+        prompt, kind = context["prompt"], context["label"]
+        if prompt is not None and prompt["uid"] in self.layers.uids:  # a further click refines its mask
             uid = prompt["uid"]
+            old = self.layers.mask(uid)
+            self._push(ReplaceMaskCommand(self.layers, uid, mask.with_meta(label=old.label, colour=old.colour),
+                                          "Point click"))
         else:
-            command = AddMaskCommand(self.layers, mask.with_meta(label=f"{label} {len(self.layers.masks) + 1}"
-                                                                 if label in ("point", "box") else label,
-                                                                 colour=self.layers.next_colour()),
-                                     f"{context['label'].capitalize()} mask")
+            # A mask made for a plan waiting on a region is named after its target.
+            label = self.pending["edits"][self.pending["index"]].target if self.pending else None
+            label = label or f"{kind} {len(self.layers.masks) + 1}"
+            command = AddMaskCommand(self.layers, mask.with_meta(label=label, colour=self.layers.next_colour()),
+                                     f"{kind.capitalize()} mask")
             self._push(command)
             uid = command.uid
             if prompt is not None:
                 prompt["uid"] = uid
         self.point_prompt = prompt
         self.masks_panel.select(uid)
-        self.message(f"mask from a {context['label']}: {mask.area} pixels, confidence {mask.confidence:.2f}")
+        self.message(f"mask from a {kind}: {mask.area} pixels, confidence {mask.confidence:.2f}")
         if self.pending is not None:
             self._continue_pending(uid)
 
