@@ -59,6 +59,7 @@ command only evaluates its own few tokens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -483,12 +484,20 @@ class LlmParser:
                 return int(ids[int(np.argmax(allowed))])
         raise ModelError("The LLM parser's grammar allows no next token.")
 
-    def _decode(self, tokens: list[int], gbnf: str, max_tokens: int) -> str:
-        lib = self._lib
-        sampler = lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode("utf-8"), b"root")
+    @contextlib.contextmanager
+    def _grammar_sampler(self, gbnf: str):  # noqa: ANN202
+        """A llama.cpp sampler for the grammar ``gbnf``, freed on the way out."""
+        sampler = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode("utf-8"), b"root")
         if not sampler:
             raise ModelError("llama.cpp could not compile the LLM parser's grammar.")
         try:
+            yield sampler
+        finally:
+            self._lib.llama_sampler_free(sampler)
+
+    def _decode(self, tokens: list[int], gbnf: str, max_tokens: int) -> str:
+        lib = self._lib
+        with self._grammar_sampler(gbnf) as sampler:
             self._eval_prompt(tokens)
             out: list[int] = []
             text = ""
@@ -503,16 +512,10 @@ class LlmParser:
                     break
                 self._llm.eval([token])
             return text.strip()
-        finally:
-            lib.llama_sampler_free(sampler)
 
     def _decode_structured(self, tokens: list[int], gbnf: str, candidates: list[str]) -> str:
         """Decode the plan choice by choice (see the module notes)."""
-        lib = self._lib
-        sampler = lib.llama_sampler_init_grammar(self._llm._model.vocab, gbnf.encode("utf-8"), b"root")
-        if not sampler:
-            raise ModelError("llama.cpp could not compile the LLM parser's grammar.")
-        try:
+        with self._grammar_sampler(gbnf) as sampler:
             self._eval_prompt(tokens)
             state = _Choices(self, sampler)
             order = list(self.prompts.schema["properties"]["edits"]["items"]["properties"])
@@ -537,8 +540,6 @@ class LlmParser:
                 options = ["}]}"] + ([f"}}, {first}"] if edits < MAX_EDITS else [])
                 more = state.choose(options)
             return state.text().strip()
-        finally:
-            lib.llama_sampler_free(sampler)
 
     def raw(self, text: str) -> str:
         """The model's grammar-constrained JSON answer for ``text`` (not validated)."""
