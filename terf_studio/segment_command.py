@@ -96,48 +96,33 @@ def _grounded_package(required: bool):
     return grounded
 
 
-def _grounded_for_text(args: argparse.Namespace, required: bool):
-    """Register the grounded finder for a text target; None (auto) or ModelError (grounded)
-    when something it needs is missing."""
-    if not required and not _files_present(True, args.sam):
+def _grounded_ready(args: argparse.Namespace, required: bool, text: bool):
+    """(package, status) when the grounded finder has what ``text`` targets (or clicks and
+    boxes) need; None (auto) or a ModelError (``--finder grounded``) when something is missing."""
+    if not required and not _files_present(text, args.sam):
         return None
     grounded = _grounded_package(required)
     if grounded is None:
         return None
-    status = grounded.grounded_status(args.sam)
+    status = grounded.grounded_status(args.sam, text=text)
     if not status["ready"]:
         if required:
             raise ModelError("--finder grounded needs: " + "; ".join(status["missing"]))
         return None
-    return grounded.register_grounded_if_available(args.sam, device=args.device)
+    return grounded, status
+
+
+def _grounded_for_text(args: argparse.Namespace, required: bool):
+    """Register the grounded finder for a text target (see :func:`_grounded_ready`)."""
+    ready = _grounded_ready(args, required, text=True)
+    return None if ready is None else ready[0].register_grounded_if_available(args.sam, device=args.device)
 
 
 def _grounded_for_prompts(args: argparse.Namespace, required: bool):
     """A grounded finder for clicks and boxes, which need only a SAM-family model and its
-    packages (not GroundingDINO); None (auto) or ModelError (grounded) when missing."""
-    if not required and not _files_present(False, args.sam):
-        return None
-    grounded = _grounded_package(required)
-    if grounded is None:
-        return None
-    from terf_studio import models
-
-    name = args.sam or grounded.present_sam_model()
-    part = "mobile-sam" if name == "mobile-sam" else "sam"
-    missing = []
-    packages = grounded.missing_packages(part)
-    if packages:
-        missing.append(f"packages {', '.join(packages)}: {grounded.INSTALL_HINT}")
-    if name is None:
-        missing.append(f"a Segment Anything model ({', '.join(grounded.SAM_MODELS)}): "
-                       f"{models.get_spec('sam-vit-h').how_to_get}")
-    elif models.find_model(name) is None:
-        missing.append(f"model {name}: {models.get_spec(name).how_to_get}")
-    if missing:
-        if required:
-            raise ModelError("--finder grounded needs: " + "; ".join(missing))
-        return None
-    return grounded.GroundedFinder(sam=name, device=args.device)
+    packages, not GroundingDINO (see :func:`_grounded_ready`)."""
+    ready = _grounded_ready(args, required, text=False)
+    return None if ready is None else ready[0].GroundedFinder(sam=ready[1]["sam"], device=args.device)
 
 
 # ---------------------------------------------------------------------------- the command

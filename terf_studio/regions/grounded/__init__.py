@@ -80,20 +80,22 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def grounded_status(sam: str | None = None) -> dict:
+def grounded_status(sam: str | None = None, text: bool = True) -> dict:
     """What the grounded finder needs and what is missing, without loading anything.
 
-    Returns ``{"ready": bool, "sam": name or None, "missing": [one line per missing item]}``;
-    each line says how to add the item.
+    ``text`` False asks only for what clicks and boxes need (a SAM-family model and its
+    packages, not GroundingDINO). Returns ``{"ready": bool, "sam": name or None,
+    "missing": [one line per missing item]}``; each line says how to add the item.
     """
     missing = []
-    packages = missing_packages("dino") + missing_packages("mobile-sam" if sam == "mobile-sam" else "sam")
+    chosen = sam if sam is not None else present_sam_model()
+    packages = (missing_packages("dino") if text else []) + missing_packages(
+        "mobile-sam" if chosen == "mobile-sam" else "sam")
     if packages:
         missing.append(f"packages {', '.join(dict.fromkeys(packages))}: {INSTALL_HINT}")
-    for name in (DINO_MODEL, BERT_MODEL):
+    for name in (DINO_MODEL, BERT_MODEL) if text else ():
         if models.find_model(name) is None:
             missing.append(f"model {name}: {models.get_spec(name).how_to_get}")
-    chosen = sam if sam is not None else present_sam_model()
     if chosen is None:
         missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {models.get_spec('sam-vit-h').how_to_get}")
     elif models.find_model(chosen) is None:
