@@ -104,7 +104,7 @@ def quarter_mask(shape: tuple[int, int], feather_radius: float = TIMING_FEATHER)
 
 def table_images(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, seed: int = 0, exact: bool = False,
                  iterations: int | None = None, mask: np.ndarray | None = None,
-                 rows: Sequence[str] = ROWS) -> dict[str, tuple[np.ndarray, float, int]]:
+                 rows: Sequence[str] = ROWS, engine: str | None = None) -> dict[str, tuple[np.ndarray, float, int]]:
     """Row -> (image (H, W, 3) float32, seconds, iterations) for one pair.
 
     ``mask`` None is the whole image (Table 2); a mask restricts each task to it (timing).
@@ -128,7 +128,7 @@ def table_images(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, seed: int = 0, e
         t0 = time.perf_counter()
         result = run_task(task, vi=noisy_vi if noisy else vi, ir=ir, fused=noisy_fused if noisy else baseline,
                           mask=mask, mode=mode, fusion_net=fuser.net, exact=exact, iterations=iterations,
-                          device=fuser.device, seed=seed)
+                          device=fuser.device, seed=seed, engine=engine)
         out[row] = (result.image, time.perf_counter() - t0, result.iterations)
     return out
 
@@ -138,12 +138,17 @@ def row_metrics(image: np.ndarray, vi: np.ndarray, ir: np.ndarray, clean: np.nda
     against ``clean`` (the clean fusion) when given. Images are rounded to 8-bit levels first."""
     f = to_grey255(as_saved_8bit(image))
     i, v = to_grey255(ir), to_grey255(vi)
-    values = {"AG": ag(f), "SSIM": ssim(f, i, v), "SF": sf(f), "Qabf": qabf(f, i, v), "EN": en(f), "SD": sd(f)}
+    values = {"AG": ag(f), "SSIM": ssim(f, i, v), "SF": sf(f), "Qabf": qabf(f, i, v), "EN": en(f), "SD": sd(f),
+              "MEAN": float(f.mean()), "CORR_IR": _corr(f, i), "CORR_VI": _corr(f, v)}
     if clean is not None:
         c = to_grey255(as_saved_8bit(clean))
         values["PSNR_clean"] = psnr_ref(f, c)
         values["SSIM_clean"] = ssim_pair(f, c)
     return values
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
 def roadscene_test_pairs(data: Path, count: int | None) -> list[Pair]:
@@ -154,7 +159,7 @@ def roadscene_test_pairs(data: Path, count: int | None) -> list[Pair]:
 
 
 def timing_rows(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, exact: bool = False, iterations: int | None = None,
-                seed: int = 0) -> list[dict[str, Any]]:
+                seed: int = 0, engine: str | None = None) -> list[dict[str, Any]]:
     """Seconds per task on ``vi``/``ir`` resized to 640x480 with :func:`quarter_mask`."""
     import cv2
 
@@ -162,8 +167,8 @@ def timing_rows(vi: np.ndarray, ir: np.ndarray, fuser: Any, *, exact: bool = Fal
     vi = cv2.resize(np.asarray(vi, np.float32), (w, h), interpolation=cv2.INTER_AREA)
     ir = cv2.resize(np.asarray(ir, np.float32), (w, h), interpolation=cv2.INTER_AREA)
     mask = quarter_mask((h, w))
-    table_images(vi, ir, fuser, seed=seed, iterations=1, mask=mask)  # warm-up, untimed
-    timed = table_images(vi, ir, fuser, seed=seed, exact=exact, iterations=iterations, mask=mask)
+    table_images(vi, ir, fuser, seed=seed, iterations=1, mask=mask, engine=engine)  # warm-up, untimed
+    timed = table_images(vi, ir, fuser, seed=seed, exact=exact, iterations=iterations, mask=mask, engine=engine)
     rows = []
     for row in ROWS:
         _, seconds, n = timed[row]
@@ -180,7 +185,7 @@ def _mean_std(values: list[dict[str, float]], keys: Sequence[str]) -> tuple[dict
 
 def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, iterations: int | None = None,
                 seed: int = 0, max_seconds: float | None = None, timing: bool = True,
-                progress: Progress | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, engine: str | None = None) -> dict[str, Any]:
     """Table 2 over ``pairs`` (and the 640x480 timing unless ``timing`` is False).
 
     With ``max_seconds`` no new pair is started once that much time has passed (the timing
@@ -203,8 +208,8 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
         if vi.ndim == 2:
             vi = np.repeat(vi[..., None], 3, axis=2)
         if timing and timing_table is None:
-            timing_table = timing_rows(vi, ir, fuser, exact=exact, iterations=iterations, seed=seed)
-        images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations)
+            timing_table = timing_rows(vi, ir, fuser, exact=exact, iterations=iterations, seed=seed, engine=engine)
+        images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations, engine=engine)
         clean = images["baseline"][0]
         for row in ROWS:
             image, secs, _ = images[row]
@@ -223,7 +228,8 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
             "description": DESCRIPTIONS[row],
             "task": task,
             "mode": mode,
-            "iterations": iterations if iterations is not None else (counts[task] if task else 0),
+            "iterations": 0 if engine == "fast" else (
+                iterations if iterations is not None else (counts[task] if task else 0)),
             "metrics": mean,
             "std": std,
             "seconds_per_pair": float(np.mean(seconds[row])) if names else None,
@@ -234,7 +240,7 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
         "names": names,
         "arch": fuser.arch,
         "device": describe_device(fuser.device),
-        "mode": "iterations" if iterations is not None else ("exact" if exact else "quick"),
+        "mode": engine or ("iterations" if iterations is not None else ("exact" if exact else "quick")),
         "noise_sigma": NOISE_SIGMA,
         "seed": seed,
         "conventions": "grey 0.299R+0.587G+0.114B on 0-255 after 8-bit rounding; SSIM = SUM over ir and vi "
@@ -271,21 +277,79 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: Per row, the measure it is about (a larger value is better) for comparing engines.
+ROW_MEASURES: dict[str, tuple[str, Callable[[dict[str, float], dict[str, float]], float]]] = {
+    "I": ("correlation with the infrared image", lambda m, base: m["CORR_IR"]),
+    "II": ("correlation with the visible image", lambda m, base: m["CORR_VI"]),
+    "III": ("mean grey level raised by", lambda m, base: m["MEAN"] - base["MEAN"]),
+    "IV": ("mean grey level lowered by", lambda m, base: base["MEAN"] - m["MEAN"]),
+    "VI": ("PSNR to the clean fusion (dB)", lambda m, base: m["PSNR_clean"]),
+    "VII": ("PSNR to the clean fusion (dB)", lambda m, base: m["PSNR_clean"]),
+}
+
+
+def compare_engines(results: dict[str, dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    """Per row and engine: the row's own measure, and whether it is at least the reference's."""
+    out = []
+    for row, (what, value) in ROW_MEASURES.items():
+        entry: dict[str, Any] = {"row": row, "measure": what}
+        for engine, result in results.items():
+            by_row = {r["row"]: r["metrics"] for r in result["rows"]}
+            if by_row.get(row):
+                entry[engine] = round(value(by_row[row], by_row["baseline"]), 4)
+        for engine in results:
+            if engine != reference and engine in entry and reference in entry:
+                entry[f"{engine}_at_least_{reference}"] = bool(entry[engine] >= entry[reference])
+        out.append(entry)
+    return out
+
+
+def format_comparison(comparison: list[dict[str, Any]], engines: Sequence[str], reference: str) -> str:
+    lines = ["each row's own measure, by engine (at least as good as " + reference + "?):",
+             f"{'row':<6}{'measure':<38}" + "".join(f"{e:>10}" for e in engines)]
+    for c in comparison:
+        verdicts = [("yes" if c[k] else "NO") for e in engines if (k := f"{e}_at_least_{reference}") in c]
+        lines.append(f"{c['row']:<6}{c['measure']:<38}" + "".join(f"{c.get(e, float('nan')):>10.4f}" for e in engines)
+                     + ("   " + " ".join(verdicts) if verdicts else ""))
+    return "\n".join(lines)
+
+
 def run_bench_tasks(args: Any) -> int:
     """The ``bench tasks`` command (options declared in ``terf_studio.cli``)."""
     import json
     import sys
 
     from terf_studio.bench_edit import DEFAULT_PAIR
+    from terf_studio.errors import TerfError
     from terf_studio.fusion import load_fuser
+    from terf_studio.tuning.specs import ENGINES
 
     data = Path(args.data) if args.data else DEFAULT_PAIR
     pairs = roadscene_test_pairs(data, args.pairs)
     fuser = load_fuser(args.arch, args.weights, args.device)
-    result = bench_table(
-        pairs, fuser, exact=args.exact, iterations=args.iterations, seed=args.seed,
-        max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    engines = [e.strip() for e in (args.engines or "").split(",") if e.strip()] or [None]
+    if any(e is not None and e not in ENGINES for e in engines):
+        raise TerfError(f"--engines takes a comma-separated list of {', '.join(ENGINES)}")
+    results = {}
+    for engine in engines:
+        results[engine or ("exact" if args.exact else "quick")] = bench_table(
+            pairs, fuser, exact=args.exact or engine == "exact", iterations=args.iterations, seed=args.seed,
+            max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
+            progress=lambda line, e=engine: print(f"[{e or 'default'}] {line}", file=sys.stderr, flush=True),
+            engine=engine,
+        )
+    if len(results) == 1:
+        (result,) = results.values()
+        print(json.dumps(result, indent=2) if args.json else format_table(result))
+        return 0
+    reference = list(results)[-1]
+    comparison = compare_engines(results, reference)
+    if args.json:
+        print(json.dumps({"engines": results, "reference": reference, "comparison": comparison}, indent=2))
+    else:
+        for name, result in results.items():
+            print(f"== engine: {name}")
+            print(format_table(result))
+            print()
+        print(format_comparison(comparison, list(results), reference))
     return 0

@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from terf_studio.language.cli import add_bench_parse_arguments, add_parse_arguments, run_bench_parse, run_parse
     from terf_studio.models_command import add_models_arguments, run_models
     from terf_studio.segment_command import add_segment_arguments, run_segment
+    from terf_studio.train_engine_command import add_train_engine_arguments, run_train_engine
 
     for name, help_text, add_arguments, func in (
         ("eval", "fusion quality metrics over a folder of pairs", add_eval_arguments, run_eval),
@@ -76,6 +77,8 @@ def _build_parser() -> argparse.ArgumentParser:
         ("models", "model files: list, add one you have, download one", add_models_arguments, run_models),
         ("segment", "a mask PNG for a target phrase, clicks or a box", add_segment_arguments, run_segment),
         ("gui", "open the editor window (the default with no command)", add_gui_arguments, run_gui),
+        ("train-engine", "train a fast engine (inclination, illumination, denoise) once, offline",
+         add_train_engine_arguments, run_train_engine),
     ):
         p = sub.add_parser(name, help=help_text)
         add_arguments(p)
@@ -89,21 +92,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench_fuse)
-    p = bench.add_parser("edit", help="each fine-tuning task on a fixed region: direction, repeat, speed")
-    p.add_argument("--vi", help="visible image (default: RoadScene test pair FLIR_00211 in ../shared/data)")
-    p.add_argument("--ir", help="infrared image")
-    p.add_argument("--task", action="append", choices=["infrared", "visible", "brighten", "darken", "denoise", "blur"],
-                   help="only these tasks (default: all six)")
-    p.add_argument("--exact", action="store_true", help="the paper's iteration counts")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_bench_edit)
+    from terf_studio.bench_edit import add_bench_edit_arguments, run_bench_edit
+
+    p = bench.add_parser("edit", help="each task's engines on fixed regions: direction, agreement, speed")
+    add_bench_edit_arguments(p)
+    p.set_defaults(func=run_bench_edit)
     p = bench.add_parser("tasks", help="the paper's Table 2: tasks I-VII on whole RoadScene test pairs, metrics, seconds")
     p.add_argument("--pairs", type=int, default=3, help="the first N test pairs (default 3)")
     p.add_argument("--data", help="RoadScene folder with vi/, ir/, split.json (default ../shared/data/roadscene)")
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("--exact", action="store_true", help="the paper's iteration counts")
     speed.add_argument("--quick", dest="exact", action="store_false", help="the quick default counts")
+    p.add_argument("--engines", default=None,
+                   help="comma-separated engines (fast, quick, exact) to run and compare; the last is the reference")
     p.add_argument("--iterations", type=int, default=None, help="override every task's iteration count")
     p.add_argument("--max-minutes", type=float, default=None, help="start no new pair after this long")
     p.add_argument("--no-timing", action="store_true", help="skip the 640x480 quarter-mask timing")
@@ -183,22 +184,6 @@ def _cmd_bench_fuse(args: argparse.Namespace) -> int:
 
     rows = bench_fuse(args.arch or ["lite", "full"], repeats=args.repeats, device=args.device)
     print(json.dumps(rows, indent=2) if args.json else format_fuse_table(rows))
-    return 0
-
-
-def _cmd_bench_edit(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from terf_studio.bench_edit import DEFAULT_PAIR, bench_tasks, format_tasks_table
-
-    if bool(args.vi) != bool(args.ir):
-        raise TerfError("give both --vi and --ir, or neither")
-    vi = Path(args.vi) if args.vi else DEFAULT_PAIR / "vi" / "FLIR_00211.jpg"
-    ir = Path(args.ir) if args.ir else DEFAULT_PAIR / "ir" / "FLIR_00211.jpg"
-    tasks = args.task or ["infrared", "visible", "brighten", "darken", "denoise", "blur"]
-    rows = bench_tasks(vi, ir, tasks, exact=args.exact, device=args.device)
-    print(json.dumps(rows, indent=2) if args.json else format_tasks_table(rows))
     return 0
 
 

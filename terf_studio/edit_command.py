@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from terf_studio.tuning.specs import ENGINE_CHOICES
+
 
 def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("vis", nargs="?", help="visible image (or give --project)")
@@ -17,8 +19,13 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask", action="append", default=[],
                    help="mask PNG for the command's edits, in order (one mask: used for every edit)")
     speed = p.add_mutually_exclusive_group()
-    speed.add_argument("--exact", action="store_true", help="the paper's iteration counts")
-    speed.add_argument("--quick", action="store_true", help="fewer iterations, measured to look the same (default)")
+    speed.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                       help="auto (default: fast on a CPU, fine-tuning on CUDA), fast (trained engines, about a "
+                       "second), quick (the paper's fine-tuning, shortened counts) or exact")
+    speed.add_argument("--exact", dest="engine", action="store_const", const="exact",
+                       help="the paper's test-time fine-tuning with its iteration counts (= --engine exact)")
+    speed.add_argument("--quick", dest="engine", action="store_const", const="quick",
+                       help="the paper's fine-tuning with fewer iterations, measured to look the same (= --engine quick)")
     p.add_argument("-o", "--output", required=True, help="result image (.png, .tif, .jpg)")
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8)
     p.add_argument("--save-project", help="also save the session as a .terf project")
@@ -76,15 +83,17 @@ def run_edit(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            step = session.apply(plan, given, text=text, exact=args.exact, progress=progress)
+            step = session.apply(plan, given, text=text, engine=args.engine, progress=progress)
         finally:
             bar.close()
         for applied in step.edits:
             where = applied.edit.target or "whole image"
             info = applied.info
-            print(f"{applied.edit.task.value} -> {where}: {info.get('iterations', 0)} iterations, "
-                  f"{info.get('seconds', 0):.1f} s" + (f", region by {info['finder']}" if info.get("finder") else ""),
-                  file=sys.stderr)
+            print(f"{applied.edit.task.value} -> {where}: {info.get('engine')} engine, "
+                  f"{info.get('iterations', 0)} iterations, {info.get('seconds', 0):.1f} s"
+                  + (f", region by {info['finder']}" if info.get("finder") else ""), file=sys.stderr)
+            if info.get("notice"):
+                print(f"notice: {info['notice']}", file=sys.stderr)
     write_image(args.output, session.current(), bit_depth=args.bit_depth)
     if args.save_project:
         save_project(session, args.save_project)

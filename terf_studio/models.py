@@ -104,6 +104,31 @@ REGISTRY: dict[str, ModelSpec] = {
             shipped=True,
         ),
         ModelSpec(
+            name="fast-inclination-lite",
+            filename="fast-inclination-lite.pt",
+            description="fast engine: FiLM layers that lean the lite fusion network towards infrared or visible per "
+            "pixel (one forward pass per edit)",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination`",
+            shipped=True,
+        ),
+        ModelSpec(
+            name="fast-illumination",
+            filename="fast-illumination.pt",
+            description="fast engine: the paper's Retinex units trained over many fused images (brighten / darken)",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train-engine illumination`",
+            shipped=True,
+        ),
+        ModelSpec(
+            name="fast-denoise",
+            filename="fast-denoise.pt",
+            description="fast engine: a noise-level-conditioned denoiser (FFDNet-style, 136 k parameters)",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train-engine denoise`",
+            shipped=True,
+        ),
+        ModelSpec(
             name="gemma-3-270m",
             filename="gemma-3-270m-q4_k_m.gguf",
             description="Gemma 3 270M (Q4_K_M GGUF), the text-command LLM",

@@ -126,7 +126,18 @@ def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int) -> Step:
         if decode_png16(patch.png).shape[:2] != (y1 - y0, x1 - x0):
             raise ValueError(f"step {n}'s patch does not match its box")
     edits = [
-        AppliedEdit(Edit.from_dict(e["edit"]), z.read(e["mask"]) if e["mask"] else None, dict(e["info"]))
+        AppliedEdit(Edit.from_dict(e["edit"]), z.read(e["mask"]) if e["mask"] else None, _info(e["info"]))
         for e in entry["edits"]
     ]
     return Step(entry["text"], edits, patch, float(entry["seconds"]))
+
+
+#: The engine recorded for steps of projects saved before engines existed: all were fine-tuned.
+LEGACY_ENGINE = "fine-tune"
+
+
+def _info(info: dict[str, Any]) -> dict[str, Any]:
+    """A step's info as saved; projects from before the fast engines get ``engine`` filled in."""
+    info = dict(info)
+    info.setdefault("engine", LEGACY_ENGINE)
+    return info

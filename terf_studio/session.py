@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -199,8 +199,8 @@ class EditSession:
         mask = found.mask if found.mask.label else found.mask.with_meta(label=target)
         return mask, {"finder": found.finder, "confidence": round(float(found.confidence), 3)}
 
-    def _previous_state(self, task: str) -> Any:
-        for step in reversed(self.steps[: self.cursor]):
+    def _previous_state(self, task: str, before: int | None = None) -> Any:
+        for step in reversed(self.steps[: self.cursor if before is None else before]):
             for applied in reversed(step.edits):
                 if applied.edit.task.value == task and applied.state is not None:
                     return applied.state
@@ -213,6 +213,7 @@ class EditSession:
         *,
         text: str | None = None,
         exact: bool = False,
+        engine: str = "auto",
         iterations: int | None = None,
         progress: SessionProgress | None = None,
         cancel: Any = None,
@@ -222,16 +223,39 @@ class EditSession:
         ``masks[i]`` (when given) is the region of edit ``i``; otherwise an edit with a target
         gets its mask from the region finders and an edit without one covers the whole image.
         A missing region, a failure or a cancel raises and leaves the session unchanged.
-        ``iterations`` overrides the task's iteration count (tests, previews).
+        ``engine`` is ``auto`` (fast on a CPU), ``fast``, ``quick`` or ``exact``; ``exact=True``
+        means ``exact``. Each edit's info records the engine that made it (and a ``notice`` when
+        the fast engine's weights were missing). ``iterations`` overrides the fine-tuning count.
         """
-        from terf_studio.tuning import run_task
-
         edits = list(plan.edits if isinstance(plan, EditPlan) else plan)
         if not edits:
             raise TerfError("the command has no edits to apply")
         given = dict(enumerate(masks)) if isinstance(masks, Sequence) else dict(masks or {})
         start = time.perf_counter()
-        image16 = self._current16
+        image16, applied = self._run_edits(edits, given, self._current16, engine="exact" if exact else engine,
+                                           iterations=iterations, progress=progress, cancel=cancel,
+                                           continue_from=self.cursor)
+        step = Step(text or " and ".join(e.edit.text or e.edit.task.value for e in applied), applied,
+                    Patch.between(self._current16, image16), time.perf_counter() - start)
+        self._push(step, image16)
+        return step
+
+    def _run_edits(
+        self,
+        edits: Sequence[Edit],
+        given: Mapping[int, Mask | None],
+        image16: np.ndarray,
+        *,
+        engine: str,
+        iterations: int | None,
+        progress: SessionProgress | None,
+        cancel: Any,
+        continue_from: int,
+    ) -> tuple[np.ndarray, list[AppliedEdit]]:
+        """Run ``edits`` in order on ``image16``; the first may continue a state of the steps
+        before ``continue_from``. Returns the new image and the applied edits (nothing is pushed)."""
+        from terf_studio.tuning import run_task
+
         applied: list[AppliedEdit] = []
         for i, edit in enumerate(edits):
             info: dict[str, Any] = {}
@@ -254,8 +278,8 @@ class EditSession:
                 mask=None if mask is None else mask.data,
                 strength=edit.strength,
                 fusion_net=self.fuser.net,
-                state=self._previous_state(edit.task.value) if not applied else None,
-                exact=exact,
+                state=self._previous_state(edit.task.value, continue_from) if not applied else None,
+                engine=engine,
                 iterations=iterations,
                 progress=report,
                 cancel=cancel,
@@ -271,10 +295,72 @@ class EditSession:
             )
             mask_png = None if mask is None else mask.to_png_bytes(bit_depth=16)
             applied.append(AppliedEdit(edit, mask_png, info, result.state))
-        step = Step(text or " and ".join(e.edit.text or e.edit.task.value for e in applied), applied,
-                    Patch.between(self._current16, image16), time.perf_counter() - start)
+        return image16, applied
+
+    # -- strength of the latest step ------------------------------------------------------------
+    def strength_adjustable(self) -> bool:
+        """True when the latest applied step was made by the fast engine (or needs no training),
+        so its strength can be changed live; fine-tuned steps keep their strength."""
+        if self.cursor == 0:
+            return False
+        edits = self.steps[self.cursor - 1].edits
+        return len(edits) == 1 and edits[0].info.get("engine") == "fast"
+
+    def _before_latest(self) -> np.ndarray:
+        image = self.base16
+        for step in self.steps[: self.cursor - 1]:
+            if step.patch is not None:
+                image = step.patch.apply_to(image)
+        return image
+
+    def _restrength(self, strength: float, cancel: Any = None) -> tuple[np.ndarray, list[AppliedEdit], Step]:
+        if not self.strength_adjustable():
+            raise TerfError("only the latest step, made by the fast engine, can change its strength")
+        latest = self.steps[self.cursor - 1]
+        old = latest.edits[0]
+        edit = replace(old.edit, strength=strength) if strength > 0 else old.edit
+        mask = old.mask
+        if strength == 0:
+            return self._before_latest(), [], latest
+        image16, applied = self._run_edits([edit], {0: mask}, self._before_latest(), engine="fast", iterations=None,
+                                           progress=None, cancel=cancel, continue_from=self.cursor - 1)
+        applied[0].info.setdefault("finder", old.info.get("finder"))
+        return image16, applied, latest
+
+    def preview_strength(self, strength: float, cancel: Any = None) -> np.ndarray:
+        """The image as it would be with the latest step at ``strength`` (nothing changes);
+        float32 (H, W, 3). ``strength`` 0 shows the image before that step."""
+        image16, _, _ = self._restrength(strength, cancel)
+        return from_u16(image16)
+
+    def set_strength(self, strength: float, cancel: Any = None) -> Step:
+        """Re-render the latest step at ``strength`` as a new step (undo returns to the old one)."""
+        if strength <= 0:
+            raise TerfError("a step's strength must be positive (undo removes it)")
+        start = time.perf_counter()
+        image16, applied, latest = self._restrength(strength, cancel)
+        text = f"{latest.text} (strength {strength:g})"
+        step = Step(text, applied, Patch.between(self._current16, image16), time.perf_counter() - start)
         self._push(step, image16)
         return step
+
+    def warm_up_fast_engines(self) -> bool:
+        """Decompose the current image for the fast brighten / darken (into the engines' cache),
+        so those commands are a gamma on the cached illumination. False when the fast weights are
+        missing or the device is not a CPU (nothing to prepare then)."""
+        from terf_studio.errors import ModelError
+        from terf_studio.tuning.engines.loader import fast_engine
+        from terf_studio.tuning.engines.retinex import prepare
+
+        device = getattr(self.fuser, "device", None)
+        if device is None or device.type != "cpu":
+            return False
+        try:
+            units = fast_engine("fast-illumination", device)
+        except ModelError:
+            return False
+        prepare(units, self.current(), device)
+        return True
 
     def _push(self, step: Step, image16: np.ndarray) -> None:
         self.discard_redo()

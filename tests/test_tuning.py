@@ -316,7 +316,12 @@ def test_empty_mask_is_a_no_op_and_bad_input_is_refused(scene):
     with pytest.raises(TerfError):
         run_task("blur", vi=vi, ir=ir, fused=fused, mask=mask, mode="swirl")
     with pytest.raises(TerfError):
-        run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, strength=0)
+        run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, strength=-0.5)
+    with pytest.raises(TerfError):
+        run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, engine="slow")
+    # Strength 0 (a slider at its left end) is allowed and changes nothing.
+    zero = run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, strength=0)
+    assert np.array_equal(zero.image, fused) and zero.iterations == 0
 
 
 def test_same_inputs_give_the_same_pixels(scene):

@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from terf_studio.errors import TerfError
+from terf_studio.errors import ModelError, TerfError
 from terf_studio.fusion.inference import Fuser, run_network
 from terf_studio.fusion.network import FusionConfig, FusionNet
 from terf_studio.imaging.color import to_numpy, to_tensor
@@ -83,48 +83,23 @@ from terf_studio.tuning.region import (
     support_bits,
     support_iou,
 )
+from terf_studio.tuning.specs import TASK_SPECS, TaskSpec, check_engine, get_spec
 from terf_studio.tuning.units import as_device
 
-TASKS: tuple[str, ...] = ("infrared", "visible", "brighten", "darken", "denoise", "blur")
+TASKS: tuple[str, ...] = tuple(TASK_SPECS)
 
 #: The paper's iteration counts per command (section 3.1.2).
-EXACT_ITERATIONS: dict[str, int] = {
-    "infrared": incl_mod.EXACT_EPOCHS,
-    "visible": incl_mod.EXACT_EPOCHS,
-    "brighten": illum_mod.EXACT_ITERATIONS,
-    "darken": illum_mod.EXACT_ITERATIONS,
-    "denoise": denoise_mod.EXACT_ITERATIONS,
-    "blur": 0,
-}
-
-#: The default counts (see the module docstring for how they were chosen).
-QUICK_ITERATIONS: dict[str, int] = {
-    "infrared": 45,
-    "visible": 45,
-    "brighten": 400,
-    "darken": 400,
-    "denoise": 80,
-    "blur": 0,
-}
+EXACT_ITERATIONS: dict[str, int] = {n: spec.exact_iterations for n, spec in TASK_SPECS.items()}
+#: The fine-tuning engine's shortened counts (see the module docstring for how they were chosen).
+QUICK_ITERATIONS: dict[str, int] = {n: spec.quick_iterations for n, spec in TASK_SPECS.items()}
 #: Quick brighten / darken train the units at half resolution (a quarter of the cost).
 QUICK_ILLUMINATION_SCALE = 2
+DEFAULT_MODES: dict[str, str | None] = {n: spec.default_mode for n, spec in TASK_SPECS.items()}
+MODES: dict[str, tuple[str | None, ...]] = {n: spec.modes for n, spec in TASK_SPECS.items()}
 
-DEFAULT_MODES: dict[str, str | None] = {
-    "infrared": None,
-    "visible": None,
-    "brighten": None,
-    "darken": None,
-    "denoise": "visible",
-    "blur": "gaussian",
-}
-MODES: dict[str, tuple[str | None, ...]] = {
-    "infrared": (None,),
-    "visible": (None,),
-    "brighten": (None,),
-    "darken": (None,),
-    "denoise": denoise_mod.MODES,
-    "blur": blur_mod.MODES,
-}
+#: A fast inclination command of strength s adds ``s * LAMBDA_PER_STRENGTH`` (signed) to the
+#: lambda map inside its mask (lambda is clipped to [-1, 1]); how it was chosen: models/README.md.
+LAMBDA_PER_STRENGTH = 0.5
 
 STATE_FORMAT = "terf-task-state/1"
 
@@ -137,17 +112,21 @@ SAME_REGION_IOU = 0.9
 def task_name(task: Any) -> str:
     """The task's name from a ``str`` or a str Enum such as ``terf_studio.language.plan.Task``."""
     value = task.value if isinstance(task, Enum) else task
-    if not isinstance(value, str) or value not in TASKS:
-        raise TerfError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    return value
+    return get_spec(value).name
 
 
 def _mode(task: str, mode: str | None) -> str | None:
-    mode = DEFAULT_MODES[task] if mode is None else mode
-    if mode not in MODES[task]:
-        allowed = ", ".join(m for m in MODES[task] if m) or "none"
-        raise TerfError(f"task '{task}' has no mode {mode!r} (modes: {allowed})")
-    return mode
+    return get_spec(task).check_mode(mode)
+
+
+def resolve_engine(engine: str | None, exact: bool, device: torch.device) -> str:
+    """``auto`` -> ``fast`` on a CPU, ``quick`` elsewhere; ``None`` -> ``exact``/``quick`` by ``exact``."""
+    if engine is None:
+        return "exact" if exact else "quick"
+    check_engine(engine)
+    if engine == "auto":
+        return "fast" if device.type == "cpu" else ("exact" if exact else "quick")
+    return engine
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,11 +145,12 @@ class TaskState:
     steps: int  # commands applied so far (1 after the first)
     iterations: int  # optimisation iterations so far, all commands together
     payload: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "quick"  # the engine that made it: a continuation uses the same engine
 
     @property
     def key(self) -> tuple:
-        """Task, mode, image size, region box and pair: what must match for a continuation."""
-        return (self.task, self.mode, self.shape, self.box.to_tuple(), self.pair)
+        """Task, mode, engine, image size, region box and pair: what must match for a continuation."""
+        return (self.task, self.mode, self.engine, self.shape, self.box.to_tuple(), self.pair)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, numbers, strings and CPU tensors only, so that
@@ -186,6 +166,7 @@ class TaskState:
             "steps": self.steps,
             "iterations": self.iterations,
             "payload": dict(self.payload),
+            "engine": self.engine,
         }
 
     @classmethod
@@ -203,6 +184,7 @@ class TaskState:
                 steps=int(data["steps"]),
                 iterations=int(data["iterations"]),
                 payload=dict(data["payload"]),
+                engine=str(data.get("engine", "quick")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TerfError(f"damaged task state: {exc}") from None
@@ -263,17 +245,21 @@ def continues(
     vi: np.ndarray | None = None,
     ir: np.ndarray | None = None,
     iou: float = SAME_REGION_IOU,
+    engine: str | None = None,
 ) -> bool:
     """Whether ``run_task`` with this state, task and mask continues (True) or starts afresh.
 
     It continues when the task and mode match, the mask's support overlaps the state's with an
     intersection over union of at least ``iou`` and lies inside the state's box, and (when
-    ``vi`` and ``ir`` are given) the pair is the same.
+    ``vi`` and ``ir`` are given) the pair is the same; with ``engine`` given, the state must
+    have been made by that engine.
     """
     if state is None:
         return False
     name = task_name(task)
     if state.task != name or state.mode != _mode(name, mode):
+        return False
+    if engine is not None and state.engine != engine:
         return False
     shape = state.shape if mask is None else tuple(np.shape(mask)[:2])
     if shape != state.shape:
@@ -291,15 +277,70 @@ def continues(
     return True
 
 
-def _iterations(name: str, iterations: int | None, exact: bool, strength: float) -> int:
+def _iterations(spec: TaskSpec, iterations: int | None, engine: str, strength: float) -> int:
+    if not spec.trains or engine == "fast":
+        return 0
     if iterations is not None:
         if iterations < 0:
             raise TerfError("iterations must be zero or more")
         return int(iterations)
-    base = (EXACT_ITERATIONS if exact else QUICK_ITERATIONS)[name]
-    if name in ("infrared", "visible", "denoise"):
+    base = spec.exact_iterations if engine == "exact" else spec.quick_iterations
+    if spec.iterations_scale_with_strength:
         return max(1, round(base * strength))
     return base
+
+
+@dataclass(frozen=True, eq=False)
+class TaskInput:
+    """What a runner gets: the task, its engine, and the crops of the pair, image and mask."""
+
+    spec: TaskSpec
+    mode: str | None
+    engine: str
+    vi: np.ndarray  # (h, w, 3) crop of the visible image
+    ir: np.ndarray  # (h, w) crop of the infrared image
+    fused: np.ndarray  # (h, w, 3) crop of the image being edited
+    mask: np.ndarray  # (h, w) crop of the mask
+    whole: np.ndarray  # the whole image being edited (the fast illumination cache is keyed by it)
+    box: Box
+    strength: float
+    iterations: int
+    previous: Mapping[str, Any] | None  # the payload being continued, never modified
+    fusion_net: FusionNet | Fuser | None
+    device: torch.device
+    progress: ProgressFn | None
+    cancel: CancelToken | None
+    seed: int
+    exact: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RunOutput:
+    raw: np.ndarray  # the task's output on the box
+    payload: dict[str, Any]  # what a continuation needs (CPU tensors, numbers)
+    loss: float | None
+    params: dict[str, Any]
+
+
+def _fast_module(spec: TaskSpec, inp_device: torch.device, fusion_net: FusionNet | Fuser | None) -> torch.nn.Module:
+    from terf_studio.tuning.engines.loader import fast_engine
+
+    assert spec.fast_model is not None
+    base = _fusion_net(fusion_net) if spec.fast_model.startswith("fast-inclination") else None
+    return fast_engine(spec.fast_model, inp_device, base=base)
+
+
+def _choose_engine(spec: TaskSpec, engine: str, exact: bool, device: torch.device,
+                   fusion_net: FusionNet | Fuser | None) -> tuple[str, str | None]:
+    """The engine that will run and a one-line notice when the fast one cannot (missing weights)."""
+    if engine != "fast" or not spec.trains:
+        return engine, None
+    try:
+        _fast_module(spec, device, fusion_net)
+    except ModelError as exc:
+        fallback = "exact" if exact else "quick"
+        return fallback, f"{exc}; used the fine-tuning engine ({fallback}) instead"
+    return engine, None
 
 
 def run_task(
@@ -314,6 +355,7 @@ def run_task(
     state: TaskState | None = None,
     iterations: int | None = None,
     exact: bool = False,
+    engine: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     device: str | torch.device = "cpu",
@@ -327,40 +369,48 @@ def run_task(
     ``vi`` (H, W, 3), ``ir`` (H, W) and ``fused`` (H, W, 3) are float32 in [0, 1]; ``mask``
     (H, W) float in [0, 1] (soft edges allowed: feather it first with
     :func:`terf_studio.tuning.composite.feather`), or ``None`` for the whole image.
-    Pixels where the mask is 0 are returned bit-identical to ``fused``.
+    Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
+    ``fused`` unchanged (and ``state`` as it was).
 
-    ``fusion_net`` (a FusionNet or Fuser; the shipped ``lite`` weights when None) is used by
-    ``infrared``/``visible`` (fine-tuned copy) and ``denoise`` in ``visible`` mode; it is never
-    modified. ``iterations`` overrides the count (used as given, not scaled by strength);
-    ``exact`` selects the paper's counts, else the quick ones. ``mode``: ``denoise`` takes
+    ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
+    by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are
+    missing (or do not fit ``fusion_net``) the fine-tuning engine runs instead and
+    ``params["notice"]`` says why. ``fusion_net`` (a FusionNet or Fuser; the shipped ``lite``
+    weights when None) is used by ``infrared``/``visible`` (fine-tuned copy or conditioned) and
+    ``denoise`` in ``visible`` mode; it is never modified. ``iterations`` overrides the
+    fine-tuning count (used as given, not scaled by strength). ``mode``: ``denoise`` takes
     ``visible`` (default: denoise the visible image, then fuse) or ``fused``; ``blur`` takes
     ``gaussian`` (default) or ``pixelate``. ``crop=False`` works on the whole image.
     """
     start = time.perf_counter()
-    name = task_name(task)
+    spec = get_spec(task_name(task))
+    name = spec.name
     mode = _mode(name, mode)
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength):
         raise TerfError(f"strength must be a number, got {strength!r}")
-    if strength <= 0:
-        raise TerfError(f"strength must be positive, got {strength!r}")
+    if strength < 0:
+        raise TerfError(f"strength must be zero or positive, got {strength!r}")
     vi, ir, fused = _check_pair(vi, ir, fused)
     h, w = ir.shape
     m = check_mask(mask, (h, w))
     dev = as_device(device)
+    used, notice = _choose_engine(spec, resolve_engine(engine, exact, dev), exact, dev, fusion_net)
     step_check(cancel)
 
     support_box = bounding_box(m, 0, multiple=1, min_size=1)
-    if support_box is None:  # empty mask: nothing to do
+    if support_box is None or strength == 0:  # nothing to do
         report(progress, 1, 1, 0.0)
         return TaskResult(
-            image=fused.copy(), raw=np.zeros((0, 0, 3), np.float32), box=Box(0, 0, 0, 0), state=None,
-            task=name, mode=mode, continued=False, iterations=0, seconds=time.perf_counter() - start,
-            optimised_pixels=0, total_pixels=h * w, loss=None,
+            image=fused.copy(), raw=np.zeros((0, 0, 3), np.float32), box=Box(0, 0, 0, 0),
+            state=state if strength == 0 else None, task=name, mode=mode, continued=False, iterations=0,
+            seconds=time.perf_counter() - start, optimised_pixels=0, total_pixels=h * w, loss=None,
+            params={"engine": used},
         )
 
     pair = fingerprint(vi, ir)
-    go_on = state is not None and continues(state, name, m, mode=mode) and state.pair == pair
+    go_on = (state is not None and continues(state, name, m, mode=mode, engine=used) and state.pair == pair)
     if go_on:
+        assert state is not None
         box = state.box
     elif crop:
         context = margin
@@ -369,40 +419,39 @@ def run_task(
         box = bounding_box(m, context)
     else:
         box = Box.full(h, w)
-    if name == "blur" or (go_on and name in ("brighten", "darken")):
-        n_iter = 0  # nothing to optimise
+    if name in ("brighten", "darken") and go_on:
+        n_iter = 0  # the same decomposition, gamma applied again
     else:
-        n_iter = _iterations(name, iterations, exact, strength)
+        n_iter = _iterations(spec, iterations, used, strength)
 
-    runner = {
-        "infrared": _run_inclination,
-        "visible": _run_inclination,
-        "brighten": _run_illumination,
-        "darken": _run_illumination,
-        "denoise": _run_denoise,
-        "blur": _run_blur,
-    }[name]
-    raw, payload, loss, params = runner(
-        name, mode, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused), box=box,
-        strength=strength, iterations=n_iter, previous=state.payload if go_on else None,
-        fusion_net=fusion_net, device=dev, progress=progress, cancel=cancel, seed=seed, exact=exact,
+    inp = TaskInput(
+        spec=spec, mode=mode, engine=used, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused),
+        mask=box.crop(m), whole=fused, box=box, strength=strength, iterations=n_iter,
+        previous=state.payload if go_on and state is not None else None, fusion_net=fusion_net, device=dev,
+        progress=progress, cancel=cancel, seed=seed, exact=exact,
     )
+    runners = _FAST_RUNNERS if used == "fast" else _RUNNERS
+    out = runners[name](inp)
     step_check(cancel)
-    image = paste(fused, raw, box, m)
+    image = paste(fused, out.raw, box, m)
+    params = dict(out.params, engine=used)
+    if notice:
+        params["notice"] = notice
     new_state = TaskState(
         task=name,
         mode=mode,
         shape=(h, w),
         box=box,
-        region=state.region if go_on else support_bits(m),
+        region=state.region if go_on and state is not None else support_bits(m),
         pair=pair,
-        steps=(state.steps + 1) if go_on else 1,
-        iterations=(state.iterations if go_on else 0) + n_iter,
-        payload=payload,
+        steps=(state.steps + 1) if go_on and state is not None else 1,
+        iterations=(state.iterations if go_on and state is not None else 0) + n_iter,
+        payload=out.payload,
+        engine=used,
     )
     return TaskResult(
         image=image,
-        raw=raw,
+        raw=out.raw,
         box=box,
         state=new_state,
         task=name,
@@ -412,7 +461,7 @@ def run_task(
         seconds=time.perf_counter() - start,
         optimised_pixels=box.area,
         total_pixels=h * w,
-        loss=loss,
+        loss=out.loss,
         params=params,
     )
 
@@ -422,49 +471,50 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
+def _fuse_crop(fusion_net: FusionNet | Fuser | None, ir: np.ndarray, vi: np.ndarray, device: torch.device) -> np.ndarray:
+    net = _fusion_net(fusion_net)
+    if next(net.parameters()).device != device:
+        net = copy.deepcopy(net).to(device)
+    with torch.no_grad():
+        return to_numpy(run_network(net, to_tensor(ir).to(device), to_tensor(vi).to(device)).float())
+
+
 # --- the tasks on a crop ---------------------------------------------------------------------
-# Each returns (raw crop, new payload, last loss or None, params) and never modifies ``previous``.
+# Each returns a RunOutput and never modifies ``inp.previous``.
 
 
-def _run_inclination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                     progress, cancel, seed, exact):
-    if previous is not None:
-        net = FusionNet(FusionConfig(**previous["config"]))
-        weights = previous["weights"]
+def _run_inclination(inp: TaskInput) -> RunOutput:
+    if inp.previous is not None:
+        net = FusionNet(FusionConfig(**inp.previous["config"]))
+        weights = inp.previous["weights"]
     else:
-        net = _fusion_net(fusion_net)
+        net = _fusion_net(inp.fusion_net)
         weights = None
     out = incl_mod.incline(
-        net, vi, ir, towards=name, epochs=iterations, weights=weights, device=device,
-        progress=progress, cancel=cancel,
+        net, inp.vi, inp.ir, towards=inp.spec.name, epochs=inp.iterations, weights=weights, device=inp.device,
+        progress=inp.progress, cancel=inp.cancel,
     )
     payload = {"config": net.config.to_dict(), "weights": out.weights}
-    return out.image, payload, (out.loss if iterations else None), {"epochs": iterations, "lr": incl_mod.LR}
+    return RunOutput(out.image, payload, out.loss if inp.iterations else None,
+                     {"epochs": inp.iterations, "lr": incl_mod.LR})
 
 
-def _run_illumination(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                      progress, cancel, seed, exact):
-    gamma_step = illum_mod.gamma_for(name, strength)
-    train_scale = 1 if exact else QUICK_ILLUMINATION_SCALE
-    if previous is not None:
-        decomposition = illum_mod.Decomposition(
-            source=previous["source"].numpy(),
-            illumination=previous["illumination"].numpy(),
-            reflectance=previous["reflectance"].numpy(),
-            noise=previous["noise"].numpy(),
-            loss=previous["loss"],
-            iterations=previous["iterations"],
-        )
-        gamma = previous["gamma"] * gamma_step
-        report(progress, 1, 1, 0.0)
-        loss = None
-    else:
-        decomposition = illum_mod.decompose(
-            fused, iterations=iterations, seed=seed, device=device, progress=progress, cancel=cancel,
-            train_scale=train_scale,
-        )
-        gamma = gamma_step
-        loss = decomposition.loss
+def _run_inclination_fast(inp: TaskInput) -> RunOutput:
+    from terf_studio.tuning.engines.conditioned import ConditionedFusion, incline_fast
+
+    net = _fast_module(inp.spec, inp.device, inp.fusion_net)
+    assert isinstance(net, ConditionedFusion)
+    sign = 1.0 if inp.spec.name == "infrared" else -1.0
+    lam = inp.previous["lambda"].numpy() if inp.previous is not None else np.zeros(inp.mask.shape, np.float32)
+    lam = np.clip(lam + sign * LAMBDA_PER_STRENGTH * inp.strength * inp.mask, -1.0, 1.0).astype(np.float32)
+    step_check(inp.cancel)
+    raw = incline_fast(net, inp.vi, inp.ir, lam, inp.device)
+    report(inp.progress, 1, 1, 0.0)
+    return RunOutput(raw, {"lambda": _tensor(lam)}, None, {"lambda": round(float(np.abs(lam).max()), 4)})
+
+
+def _illumination_output(decomposition: illum_mod.Decomposition, gamma: float, gamma_step: float,
+                         loss: float | None, params: dict[str, Any]) -> RunOutput:
     raw = illum_mod.relight(decomposition, gamma)
     payload = {
         "source": _tensor(decomposition.source),
@@ -475,44 +525,112 @@ def _run_illumination(name, mode, *, vi, ir, fused, box, strength, iterations, p
         "iterations": decomposition.iterations,
         "gamma": gamma,
     }
-    params = {"gamma": gamma, "gamma_step": gamma_step}
-    if previous is None:
-        params["train_scale"] = train_scale
-    return raw, payload, loss, params
+    return RunOutput(raw, payload, loss, {"gamma": gamma, "gamma_step": gamma_step, **params})
 
 
-def _run_denoise(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-                 progress, cancel, seed, exact):
-    if previous is not None:
-        source = previous["source"].numpy()
-        weights = previous["weights"]
+def _previous_decomposition(previous: Mapping[str, Any]) -> illum_mod.Decomposition:
+    return illum_mod.Decomposition(
+        source=previous["source"].numpy(),
+        illumination=previous["illumination"].numpy(),
+        reflectance=previous["reflectance"].numpy(),
+        noise=previous["noise"].numpy(),
+        loss=previous["loss"],
+        iterations=previous["iterations"],
+    )
+
+
+def _run_illumination(inp: TaskInput) -> RunOutput:
+    gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
+    train_scale = 1 if inp.engine == "exact" else QUICK_ILLUMINATION_SCALE
+    if inp.previous is not None:
+        report(inp.progress, 1, 1, 0.0)
+        return _illumination_output(_previous_decomposition(inp.previous), inp.previous["gamma"] * gamma_step,
+                                    gamma_step, None, {})
+    decomposition = illum_mod.decompose(
+        inp.fused, iterations=inp.iterations, seed=inp.seed, device=inp.device, progress=inp.progress,
+        cancel=inp.cancel, train_scale=train_scale,
+    )
+    return _illumination_output(decomposition, gamma_step, gamma_step, decomposition.loss,
+                                {"train_scale": train_scale})
+
+
+def _run_illumination_fast(inp: TaskInput) -> RunOutput:
+    from terf_studio.tuning.engines.retinex import decomposition_for
+
+    gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
+    if inp.previous is not None:
+        report(inp.progress, 1, 1, 0.0)
+        return _illumination_output(_previous_decomposition(inp.previous), inp.previous["gamma"] * gamma_step,
+                                    gamma_step, None, {})
+    units = _fast_module(inp.spec, inp.device, inp.fusion_net)
+    decomposition, cached = decomposition_for(units, inp.fused, inp.box, inp.device, whole=inp.whole)
+    report(inp.progress, 1, 1, 0.0)
+    return _illumination_output(decomposition, gamma_step, gamma_step, None, {"cached": cached})
+
+
+def _run_denoise(inp: TaskInput) -> RunOutput:
+    if inp.previous is not None:
+        source = inp.previous["source"].numpy()
+        weights = inp.previous["weights"]
     else:
-        source = vi if mode == "visible" else fused
+        source = inp.vi if inp.mode == "visible" else inp.fused
         weights = None
     out = denoise_mod.denoise(
-        source, iterations=iterations, weights=weights, seed=seed, device=device,
-        progress=progress, cancel=cancel,
+        source, iterations=inp.iterations, weights=weights, seed=inp.seed, device=inp.device,
+        progress=inp.progress, cancel=inp.cancel,
     )
-    if mode == "visible":
-        net = _fusion_net(fusion_net)
-        if next(net.parameters()).device != device:
-            net = copy.deepcopy(net).to(device)
-        with torch.no_grad():
-            raw = to_numpy(run_network(net, to_tensor(ir).to(device), to_tensor(out.image).to(device)).float())
-    else:
-        raw = out.image
+    raw = _fuse_crop(inp.fusion_net, inp.ir, out.image, inp.device) if inp.mode == "visible" else out.image
     payload = {"source": _tensor(source), "weights": out.weights}
-    return raw, payload, (out.loss if iterations else None), {"iterations": iterations, "denoised": out.image}
+    return RunOutput(raw, payload, out.loss if inp.iterations else None,
+                     {"iterations": inp.iterations, "denoised": out.image})
 
 
-def _run_blur(name, mode, *, vi, ir, fused, box, strength, iterations, previous, fusion_net, device,
-              progress, cancel, seed, exact):
-    amount = blur_mod.blur_amount(mode, strength)
-    if previous is not None:
-        source = previous["source"].numpy()
-        amount = blur_mod.combine_amounts(mode, previous["amount"], amount)
+def _run_denoise_fast(inp: TaskInput) -> RunOutput:
+    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, denoise_fast, estimate_sigma
+
+    net = _fast_module(inp.spec, inp.device, inp.fusion_net)
+    assert isinstance(net, NoiseConditionedDenoiser)
+    if inp.previous is not None:
+        source = inp.previous["source"].numpy()
+        sigma, total = float(inp.previous["sigma"]), float(inp.previous["strength"]) + inp.strength
     else:
-        source = fused
-    raw = blur_mod.apply_blur(source, mode, amount, origin=(box.top, box.left))
-    report(progress, 1, 1, 0.0)
-    return raw, {"source": _tensor(source), "amount": amount}, None, {"sigma" if mode == "gaussian" else "cell": amount}
+        source = inp.vi if inp.mode == "visible" else inp.fused
+        sigma, total = estimate_sigma(source), inp.strength
+    step_check(inp.cancel)
+    denoised = denoise_fast(net, source, sigma * total, inp.device)
+    raw = _fuse_crop(inp.fusion_net, inp.ir, denoised, inp.device) if inp.mode == "visible" else denoised
+    report(inp.progress, 1, 1, 0.0)
+    payload = {"source": _tensor(source), "sigma": sigma, "strength": total}
+    params = {"sigma": round(sigma * 255.0, 2), "sigma_used": round(sigma * total * 255.0, 2), "denoised": denoised}
+    return RunOutput(raw, payload, None, params)
+
+
+def _run_blur(inp: TaskInput) -> RunOutput:
+    amount = blur_mod.blur_amount(inp.mode, inp.strength)
+    if inp.previous is not None:
+        source = inp.previous["source"].numpy()
+        amount = blur_mod.combine_amounts(inp.mode, inp.previous["amount"], amount)
+    else:
+        source = inp.fused
+    raw = blur_mod.apply_blur(source, inp.mode, amount, origin=(inp.box.top, inp.box.left))
+    report(inp.progress, 1, 1, 0.0)
+    return RunOutput(raw, {"source": _tensor(source), "amount": amount}, None,
+                     {"sigma" if inp.mode == "gaussian" else "cell": amount})
+
+
+_RUNNERS = {
+    "infrared": _run_inclination,
+    "visible": _run_inclination,
+    "brighten": _run_illumination,
+    "darken": _run_illumination,
+    "denoise": _run_denoise,
+    "blur": _run_blur,
+}
+_FAST_RUNNERS = {
+    "infrared": _run_inclination_fast,
+    "visible": _run_inclination_fast,
+    "brighten": _run_illumination_fast,
+    "darken": _run_illumination_fast,
+    "denoise": _run_denoise_fast,
+    "blur": _run_blur,
+}

@@ -1,0 +1,74 @@
+"""Loading the fast engines' weights once per process (through the model registry).
+
+:func:`fast_engine` returns the loaded module for a task or raises a one-line
+:class:`~terf_studio.errors.ModelError` saying which file is missing; callers fall back to
+fine-tuning with that message as a notice. Loaded modules are cached by file and device; the
+conditioned fusion network is cached per base network (its FiLM layers sit on that network).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from terf_studio.errors import ModelError
+from terf_studio.fusion.network import FusionNet
+from terf_studio.models import find_model, get_spec
+
+_lock = threading.Lock()
+_cache: dict[tuple, nn.Module] = {}
+
+
+def fast_weights_path(model: str) -> Path:
+    path = find_model(model)
+    if path is None:
+        spec = get_spec(model)
+        raise ModelError(f"the fast engine's weights '{spec.filename}' ({model}) are missing; get them with "
+                         f"{spec.how_to_get}")
+    return path
+
+
+def _key(path: Path, device: torch.device, extra: object = None) -> tuple:
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size, str(device), extra)
+
+
+def fast_engine(model: str, device: torch.device, base: FusionNet | None = None) -> nn.Module:
+    """The loaded fast engine ``model`` (a registry name) on ``device``."""
+    from terf_studio.tuning.engines.conditioned import load_conditioned
+    from terf_studio.tuning.engines.denoiser import load_denoiser
+    from terf_studio.tuning.engines.retinex import load_units
+
+    path = fast_weights_path(model)
+    if model.startswith("fast-inclination"):
+        if base is None:
+            raise ModelError("the fast inclination engine needs the fusion network it was trained on")
+        key = _key(path, device, id(base))
+    else:
+        key = _key(path, device)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            return found
+        if model.startswith("fast-inclination"):
+            assert base is not None
+            plain = copy.deepcopy(base).to(device, memory_format=torch.contiguous_format)
+            module: nn.Module = load_conditioned(path, plain)
+        elif model == "fast-illumination":
+            module = load_units(path)
+        elif model == "fast-denoise":
+            module = load_denoiser(path)
+        else:
+            raise ModelError(f"no fast engine is called {model!r}")
+        module = module.to(device).eval()
+        _cache[key] = module
+        return module
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()

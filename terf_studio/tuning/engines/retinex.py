@@ -1,0 +1,132 @@
+"""Brighten / darken from an amortised Retinex decomposition, cached per image.
+
+The exact engine (:mod:`terf_studio.tuning.illumination`) trains the paper's three units
+(eq. 14-17) from scratch on every image. Here the same units are trained once over many fused
+images (:func:`terf_studio.tuning.engines.training.train_illumination`), so the illumination map
+``S`` and the noise ``N`` of any image come from one forward pass. Only the illumination and
+noise units run at edit time: the result ``(I - N) * S^(gamma - 1)`` needs no reflectance, and
+the reflectance kept in the :class:`Decomposition` is the Retinex identity ``(I - N) / S``.
+
+:class:`DecompositionCache` keeps the decomposition of whole images by content, so the editor
+computes it in the background right after a pair opens (and after each edit) and a brighten or
+darken command, or a strength change, is then a gamma on the cached ``S``: milliseconds.
+The units are convolutional with an 11x11 receptive field, so a crop decomposed on its own
+(with the task's 16-pixel margin) equals the cached whole-image decomposition inside the mask.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from torch import nn
+
+from terf_studio.errors import TerfError
+from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
+from terf_studio.tuning.illumination import Decomposition, RetinexUnits
+from terf_studio.tuning.region import Box, fingerprint
+
+ENGINE = "illumination"
+
+
+def save_units(path: str | os.PathLike, units: RetinexUnits, meta: dict | None = None) -> None:
+    save_engine(path, ENGINE, units, {"units": "paper"}, meta)
+
+
+def load_units(path: str | os.PathLike) -> RetinexUnits:
+    return load_state(RetinexUnits(), read_engine(path, ENGINE), path)
+
+
+@torch.inference_mode()
+def decompose_fast(units: RetinexUnits, image: np.ndarray, device: torch.device | str = "cpu") -> Decomposition:
+    """``S`` and ``N`` of ``image`` (H, W, 3) in one forward pass of the trained units."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise TerfError(f"the illumination task needs an RGB image, got shape {image.shape}")
+    dev = torch.device(device)
+    units = units.to(dev)
+    x = to_tensor(image).to(dev)
+    s = torch.sigmoid(units.illumination(x))
+    n = torch.tanh(units.noise(x))
+    source = np.array(image, dtype=np.float32)
+    illumination = to_numpy(s.cpu())
+    noise = to_numpy(n.cpu())
+    reflectance = np.clip((source - noise) / np.maximum(illumination, 1e-4)[..., None], 0.0, 1.0)
+    return Decomposition(source=source, illumination=illumination, reflectance=reflectance.astype(np.float32),
+                         noise=noise, loss=float("nan"), iterations=0)
+
+
+def crop_decomposition(d: Decomposition, box: Box) -> Decomposition:
+    return Decomposition(source=box.crop(d.source), illumination=box.crop(d.illumination),
+                         reflectance=box.crop(d.reflectance), noise=box.crop(d.noise), loss=d.loss,
+                         iterations=d.iterations)
+
+
+class DecompositionCache:
+    """Whole-image decompositions by image content (the most recent ``size``); thread-safe."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Decomposition] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(image: np.ndarray) -> str:
+        return fingerprint(np.asarray(image, dtype=np.float32))
+
+    def get(self, image: np.ndarray) -> Decomposition | None:
+        k = self.key(image)
+        with self._lock:
+            found = self._items.get(k)
+            if found is not None:
+                self._items.move_to_end(k)
+            return found
+
+    def put(self, image: np.ndarray, decomposition: Decomposition) -> None:
+        k = self.key(image)
+        with self._lock:
+            self._items[k] = decomposition
+            self._items.move_to_end(k)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+#: The process-wide cache the editor fills in the background and the fast engine reads.
+CACHE = DecompositionCache()
+
+
+def decomposition_for(units: RetinexUnits, image: np.ndarray, box: Box | None = None,
+                      device: torch.device | str = "cpu", cache: DecompositionCache | None = CACHE,
+                      whole: np.ndarray | None = None) -> tuple[Decomposition, bool]:
+    """The decomposition of ``whole[box]`` (or of ``image``): from the cache when ``whole`` is
+    cached, else one forward pass on ``image`` (the crop). Returns it and whether it was cached."""
+    if cache is not None and whole is not None and box is not None:
+        cached = cache.get(whole)
+        if cached is not None:
+            return crop_decomposition(cached, box), True
+    return decompose_fast(units, image, device), False
+
+
+def prepare(units: RetinexUnits, image: np.ndarray, device: torch.device | str = "cpu",
+            cache: DecompositionCache = CACHE) -> Decomposition:
+    """Decompose a whole image into the cache (the editor calls this on its worker)."""
+    found = cache.get(image)
+    if found is None:
+        found = decompose_fast(units, image, device)
+        cache.put(image, found)
+    return found
+
+
+def unit_count(units: nn.Module) -> int:
+    return sum(p.numel() for p in units.parameters())

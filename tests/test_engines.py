@@ -1,0 +1,385 @@
+"""The fast engines: conditioned inclination, amortised Retinex, noise-conditioned denoiser,
+their files, their use through run_task and the session, and their training loops."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from terf_studio.errors import ModelError
+from terf_studio.fusion import build_network, load_fuser
+from terf_studio.imaging.color import rgb_to_grey_np
+from terf_studio.language import Edit, Task
+from terf_studio.regions import Mask
+from terf_studio.session import EditSession
+from terf_studio.tuning import run_task
+from terf_studio.tuning.engines import loader
+from terf_studio.tuning.engines.conditioned import (
+    ConditionedFusion,
+    incline_fast,
+    load_conditioned,
+    save_conditioned,
+)
+from terf_studio.tuning.engines.denoiser import (
+    NoiseConditionedDenoiser,
+    denoise_fast,
+    estimate_sigma,
+    load_denoiser,
+    save_denoiser,
+)
+from terf_studio.tuning.engines.retinex import DecompositionCache, decompose_fast, load_units, prepare, save_units
+from terf_studio.tuning.illumination import RetinexUnits
+from terf_studio.tuning.specs import TASK_SPECS
+
+H, W = 48, 64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _scene(h: int = H, w: int = W):
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    vi = np.stack([0.45 + 0.25 * np.sin(xx / 3.0), 0.4 + 0.25 * np.sin(yy / 4.0 + xx / 6.0),
+                   0.35 + 0.2 * np.cos(yy / 3.5)], -1).astype(np.float32)
+    ir = (0.1 + 0.8 * np.exp(-((yy - h / 2) ** 2 + (xx - w / 3) ** 2) / 80.0)).astype(np.float32)
+    return vi, ir
+
+
+@pytest.fixture(scope="module")
+def fuser():
+    return load_fuser("lite", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def scene(fuser):
+    vi, ir = _scene()
+    mask = np.zeros((H, W), np.float32)
+    mask[8:40, 10:50] = 1.0
+    return vi, ir, fuser.fuse(vi, ir), mask
+
+
+def _y(image):
+    return rgb_to_grey_np(image)
+
+
+# --- inclination ---------------------------------------------------------------------------------
+
+
+def test_lambda_zero_is_the_plain_fusion_bit_for_bit():
+    torch.manual_seed(0)
+    base = build_network("lite").eval()
+    net = ConditionedFusion(base).eval()
+    with torch.no_grad():
+        for film in (net.film_extract, net.film_refine, net.film_integrate, net.film_head):
+            for p in film.parameters():
+                p.normal_(0, 0.5)  # non-trivial FiLM layers: lambda = 0 must still be the identity
+        ir, vi = torch.rand(2, 1, 32, 40), torch.rand(2, 3, 32, 40)
+        assert torch.equal(net(ir, vi, torch.zeros(2, 1, 32, 40)), base(ir, vi))
+        assert not torch.equal(net(ir, vi, torch.full((2, 1, 32, 40), 0.7)), base(ir, vi))
+
+
+def test_shipped_inclination_leans_each_way_and_composes_regions_in_one_pass(scene, fuser):
+    vi, ir, fused, _ = scene
+    net = loader.fast_engine("fast-inclination-lite", torch.device("cpu"), base=fuser.net)
+    lam = np.zeros((H, W), np.float32)
+    lam[:, : W // 2] = 0.8  # left towards infrared
+    lam[:, W // 2 :] = -0.8  # right towards visible
+    out = incline_fast(net, vi, ir, lam)
+    left, right = np.s_[:, 4 : W // 2 - 4], np.s_[:, W // 2 + 4 : -4]
+    d_ir = lambda img, s: float(np.abs(_y(img)[s] - ir[s]).mean())  # noqa: E731
+    d_vi = lambda img, s: float(np.abs(_y(img)[s] - _y(vi)[s]).mean())  # noqa: E731
+    assert d_ir(out, left) < d_ir(fused, left)
+    assert d_vi(out, right) < d_vi(fused, right)
+    plain = incline_fast(net, vi, ir, np.zeros((H, W), np.float32))
+    assert np.abs(plain - fused).max() < 1e-4  # lambda 0: the plain fusion (up to memory layout rounding)
+
+
+def test_conditioned_file_round_trip_and_refusals(tmp_path):
+    torch.manual_seed(1)
+    base = build_network("lite").eval()
+    net = ConditionedFusion(base)
+    with torch.no_grad():
+        net.film_head.net[-1].weight.normal_(0, 0.3)
+    path = tmp_path / "fast-inclination-lite.pt"
+    save_conditioned(path, net, {"steps": 1})
+    again = load_conditioned(path, base)
+    ir, vi, lam = torch.rand(1, 1, 16, 16), torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(again(ir, vi, lam), net(ir, vi, lam))
+    other = build_network("lite")  # same shape, other weights: the FiLM layers do not fit it
+    with pytest.raises(ModelError, match="other 'lite' fusion weights"):
+        load_conditioned(path, other)
+    with pytest.raises(ModelError, match="half-resolution"):
+        ConditionedFusion(build_network("full"))
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelError, match="cannot load engine weights"):
+        load_conditioned(damaged, base)
+    with pytest.raises(ModelError, match="holds the 'inclination' engine, not 'denoise'"):
+        load_denoiser(path)
+
+
+# --- illumination --------------------------------------------------------------------------------
+
+
+def test_units_round_trip_and_cache(tmp_path, scene):
+    _, _, fused, _ = scene
+    torch.manual_seed(2)
+    units = RetinexUnits()
+    path = tmp_path / "u.pt"
+    save_units(path, units)
+    again = load_units(path)
+    a, b = decompose_fast(units, fused), decompose_fast(again, fused)
+    assert np.array_equal(a.illumination, b.illumination)
+    assert a.illumination.shape == (H, W) and a.noise.shape == (H, W, 3)
+    cache = DecompositionCache(size=2)
+    prepare(units, fused, cache=cache)
+    assert cache.get(fused) is not None and cache.get(fused + 0.01) is None
+    prepare(units, fused * 0.5, cache=cache)
+    prepare(units, fused * 0.25, cache=cache)
+    assert len(cache) == 2 and cache.get(fused) is None  # the oldest was dropped
+
+
+@pytest.mark.parametrize("task", ["brighten", "darken"])
+def test_fast_illumination_from_the_cache_equals_the_crop_path(scene, fuser, task):
+    vi, ir, fused, mask = scene
+    from terf_studio.tuning.engines.retinex import CACHE
+
+    CACHE.clear()
+    crop = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
+    assert crop.params["cached"] is False and crop.params["engine"] == "fast"
+    prepare(loader.fast_engine("fast-illumination", torch.device("cpu")), fused)
+    cached = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
+    assert cached.params["cached"] is True
+    inside = mask > 0
+    # The crop has a 16-pixel margin and the units see 11x11: inside the mask both agree.
+    assert np.abs(cached.image[inside] - crop.image[inside]).max() < 1e-4
+    CACHE.clear()
+
+
+# --- denoise --------------------------------------------------------------------------------------
+
+
+def test_noise_estimate_reads_the_level_of_gaussian_noise():
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float32)
+    clean = np.stack([0.5 + 0.2 * np.sin(xx / 9.0), 0.5 + 0.2 * np.cos(yy / 11.0), 0.45 + 0.1 * np.sin((xx + yy) / 13)],
+                     -1).astype(np.float32)
+    assert estimate_sigma(clean) < 2 / 255
+    for sigma in (10 / 255, 25 / 255, 40 / 255):
+        noisy = clean + np.random.default_rng(0).normal(0, sigma, clean.shape).astype(np.float32)
+        assert estimate_sigma(noisy) == pytest.approx(sigma, rel=0.12)
+    assert estimate_sigma(np.zeros((1, 1), np.float32)) == 0.0
+
+
+def test_denoiser_round_trip_odd_sizes_and_grey(tmp_path):
+    torch.manual_seed(3)
+    net = NoiseConditionedDenoiser(width=8, depth=3)
+    path = tmp_path / "d.pt"
+    save_denoiser(path, net)
+    again = load_denoiser(path)
+    image = np.random.default_rng(1).random((15, 21, 3)).astype(np.float32)
+    assert np.array_equal(denoise_fast(net, image, 0.1), denoise_fast(again, image, 0.1))
+    assert denoise_fast(again, image, 0.1).shape == (15, 21, 3)
+    assert denoise_fast(again, image[..., 0], 0.1).shape == (15, 21)
+
+
+def test_shipped_denoiser_raises_psnr_at_the_estimated_level():
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float32)
+    clean = np.stack([0.5 + 0.25 * np.sin(xx / 7.0), 0.5 + 0.2 * np.cos(yy / 8.0), 0.4 + 0.2 * np.sin((xx + yy) / 10)],
+                     -1).astype(np.float32)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
+    net = loader.fast_engine("fast-denoise", torch.device("cpu"))
+    out = denoise_fast(net, noisy, estimate_sigma(noisy))
+    psnr = lambda a: 10 * np.log10(1 / np.mean((a - clean) ** 2))  # noqa: E731
+    assert psnr(out) > psnr(noisy) + 5
+
+
+# --- through run_task ----------------------------------------------------------------------------
+
+
+MEASURES = {
+    "infrared": (lambda img, vi, ir, m: -np.abs(_y(img) - ir)[m].mean()),
+    "visible": (lambda img, vi, ir, m: -np.abs(_y(img) - _y(vi))[m].mean()),
+    "brighten": (lambda img, vi, ir, m: _y(img)[m].mean()),
+    "darken": (lambda img, vi, ir, m: -_y(img)[m].mean()),
+}
+
+
+@pytest.mark.parametrize("task", sorted(MEASURES))
+def test_fast_tasks_move_as_named_repeat_further_and_keep_the_outside(scene, fuser, task):
+    vi, ir, fused, mask = scene
+    inside, outside = mask > 0.5, mask == 0
+    r1 = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
+    r2 = run_task(task, vi=vi, ir=ir, fused=r1.image, mask=mask, fusion_net=fuser, engine="fast", state=r1.state)
+    m = MEASURES[task]
+    assert m(r2.image, vi, ir, inside) > m(r1.image, vi, ir, inside) > m(fused, vi, ir, inside)
+    assert r1.iterations == 0 and r2.continued and r2.state.engine == "fast"
+    assert np.array_equal(r1.image[outside], fused[outside]) and np.array_equal(r2.image[outside], fused[outside])
+
+
+def test_fast_denoise_through_run_task_and_its_repeat(fuser):
+    vi, ir = _scene(64, 96)
+    noisy_vi = np.clip(vi + np.random.default_rng(0).normal(0, 25 / 255, vi.shape), 0, 1).astype(np.float32)
+    clean, noisy = fuser.fuse(vi, ir), fuser.fuse(noisy_vi, ir)
+    r1 = run_task("denoise", vi=noisy_vi, ir=ir, fused=noisy, mask=None, fusion_net=fuser, engine="fast")
+    r2 = run_task("denoise", vi=noisy_vi, ir=ir, fused=r1.image, mask=None, fusion_net=fuser, engine="fast",
+                  state=r1.state)
+    err = lambda a: float(np.mean((a - clean) ** 2))  # noqa: E731
+    assert err(r1.image) < err(noisy)
+    assert r1.params["sigma"] == pytest.approx(25, rel=0.2)  # grey levels, estimated from the image
+    assert r2.continued and r2.params["sigma_used"] == pytest.approx(2 * r1.params["sigma_used"], rel=1e-3)
+
+
+@pytest.mark.parametrize("where", ["one pixel", "whole image", "border"])
+def test_fast_engine_handles_tiny_whole_and_border_regions(scene, fuser, where):
+    vi, ir, fused, _ = scene
+    mask = np.zeros((H, W), np.float32)
+    if where == "one pixel":
+        mask[20, 30] = 1.0
+    elif where == "whole image":
+        mask[:] = 1.0
+    else:
+        mask[:12, -15:] = 1.0
+    for task in TASK_SPECS:
+        r = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
+        assert r.image.shape == fused.shape and np.isfinite(r.image).all()
+        assert np.array_equal(r.image[mask == 0], fused[mask == 0])
+
+
+def test_strength_zero_leaves_the_image_bit_identical(scene, fuser):
+    vi, ir, fused, mask = scene
+    for engine in ("fast", "quick"):
+        r = run_task("infrared", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine=engine, strength=0)
+        assert np.array_equal(r.image, fused) and r.iterations == 0
+
+
+def test_missing_fast_weights_fall_back_to_fine_tuning_with_a_notice(scene, fuser, monkeypatch):
+    vi, ir, fused, mask = scene
+    monkeypatch.setattr(loader, "find_model", lambda name: None)
+    loader.clear_cache()
+    r = run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast", iterations=2)
+    assert r.params["engine"] == "quick" and r.iterations == 2
+    assert "fast-illumination.pt" in r.params["notice"] and "fine-tuning" in r.params["notice"]
+    monkeypatch.undo()
+    loader.clear_cache()
+
+
+def test_auto_engine_is_fast_on_the_cpu(scene, fuser):
+    vi, ir, fused, mask = scene
+    r = run_task("visible", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="auto", device="cpu")
+    assert r.params["engine"] == "fast"
+
+
+def test_other_lite_weights_fall_back_for_inclination(scene):
+    vi, ir, fused, mask = scene
+    torch.manual_seed(5)
+    other = build_network("lite").eval()
+    r = run_task("infrared", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=other, engine="fast", iterations=1)
+    assert r.params["engine"] == "quick" and "other 'lite' fusion weights" in r.params["notice"]
+
+
+# --- through the session -------------------------------------------------------------------------
+
+
+def _session(fuser):
+    vi, ir = _scene()
+    return EditSession(vi, ir, fuser)
+
+
+def _mask():
+    data = np.zeros((H, W), np.float32)
+    data[8:40, 10:50] = 1.0
+    return Mask(data, label="box")
+
+
+def test_session_records_the_engine_and_changes_the_latest_strength(fuser, tmp_path):
+    from terf_studio.project import load_project, save_project
+
+    session = _session(fuser)
+    step = session.apply([Edit(None, Task.BRIGHTEN, strength=1.0)], [_mask()], engine="fast")
+    assert step.edits[0].info["engine"] == "fast" and session.strength_adjustable()
+    after_one = session.current16.copy()
+    preview = session.preview_strength(2.0)
+    assert np.array_equal(session.current16, after_one) and len(session.steps) == 1  # a preview changes nothing
+    assert _y(preview)[8:40, 10:50].mean() > _y(session.current())[8:40, 10:50].mean()
+    assert np.array_equal(session.preview_strength(0.0), session.fused)  # 0: the image before the step
+    session.set_strength(2.0)
+    assert len(session.steps) == 2 and session.steps[-1].edits[0].edit.strength == 2.0
+    assert np.allclose(session.current(), preview, atol=1 / 65535)
+    session.undo()
+    assert np.array_equal(session.current16, after_one)
+    session.redo()
+    path = save_project(session, tmp_path / "p.terf")
+    reopened = load_project(path, device="cpu")
+    assert [s.edits[0].info["engine"] for s in reopened.steps] == ["fast", "fast"]
+
+
+def test_fine_tuned_steps_keep_their_strength_and_old_projects_say_so(fuser, tmp_path):
+    import zipfile
+
+    from terf_studio.errors import TerfError
+    from terf_studio.project import load_project, save_project
+
+    session = _session(fuser)
+    session.apply([Edit(None, Task.BRIGHTEN)], [_mask()], engine="quick", iterations=2)
+    assert not session.strength_adjustable()
+    with pytest.raises(TerfError, match="fast engine"):
+        session.preview_strength(2.0)
+    path = save_project(session, tmp_path / "old.terf")
+    # A project written before engines were recorded: no "engine" in the step's info.
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    meta = json.loads(entries["project.json"])
+    for step in meta["steps"]:
+        for e in step["edits"]:
+            e["info"].pop("engine", None)
+    entries["project.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in entries.items():
+            z.writestr(n, data)
+    reopened = load_project(path, device="cpu")
+    assert reopened.steps[0].edits[0].info["engine"] == "fine-tune" and not reopened.strength_adjustable()
+
+
+def test_warm_up_fills_the_illumination_cache(fuser):
+    from terf_studio.tuning.engines.retinex import CACHE
+
+    CACHE.clear()
+    session = _session(fuser)
+    assert session.warm_up_fast_engines()
+    assert CACHE.get(session.current()) is not None
+    step = session.apply([Edit(None, Task.DARKEN)], [_mask()], engine="fast")
+    assert step.edits[0].info["cached"] is True
+    CACHE.clear()
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["inclination", "illumination", "denoise"])
+def test_each_engine_trains_a_few_steps_and_writes_a_loadable_file(pair_dir, tmp_path, engine):
+    import shutil
+
+    from terf_studio.tuning.engines.training import EngineTrainOptions, train_engine
+
+    data = tmp_path / "data"
+    shutil.copytree(pair_dir, data / "roadscene")
+    out = tmp_path / "out" / f"fast-{engine}.pt"
+    meta = train_engine(EngineTrainOptions(engine=engine, data=data, out=out, minutes=5, steps=2, batch_size=2,
+                                           crop=32, save_every=1))
+    assert meta["steps"] == 2 and np.isfinite(meta["final_loss"])
+    assert out.is_file() and (out.parent / f"fast-{engine}-train-log.csv").is_file()
+    if engine == "inclination":
+        load_conditioned(out, load_fuser("lite", device="cpu").net)
+    elif engine == "illumination":
+        load_units(out)
+    else:
+        load_denoiser(out)
