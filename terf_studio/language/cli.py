@@ -321,17 +321,3 @@ def run_bench_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m terf_studio.language.cli parse ...`` / ``bench ...`` (until the
-    main command registers these)."""
-    top = argparse.ArgumentParser(prog="python -m terf_studio.language.cli")
-    sub = top.add_subparsers(dest="command", required=True)
-    add_parse_arguments(sub.add_parser("parse", help="text -> edit plan"))
-    add_bench_parse_arguments(sub.add_parser("bench", help="score the parsers on a command set"))
-    args = top.parse_args(argv)
-    return run_parse(args) if args.command == "parse" else run_bench_parse(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""The LLM parser object and the process-wide cache of loaded parsers.
+
+Loading takes seconds, so it happens once and lazily: :func:`get_llm_parser`
+caches one parser per model path, and :func:`load_llm_parser_async` loads it
+on a background thread (the GUI calls either from its worker thread, never
+from the GUI thread).  A parser serialises its calls with a lock, so one
+instance may be shared between threads.  The fixed prompt prefix is
+evaluated once at load; llama.cpp then reuses its cached state, so each
+command only evaluates its own few tokens.
+
+Chat models are prompted through their own chat template (the GGUF's
+``tokenizer.chat_template``, rendered by llama-cpp-python's Jinja2 chat
+formatter, as ``create_chat_completion`` does) and decoded the same way as
+base models.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from ...errors import ModelError
+from ..plan import EditPlan
+from .decoder import MAX_ANSWER_TOKENS, N_CTX, Decoder, LayoutError
+from .grammar import command_grammar, validate_output
+from .loading import default_threads, import_llama, is_instruction_tuned, resolve_model_path
+from .prompt import PromptSet, command_text, target_candidates
+
+
+class LlmParser:
+    """Parse commands with one loaded GGUF model.
+
+    ``mode`` is "auto" (decide from the file), "completion" or "chat".
+    ``chat_template`` overrides the file's template (chat mode only).
+    """
+
+    name = "llm"
+
+    def __init__(self, model_path: str | Path, mode: str = "auto", n_threads: int | None = None,
+                 prompts: PromptSet | None = None, chat_template: str | None = None) -> None:
+        if mode not in {"auto", "completion", "chat"}:
+            raise ValueError("mode must be 'auto', 'completion' or 'chat'")
+        llama_cpp = import_llama()
+        self.model_path = Path(model_path).expanduser().resolve()
+        if not self.model_path.is_file():
+            raise ModelError(f"LLM model file not found: {self.model_path}")
+        self.prompts = prompts or PromptSet.load()
+        self._lock = threading.Lock()
+        self._lib = llama_cpp
+        start = time.perf_counter()
+        self._llm = self._load_model(default_threads() if n_threads is None else n_threads)
+        metadata = dict(getattr(self._llm, "metadata", {}) or {})
+        template = chat_template or metadata.get("tokenizer.chat_template")
+        if mode == "auto":
+            mode = "chat" if is_instruction_tuned(self.model_path, metadata) else "completion"
+        if mode == "chat" and not template:
+            raise ModelError(f"The LLM model {self.model_path} has no chat template; use completion mode.")
+        self.mode = mode
+        self._formatter = self._chat_formatter(template) if mode == "chat" else None
+        self.model_name = str(metadata.get("general.name") or self.model_path.stem)
+        self._decoder = Decoder(self._llm, llama_cpp)
+        self._warm_up()
+        self.load_seconds = time.perf_counter() - start
+
+    def _load_model(self, n_threads: int) -> Any:
+        """The ``llama_cpp.Llama`` for this parser's file; ModelError when it will not load."""
+        try:
+            return self._lib.Llama(
+                model_path=str(self.model_path),
+                n_ctx=N_CTX,
+                n_threads=n_threads,
+                n_batch=512,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp raises ValueError/RuntimeError
+            raise ModelError(f"Could not load the LLM model {self.model_path}: {exc}") from exc
+
+    def _chat_formatter(self, template: str) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self._llm.token_eos()),
+            bos_token=self._token_text(self._llm.token_bos()),
+        )
+
+    # -- prompt ------------------------------------------------------------
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def prompt_tokens(self, command: str) -> list[int]:
+        """Token ids of the full prompt for ``command`` (already normalised)."""
+        if self.mode == "completion":
+            return self._llm.tokenize(self.prompts.completion_prompt(command).encode("utf-8"), add_bos=True)
+        rendered = self._formatter(messages=self.prompts.chat_messages(command)).prompt
+        bos = self._token_text(self._llm.token_bos())
+        # the template may write the BOS itself; never add a second one
+        add_bos = not (bos and rendered.startswith(bos))
+        return self._llm.tokenize(rendered.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _warm_up(self) -> None:
+        """Evaluate the fixed prompt prefix once so later commands reuse it."""
+        try:
+            with self._lock:
+                if self.mode == "completion":
+                    tokens = self._llm.tokenize(self.prompts.completion_prefix().encode("utf-8"), add_bos=True)
+                else:
+                    tokens = self.prompt_tokens("brighten the trees")
+                self._decoder.eval_prompt(tokens)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"The LLM model {self.model_path} failed its first run: {exc}") from exc
+
+    # -- parsing -----------------------------------------------------------
+    def raw(self, text: str) -> str:
+        """The model's grammar-constrained JSON answer for ``text`` (not validated)."""
+        command = command_text(text)
+        candidates = target_candidates(text)
+        gbnf = command_grammar(self.prompts.schema, candidates)
+        with self._lock:
+            prompt = self.prompt_tokens(command)
+            try:
+                return self._decoder.decode_structured(prompt, gbnf, candidates, self.prompts.field_order())
+            except LayoutError:
+                return self._decoder.decode_greedy(prompt, gbnf, MAX_ANSWER_TOKENS)
+
+    def parse(self, text: str) -> EditPlan:
+        """The validated plan for ``text``; problems go into its message, never raised."""
+        start = time.perf_counter()
+        if not isinstance(text, str) or not text.strip():
+            return EditPlan(text=text if isinstance(text, str) else "", parser=self.name,
+                            message="Nothing to parse: the command is empty.")
+        try:
+            raw = self.raw(text)
+        except ModelError as exc:
+            return EditPlan(text=text, parser=self.name, seconds=time.perf_counter() - start,
+                            message=str(exc))
+        edits, problem = validate_output(raw, target_candidates(text), text)
+        message = problem
+        if not edits and not problem:
+            message = f"The language model found no edit in '{text.strip()}'."
+        return EditPlan(edits=tuple(edits), text=text, parser=self.name,
+                        seconds=time.perf_counter() - start, message=message)
+
+
+# --------------------------------------------------------------------------
+# cache: one parser per (model path, mode), loaded once per process
+
+_cache: dict[tuple[str, str], LlmParser] = {}
+_cache_lock = threading.Lock()
+_load_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto") -> LlmParser:
+    """The cached parser for ``model_path`` (None: the default Gemma model).
+
+    The first call per path loads the model (seconds; call it from a worker
+    thread, not the GUI thread); later calls return the same object.
+    Concurrent first calls load it once.  Raises ModelError with a one-line
+    message when llama-cpp-python, the model package or the file is missing.
+    """
+    import_llama()
+    path = resolve_model_path(model_path)
+    key = (str(path), mode)
+    with _cache_lock:
+        parser = _cache.get(key)
+        if parser is not None:
+            return parser
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _cache_lock:
+            parser = _cache.get(key)
+        if parser is None:
+            parser = LlmParser(path, mode=mode)
+            with _cache_lock:
+                _cache[key] = parser
+    return parser
+
+
+def load_llm_parser_async(model_path: str | Path | None = None, mode: str = "auto") -> "Future[LlmParser]":
+    """Start loading on a daemon thread; the future gives the parser or the ModelError."""
+    future: Future[LlmParser] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(get_llm_parser(model_path, mode))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="terf-llm-load", daemon=True).start()
+    return future
