@@ -82,3 +82,73 @@ def test_errors_become_messages(qtbot, runner):
     assert blocker.args[1].startswith("bug failed: ZeroDivisionError")
     with qtbot.waitSignal(runner.finished, timeout=10_000):  # the thread survived both
         runner.submit(Job("fine", lambda p, c: None))
+
+
+def test_a_user_job_waits_for_a_background_job_instead_of_being_refused(qtbot, runner):
+    """The warm-up runs in the background; a command typed meanwhile starts when it ends, never beside it."""
+    release, order = threading.Event(), []
+
+    def warm_up(progress, cancel):
+        order.append("warm-up start")
+        release.wait(10)
+        order.append("warm-up end")
+        return True
+
+    def user(progress, cancel):
+        order.append("user")
+        return "applied"
+
+    ended = []
+    runner.background_done.connect(lambda job, result, ok: ended.append((job.kind, result, ok)))
+    runner.submit_background(Job("warm", warm_up, "warm-up"))
+    qtbot.waitUntil(lambda: order == ["warm-up start"], timeout=10_000)
+    assert runner.active and not runner.busy  # background work leaves the window usable
+    assert runner.submit(Job("apply", user))  # queued, not refused
+    assert runner.busy and not runner.submit(Job("other", user))  # still one user job at a time
+    release.set()
+    with qtbot.waitSignal(runner.finished, timeout=10_000) as blocker:
+        pass
+    assert blocker.args[1] == "applied"
+    assert order == ["warm-up start", "warm-up end", "user"]
+    # the warm-up was asked to give way (it ignores its token), and ended silently
+    assert ended == [("warm-up", None, False)]
+
+
+def test_background_jobs_of_a_kind_keep_only_the_newest(qtbot, runner):
+    release, ran = threading.Event(), []
+
+    def preview(value):
+        def fn(progress, cancel):
+            ran.append(value)
+            if value == 1:
+                release.wait(10)
+            return value
+        return fn
+
+    shown = []
+    runner.background_done.connect(lambda job, result, ok: shown.append((result, ok)))
+    runner.submit_background(Job("p1", preview(1), "preview"))
+    qtbot.waitUntil(lambda: ran == [1], timeout=10_000)
+    for value in (2, 3, 4):  # each replaces the one waiting; the running one is cancelled
+        runner.submit_background(Job(f"p{value}", preview(value), "preview"))
+    release.set()
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=10_000)
+    assert ran == [1, 4]
+    assert shown == [(None, False), (4, True)]
+
+
+def test_a_failing_background_job_is_silent_and_a_waiting_cancelled_job_never_runs(qtbot, runner):
+    failures, release, ran = [], threading.Event(), []
+    runner.failed.connect(lambda *args: failures.append(args))
+
+    def slow_fail(progress, cancel):
+        release.wait(10)
+        raise TerfError("no weights")
+
+    runner.submit_background(Job("warm", slow_fail, "warm-up"))
+    qtbot.waitUntil(lambda: runner.active, timeout=10_000)
+    assert runner.submit(Job("apply", lambda p, c: ran.append("apply")))
+    with qtbot.waitSignal(runner.cancelled, timeout=10_000):
+        runner.cancel()
+        release.set()
+    assert ran == [] and failures == [] and not runner.busy
