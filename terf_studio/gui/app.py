@@ -19,6 +19,8 @@ def add_gui_arguments(p: argparse.ArgumentParser) -> None:
                    help="start with the before/after split on, at this fraction of the width (0-1)")
     p.add_argument("--hide-masks", action="store_true", help="start with the mask overlays hidden (View > Show masks)")
     p.add_argument("--iterations", type=int, help="fine-tuning iterations per edit (previews; default: the task's)")
+    p.add_argument("--engine", metavar="ENGINE",
+                   help="auto, fast, quick or exact for this run (default: as last set in Edit > Engine)")
     p.add_argument("--llm", choices=["auto", "none"], help="use the local LLM for commands (default: as last set)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
 
@@ -54,6 +56,10 @@ def run_gui(args: argparse.Namespace) -> int:
     app.setOrganizationName("TeRF Studio")
     apply_theme(app)
     window = MainWindow(device=args.device, llm=args.llm)
+    if getattr(args, "engine", None):
+        from terf_studio.tuning.specs import check_engine
+
+        window.engines.choose(check_engine(args.engine), remember=False)
     if args.iterations:
         window.iterations = args.iterations
     if scripted:
