@@ -127,6 +127,7 @@ def test_a_bad_pair_is_a_message_and_the_window_stays_usable(qtbot, window, pair
 
 def test_typed_command_runs_on_the_worker_with_progress(qtbot, window, pair):
     open_pair(qtbot, window, pair)
+    window.engine_actions["quick"].trigger()  # fine-tuning: one progress report per iteration
     seen = []
     window.runner.progress.connect(lambda label, i, n, loss: seen.append((label, i, n)))
     before = window.session.current16.copy()
@@ -139,6 +140,8 @@ def test_typed_command_runs_on_the_worker_with_progress(qtbot, window, pair):
     assert [m.label for m in s.masks] == ["person"]  # the finder's mask became a layer
     assert window.isWindowModified()
     assert "brighten → person" in window.plan_panel.summary.text()
+    assert s.steps[0].edits[0].info["engine"] == "quick"
+    assert window.statusBar().currentMessage().startswith("done: brighten the person (brighten ")
 
 
 def test_cancel_mid_job_leaves_the_image_unchanged(qtbot, window, pair):

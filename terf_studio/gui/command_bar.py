@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from terf_studio.gui.strength import StrengthSlider
 from terf_studio.language import Edit, EditPlan
 from terf_studio.language.plan import MAX_STRENGTH, TASK_NAMES
 
@@ -77,7 +78,8 @@ class PlanPanel(QWidget):
     """The parsed plan as an editable table: task, target, strength and which region to use.
 
     ``run_requested`` asks the window to run the table as it stands (after the user corrected a
-    task or a target, or picked a mask for a target the finders could not find).
+    task or a target, or picked a mask for a target the finders could not find). Below the table,
+    ``strength`` changes the latest step's strength (see :mod:`terf_studio.gui.strength`).
     """
 
     run_requested = Signal()
@@ -100,6 +102,8 @@ class PlanPanel(QWidget):
         self.run.setToolTip("Run the plan as shown (after correcting a task, a target or a region)")
         self.run.setEnabled(False)
         self.run.clicked.connect(self.run_requested)
+        self.strength = StrengthSlider()
+        self.strength.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.run)
@@ -108,6 +112,7 @@ class PlanPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.notice)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.strength)
         layout.addLayout(buttons)
         self.text = ""
         self._masks: list[tuple[int, str]] = []

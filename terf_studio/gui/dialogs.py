@@ -147,6 +147,8 @@ SHORTCUTS = [
     ("Del", "Delete the selected mask"),
     ("C", "Before/after split on or off"),
     ("M", "Show or hide the mask overlays"),
+    ("Strength slider (Plan panel)", "Drag: preview the latest fast step's strength; release: apply it "
+                                     "(Ctrl+Z returns to the previous one)"),
     ("F1", "This sheet"),
 ]
 

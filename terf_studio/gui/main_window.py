@@ -48,9 +48,11 @@ from terf_studio.gui.dialogs import (
     last_dir,
     remember_dir,
 )
+from terf_studio.gui.engines import EngineMenu
 from terf_studio.gui.images import image_to_qimage, mask_to_qimage
 from terf_studio.gui.layers import IMAGE_LAYERS, DocumentLayers
 from terf_studio.gui.panels import LayersPanel, MasksPanel
+from terf_studio.gui.strength import StrengthController
 from terf_studio.gui.worker import Job, JobRunner
 from terf_studio.language import EditPlan
 from terf_studio.regions import Mask, NoRegionFound, Stroke
@@ -73,6 +75,10 @@ def warm_imports() -> None:
     import terf_studio.regions.grounded  # noqa: F401
     import terf_studio.regions.interactive  # noqa: F401
     import terf_studio.tuning  # noqa: F401
+    import terf_studio.tuning.engines.conditioned  # noqa: F401 - the fast engines (previews, warm-up)
+    import terf_studio.tuning.engines.denoiser  # noqa: F401
+    import terf_studio.tuning.engines.loader  # noqa: F401
+    import terf_studio.tuning.engines.retinex  # noqa: F401
     import torch
 
     # The first optimiser step imports torch's compiler stack (sympy, dynamo), and the first
@@ -147,6 +153,8 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self._shut_down = False
         self._shown_masks: dict[int, Mask] = {}  # the mask each overlay shows now
+        self._warm_key: tuple | None = None  # the image the fast engines were last warmed up for
+        self._loading = False  # a project's steps are being pushed: no warm-up per step
         self.script_mode = False  # scripted runs report errors in the status bar only
         self.error_box: QMessageBox | None = None
         self.layers = DocumentLayers()
@@ -158,6 +166,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
+        self.strength_control = StrengthController(self, self.plan_panel.strength)
         self._connect()
         self._restore_layout()
         self._update_title()
@@ -268,10 +277,6 @@ class MainWindow(QMainWindow):
         self.act_show_masks = a("Show &masks", self._toggle_masks, "M",
                                 tip="Show or hide every mask overlay", checkable=True)
         self.act_show_masks.setChecked(True)
-        self.act_exact = a("E&xact iteration counts (slower)", self._toggle_exact,
-                           tip="Use the paper's iteration counts instead of the measured quick ones",
-                           checkable=True)
-        self.act_exact.setChecked(self.settings.value("tuning/exact", False, type=bool))
         self.act_llm = a("Use the &local LLM for commands", self._toggle_llm,
                          tip="Read commands with the rule parser and the local LLM (else rules only)",
                          checkable=True)
@@ -311,7 +316,11 @@ class MainWindow(QMainWindow):
         edit_menu = menu.addMenu("&Edit")
         edit_menu.addActions([self.act_undo, self.act_redo, self.act_cancel])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.act_focus_bar, self.act_exact, self.act_llm])
+        edit_menu.addActions([self.act_focus_bar, self.act_llm])
+        self.engine_menu = edit_menu.addMenu("E&ngine")
+        self.engine_menu.setToolTipsVisible(True)
+        self.engines = EngineMenu(self.engine_menu, self.settings, self._on_engine_changed, self)
+        self.engine_actions = self.engines.actions
         arch_menu = edit_menu.addMenu("Fusion &network")
         arch_group = QActionGroup(self)
         current = str(self.settings.value("fusion/arch", "auto"))
@@ -402,6 +411,7 @@ class MainWindow(QMainWindow):
 
     def _on_index_changed(self, _index: int) -> None:
         self._update_enabled()
+        self._schedule_warm_up()
 
     def _update_title(self) -> None:
         if self.session is None:
@@ -436,6 +446,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(busy)
         if not busy:
             self.progress.reset()
+        if hasattr(self, "strength_control"):
+            self.strength_control.refresh()
 
     def refresh_image(self) -> None:
         """Show the session's current result (after an edit, undo or redo)."""
@@ -487,8 +499,31 @@ class MainWindow(QMainWindow):
         """All mask overlays on or off (each keeps its own visibility in the Layers panel)."""
         self._refresh_looks()
 
-    def _toggle_exact(self) -> None:
-        self.settings.setValue("tuning/exact", self.act_exact.isChecked())
+    @property
+    def engine(self) -> str:
+        """The engine chosen in Edit > Engine (auto, fast, quick or exact)."""
+        return self.engines.engine
+
+    def _on_engine_changed(self, engine: str) -> None:
+        self.message(f"engine for the next edits: {engine}")
+        self._warm_key = None
+        self._schedule_warm_up()
+
+    def _schedule_warm_up(self) -> None:
+        """Prepare the fast engines for the image now shown, in the background: it never blocks a
+        user job (one submitted meanwhile waits for it) and never reports an error."""
+        s = self.session
+        if s is None or self._loading or self.engine in ("quick", "exact"):
+            return
+        key = (id(s), id(s.steps[s.cursor - 1]) if s.cursor else None)
+        if key == self._warm_key:
+            return
+        self._warm_key = key
+
+        def job(progress, cancel) -> bool:  # noqa: ANN001
+            return s.warm_up_fast_engines()
+
+        self.runner.submit_background(Job("Warm up the fast engines", job, "warm-up", priority=1))
 
     def fusion_arch(self) -> str:
         """The network for a newly opened pair: the setting, or on 'auto' full on CUDA and lite on the CPU."""
@@ -590,6 +625,16 @@ class MainWindow(QMainWindow):
         return self._submit(Job(f"Open {Path(path).name}", job, "open", {"recent": path, "project": path}))
 
     def _set_session(self, session: EditSession, project: str | None) -> None:
+        self._loading = True  # one warm-up at the end, not one per history entry pushed
+        try:
+            self._show_session(session, project)
+        finally:
+            self._loading = False
+        self._warm_key = None
+        self._schedule_warm_up()
+        self.session_changed.emit()
+
+    def _show_session(self, session: EditSession, project: str | None) -> None:
         self.session = session
         self.project_path = Path(project) if project else None
         self.pending = None
@@ -610,7 +655,6 @@ class MainWindow(QMainWindow):
         self.plan_panel.summary.setText("Type a command above, or click, box or paint a mask.")
         self._update_title()
         self._update_enabled()
-        self.session_changed.emit()
 
     def save(self) -> bool:
         if self.project_path is None:
@@ -766,14 +810,14 @@ class MainWindow(QMainWindow):
     def _run_plan(self, edits: list, masks: dict[int, Mask], text: str) -> bool:
         session = self.session
         assert session is not None
-        exact, iterations = self.act_exact.isChecked(), self.iterations
+        engine, iterations = self.engine, self.iterations
         self.plan_panel.show_notice("")
 
         def job(progress, cancel):  # noqa: ANN001
             def report(label: str, i: int, n: int, loss: float) -> None:
                 progress(label, i, n, loss)
 
-            return session.apply(edits, masks, text=text, exact=exact, iterations=iterations,
+            return session.apply(edits, masks, text=text, engine=engine, iterations=iterations,
                                  progress=report, cancel=cancel)
 
         return self._submit(Job(text, job, "apply", {"edits": edits, "masks": masks, "text": text}))
@@ -795,8 +839,12 @@ class MainWindow(QMainWindow):
                 found = applied.mask.with_meta(colour=self.layers.next_colour())
                 command.add_mask(self.layers, found)
         self._push(command)
-        took = ", ".join(f"{a.edit.task.value} {a.info.get('seconds', 0):.1f} s" for a in step.edits)
-        self.message(f"done: {step.text} ({took})")
+        took = ", ".join(f"{a.edit.task.value} {a.info.get('seconds', 0):.1f} s"
+                         + (f", {a.info['engine']}" if a.info.get("engine") else "") for a in step.edits)
+        notices = list(dict.fromkeys(str(a.info["notice"]) for a in step.edits if a.info.get("notice")))
+        self.message(f"done: {step.text} ({took})" + "".join(f"; {n}" for n in notices))
+        if notices:
+            self.plan_panel.show_notice("; ".join(notices))
 
     def _ask_for_region(self, exc: NoRegionFound, context: dict[str, Any]) -> None:
         """No region for a target: keep the plan and let the user click, box or paint it."""
@@ -992,6 +1040,8 @@ class MainWindow(QMainWindow):
                 self._on_step(result, job.context)
             elif job.kind == "region":
                 self._on_region(result, job.context)
+            elif job.kind == "strength":
+                self.strength_control.on_step(result)
         except TerfError as exc:
             self._error(str(exc))
         self._after_job()
