@@ -265,3 +265,22 @@ def test_fast_inclination_is_adjustable_when_its_weights_are_there(qtbot, window
         assert "notice" in info and info["notice"] in window.statusBar().currentMessage()
         pytest.skip(f"the fast inclination weights are missing: {info.get('notice')}")
     assert window.plan_panel.strength.isEnabled()
+
+
+def test_missing_fast_weights_are_a_notice_in_the_status_bar(qtbot, window, pair, monkeypatch):
+    from terf_studio.errors import ModelError
+
+    def missing(model, device, base=None):
+        raise ModelError(f"the fast engine's weights '{model}.pt' are missing")
+
+    monkeypatch.setattr("terf_studio.tuning.engines.loader.fast_engine", missing)
+    open_pair(qtbot, window, pair)
+    window.engine_actions["fast"].trigger()
+    window.iterations = 2
+    wait_idle(qtbot, window, lambda: window.submit_command("darken the person"))
+    info = window.session.steps[-1].edits[0].info
+    assert info["engine"] == "quick" and "missing" in info["notice"]
+    message = window.statusBar().currentMessage()
+    assert "quick)" in message and info["notice"] in message
+    assert info["notice"] in window.plan_panel.notice.text()
+    assert not window.plan_panel.strength.isEnabled()  # a fine-tuned step after all
