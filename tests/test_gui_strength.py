@@ -284,3 +284,18 @@ def test_missing_fast_weights_are_a_notice_in_the_status_bar(qtbot, window, pair
     assert "quick)" in message and info["notice"] in message
     assert info["notice"] in window.plan_panel.notice.text()
     assert not window.plan_panel.strength.isEnabled()  # a fine-tuned step after all
+
+
+def test_keys_on_the_slider_apply_once_they_rest(qtbot, window, pair):
+    from PySide6.QtCore import Qt
+
+    open_pair(qtbot, window, pair)
+    run_fast_blur(qtbot, window)
+    qtbot.waitUntil(lambda: not window.runner.active, timeout=JOB_TIMEOUT_MS)
+    entries, slider = window.undo_stack.count(), window.plan_panel.strength.slider
+    slider.setFocus()
+    with qtbot.waitSignal(window.idle, timeout=JOB_TIMEOUT_MS):
+        for _ in range(3):
+            qtbot.keyClick(slider, Qt.Key.Key_Right)  # three steps of 0.05, one entry after they rest
+    assert window.undo_stack.count() == entries + 1
+    assert window.session.steps[-1].edits[0].edit.strength == pytest.approx(1.15)
