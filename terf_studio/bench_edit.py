@@ -123,11 +123,26 @@ def _task_inputs(task: str, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray, f
     return noisy_vi, fuser.fuse(noisy_vi, ir)
 
 
+def _outlined(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with the mask's boundary (at 0.5) drawn in yellow, for the sheets."""
+    import cv2
+
+    out = np.array(image, np.float32, copy=True)
+    contours, _ = cv2.findContours((mask >= 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(out, contours, -1, (1.0, 0.9, 0.0), 1)
+    return out
+
+
 def bench_edit(tasks: Sequence[str] = TASKS, engines: Sequence[str] = ("fast", "exact"),
                regions: Sequence[BenchRegion] = REGIONS, data: Path = DATA, device: str = "auto",
                arch: str = "lite", seed: int = 0, whole: bool = True,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Rows per (region, task) with one entry per engine; see the module docstring."""
+               progress: Callable[[str], None] | None = None,
+               sheets: Path | None = None) -> dict[str, Any]:
+    """Rows per (region, task) with one entry per engine; see the module docstring.
+
+    With ``sheets``, one picture per task is written there (``edit-TASK.jpg``): a row per region
+    with the starting image and each engine's result, the mask outlined.
+    """
     from terf_studio.device import describe_device
     from terf_studio.fusion import load_fuser
     from terf_studio.imaging import read_pair
@@ -135,6 +150,7 @@ def bench_edit(tasks: Sequence[str] = TASKS, engines: Sequence[str] = ("fast", "
     fuser = load_fuser(arch, None, device)
     reference = engines[-1]
     rows = []
+    sheet_rows: dict[str, list[list[tuple[str, np.ndarray]]]] = {t: [] for t in tasks}
     started = time.perf_counter()
     for region in regions:
         vi, ir = read_pair(*region.files(data))
@@ -170,11 +186,19 @@ def bench_edit(tasks: Sequence[str] = TASKS, engines: Sequence[str] = ("fast", "
                     results[engine][f"mad_to_{reference}"] = round(float(diff.mean() * 255), 3)
             rows.append({"region": region.name, "task": task, "measure": MEASURE_NAME[task],
                          "before": round(before, 4), "engines": results})
+            sheet_rows[task].append([(f"{region.name}: start", _outlined(start, mask))] + [
+                (f"{e} ({results[e]['seconds']:.1f} s)", _outlined(images[e], mask)) for e in engines])
             if progress is not None:
                 progress(f"{region.name} {task}: " + ", ".join(
                     f"{e} {r['seconds']:.2f} s moved {r['moved']:+.3f}" for e, r in results.items())
                     + f" ({time.perf_counter() - started:.0f} s)")
     whole_rows = _whole_image_rows(tasks, data, fuser, seed) if whole and "fast" in engines else []
+    if sheets is not None:
+        from terf_studio.imaging import write_image
+        from terf_studio.imaging.compose import comparison_sheet
+
+        for task, task_rows in sheet_rows.items():
+            write_image(Path(sheets) / f"edit-{task}.jpg", comparison_sheet(task_rows, height=200))
     return {
         "device": describe_device(fuser.device), "arch": fuser.arch, "engines": list(engines),
         "reference": reference, "rows": rows, "whole_image_fast": whole_rows,
@@ -245,6 +269,7 @@ def add_bench_edit_arguments(p: Any) -> None:
     p.add_argument("--regions", type=int, default=None, help="only the first N regions (default: all six)")
     p.add_argument("--data", default=str(DATA), help="folder with roadscene/ and msrs-samples/")
     p.add_argument("--no-whole", action="store_true", help="skip the whole-image timing")
+    p.add_argument("--sheets", help="write one picture per task (start | each engine) into this folder")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
 
@@ -260,6 +285,7 @@ def run_bench_edit(args: Any) -> int:
         raise TerfError(f"--engines takes a comma-separated list of {', '.join(ENGINES)}")
     regions = REGIONS[: args.regions] if args.regions else REGIONS
     result = bench_edit(args.task or TASKS, engines, regions, Path(args.data), args.device, whole=not args.no_whole,
-                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+                        progress=lambda line: print(line, file=sys.stderr, flush=True),
+                        sheets=Path(args.sheets) if args.sheets else None)
     print(json.dumps(result, indent=2) if args.json else format_edit_table(result))
     return 0

@@ -67,6 +67,8 @@ ROW_TASKS: dict[str, tuple[str, str | None]] = {
 NOISY_ROWS: tuple[str, ...] = ("V", "VI", "VII")
 METRICS: tuple[str, ...] = ("AG", "SSIM", "SF", "Qabf", "EN", "SD")
 CLEAN_METRICS: tuple[str, ...] = ("PSNR_clean", "SSIM_clean")
+#: For comparing engines on what each row is about: mean grey level, correlation with each source.
+DIRECTION_METRICS: tuple[str, ...] = ("MEAN", "CORR_IR", "CORR_VI")
 NOISE_SIGMA = 25.0 / 255.0
 TIMING_SIZE = (480, 640)  # (height, width)
 TIMING_FEATHER = 8
@@ -220,7 +222,7 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
             progress(f"{pair.name}: {len(names)} of {len(pairs)} pairs, {time.perf_counter() - start:.0f} s")
     rows = []
     for row in ROWS:
-        keys = METRICS + (CLEAN_METRICS if row in NOISY_ROWS else ())
+        keys = METRICS + DIRECTION_METRICS + (CLEAN_METRICS if row in NOISY_ROWS else ())
         mean, std = _mean_std(per_row[row], keys) if names else ({}, {})
         task, mode = ROW_TASKS.get(row, (None, None))
         rows.append({

@@ -61,6 +61,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from terf_studio.imaging.luma import LUMA_WEIGHTS
+
 __all__ = [
     "LUMA",
     "METRIC_NAMES",
@@ -82,7 +84,7 @@ __all__ = [
     "compute_all",
 ]
 
-LUMA: tuple[float, float, float] = (0.299, 0.587, 0.114)
+LUMA: tuple[float, float, float] = LUMA_WEIGHTS
 """Weights of R, G, B in the grey level (Y of YCrCb, ITU-R BT.601)."""
 
 METRIC_NAMES: tuple[str, ...] = (

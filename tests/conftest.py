@@ -47,3 +47,15 @@ def random_lite_weights(tmp_path):
     path = tmp_path / "weights" / "fusion-lite.pt"
     save_weights(path, build_network("lite"))
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny images: one torch thread avoids oversubscription on a busy machine (several times
+    faster here). Modules use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -6,20 +6,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from terf_studio import bench_tasks
 from terf_studio.cli import main
 from terf_studio.imaging import write_image
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny images: one thread avoids oversubscription on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _scene(h: int, w: int, phase: float):
@@ -51,7 +43,8 @@ def test_table_rows_metrics_and_denoise_recovers_the_clean_fusion(roadscene_like
     rows = {r["row"]: r for r in result["rows"]}
     assert list(rows) == ["baseline", "I", "II", "III", "IV", "V", "VI", "VII"]
     for name, r in rows.items():
-        expected = set(bench_tasks.METRICS) | (set(bench_tasks.CLEAN_METRICS) if name in ("V", "VI", "VII") else set())
+        expected = set(bench_tasks.METRICS) | set(bench_tasks.DIRECTION_METRICS) | (
+            set(bench_tasks.CLEAN_METRICS) if name in ("V", "VI", "VII") else set())
         assert set(r["metrics"]) == expected and set(r["std"]) == expected
         assert all(np.isfinite(v) for v in r["metrics"].values())
         assert r["paper"] == bench_tasks.PAPER_TABLE2[name]
@@ -102,3 +95,21 @@ def test_quarter_mask_covers_a_quarter_and_noise_is_fixed():
     a, b = bench_tasks.add_noise(vi, 3), bench_tasks.add_noise(vi, 3)
     assert np.array_equal(a, b) and not np.array_equal(a, bench_tasks.add_noise(vi, 4))
     assert abs(float((a - vi).std()) - 25 / 255) < 0.02
+
+
+def test_engines_are_compared_on_each_rows_own_measure(roadscene_like, capsys):
+    code = main(["bench", "tasks", "--data", str(roadscene_like), "--pairs", "1", "--iterations", "3",
+                 "--device", "cpu", "--no-timing", "--engines", "fast,quick", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["engines"]) == {"fast", "quick"} and result["reference"] == "quick"
+    assert result["engines"]["fast"]["mode"] == "fast"
+    rows = {r["row"]: r for r in result["engines"]["fast"]["rows"]}
+    assert rows["I"]["iterations"] == 0  # the fast engine trains nothing
+    comparison = {c["row"]: c for c in result["comparison"]}
+    assert list(comparison) == ["I", "II", "III", "IV", "VI", "VII"]
+    for c in comparison.values():
+        assert isinstance(c["fast_at_least_quick"], bool)
+        assert np.isfinite(c["fast"]) and np.isfinite(c["quick"])
+    # Brighten raises and darken lowers the mean grey level with either engine.
+    assert comparison["III"]["fast"] > 0 and comparison["IV"]["fast"] > 0

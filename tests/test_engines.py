@@ -36,13 +36,7 @@ from terf_studio.tuning.specs import TASK_SPECS
 
 H, W = 48, 64
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _scene(h: int = H, w: int = W):

@@ -36,14 +36,7 @@ def _scene(h: int = H, w: int = W):
     mask[h // 5 : h - h // 5, w // 5 : w - w // 5] = 1.0
     return vi, ir, mask
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These images are tiny: one thread avoids oversubscription on a busy machine (7x faster here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

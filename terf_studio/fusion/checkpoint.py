@@ -29,16 +29,22 @@ def save_weights(path: str | os.PathLike, net: FusionNet, meta: dict[str, Any] |
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a weights file safely; every failure is a one-line ModelError."""
+def load_weights_file(path: str | os.PathLike, what: str = "weights") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; every failure is a one-line ModelError
+    naming ``what`` the file was meant to be."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"weights file '{path}' not found")
+        raise ModelError(f"{what} file '{path}' not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load weights '{path}': {reason[:200]}") from None
+        raise ModelError(f"cannot load {what} '{path}': {reason[:200]}") from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a weights file safely; every failure is a one-line ModelError."""
+    payload = load_weights_file(path, "weights")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"'{path}' is not a TeRF Studio fusion weights file (expected format {FORMAT})")
     return payload

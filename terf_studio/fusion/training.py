@@ -87,20 +87,26 @@ def random_batch(
     irs, vis = [], []
     for i in indices:
         ir, vi = pairs[i]
-        x = torch.cat((ir, vi), 0)
-        h, w = x.shape[-2:]
-        if h < crop or w < crop:
-            x = torch.nn.functional.pad(x[None], (0, max(0, crop - w), 0, max(0, crop - h)), mode="replicate")[0]
-            h, w = x.shape[-2:]
-        top, left = rng.randint(0, h - crop), rng.randint(0, w - crop)
-        x = x[:, top : top + crop, left : left + crop]
-        if rng.random() < 0.5:
-            x = x.flip(-1)
-        if rng.random() < 0.5:
-            x = x.flip(-2)
+        x = random_crop(torch.cat((ir, vi), 0), crop, rng)
         irs.append(x[:1])
         vis.append(x[1:])
     return torch.stack(irs), torch.stack(vis)
+
+
+def random_crop(x: torch.Tensor, crop: int, rng: random.Random) -> torch.Tensor:
+    """A random ``crop`` x ``crop`` window of (C, H, W) with random flips (replicate-padded when
+    the image is smaller than the crop)."""
+    h, w = x.shape[-2:]
+    if h < crop or w < crop:
+        x = torch.nn.functional.pad(x[None], (0, max(0, crop - w), 0, max(0, crop - h)), mode="replicate")[0]
+        h, w = x.shape[-2:]
+    top, left = rng.randint(0, h - crop), rng.randint(0, w - crop)
+    x = x[:, top : top + crop, left : left + crop]
+    if rng.random() < 0.5:
+        x = x.flip(-1)
+    if rng.random() < 0.5:
+        x = x.flip(-2)
+    return x
 
 
 def seed_everything(seed: int) -> None:

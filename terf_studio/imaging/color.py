@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from terf_studio.imaging.io import to_float
+from terf_studio.imaging.luma import LUMA_WEIGHTS
 
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 _SWAP_CR_CB = [0, 2, 1]  # kornia orders Y, Cb, Cr; this module uses Y, Cr, Cb
 

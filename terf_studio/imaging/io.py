@@ -106,15 +106,25 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
         raise TerfError(f"cannot write image '{target}': {exc.strerror or exc}") from None
 
 
-def to_float(image: np.ndarray) -> np.ndarray:
-    """uint8 (/255) or uint16 (/65535) to float32; float arrays are cast, not clipped."""
+def to_float(image: np.ndarray, clip: bool = False) -> np.ndarray:
+    """uint8 (/255), uint16 (/65535) or bool (0/1) to float32; float arrays are cast, and with
+    ``clip`` also cleaned (NaN -> 0, +inf -> 1, -inf -> 0) and clipped to [0, 1].
+
+    The one place the project turns stored pixel values into floats in [0, 1].
+    """
+    image = np.asarray(image)
     if image.dtype == np.uint8:
         return image.astype(np.float32) / np.float32(255)
     if image.dtype == np.uint16:
         return image.astype(np.float32) / np.float32(65535)
+    if image.dtype == bool:
+        return image.astype(np.float32)
     if np.issubdtype(image.dtype, np.floating):
-        return image.astype(np.float32, copy=False)
-    raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float")
+        out = image.astype(np.float32, copy=False)
+        if clip:
+            out = np.clip(np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        return out
+    raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16, bool or float")
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

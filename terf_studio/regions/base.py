@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from terf_studio.errors import PairMismatchError, TerfError
+from terf_studio.imaging.io import to_float
 from terf_studio.regions.mask import Mask
 
 
@@ -29,13 +30,7 @@ def no_region_message(phrase: str) -> str:
 
 
 def _float_image(image: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / np.float32(255)
-    elif array.dtype == np.uint16:
-        array = array.astype(np.float32) / np.float32(65535)
-    else:
-        array = np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 1.0)
+    array = to_float(np.asarray(image), clip=True)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):

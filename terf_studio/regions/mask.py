@@ -32,6 +32,7 @@ from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from terf_studio.errors import ImageReadError, TerfError
+from terf_studio.imaging.io import to_float
 
 DEFAULT_COLOUR = (255, 64, 64)
 
@@ -44,16 +45,9 @@ def _as_data(data: np.ndarray) -> np.ndarray:
     array = np.asarray(data)
     if array.ndim != 2:
         raise ValueError(f"a mask is a 2-D array, got shape {array.shape}")
-    if array.dtype == bool:
-        out = array.astype(np.float32)
-    elif array.dtype == np.uint8:
-        out = array.astype(np.float32) / np.float32(255)
-    elif array.dtype == np.uint16:
-        out = array.astype(np.float32) / np.float32(65535)
-    else:
-        out = np.array(array, dtype=np.float32)  # always a copy: callers keep their array
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-        np.clip(out, 0.0, 1.0, out=out)
+    out = to_float(array, clip=True)
+    if np.shares_memory(out, array):
+        out = out.copy()  # callers keep their array
     out = np.ascontiguousarray(out)
     out.flags.writeable = False
     return out
@@ -459,13 +453,7 @@ def overlay(image: np.ndarray, masks: Iterable[Mask], alpha: float = 0.5, outlin
 
     Meant for previews and exported check pictures, not for editing.
     """
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        rgb = array.astype(np.float32) / 255.0
-    elif array.dtype == np.uint16:
-        rgb = array.astype(np.float32) / 65535.0
-    else:
-        rgb = np.clip(array.astype(np.float32), 0.0, 1.0)
+    rgb = to_float(np.asarray(image), clip=True)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
     out = rgb.copy()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from terf_studio.errors import TerfError
+from terf_studio.imaging.io import to_float
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,8 @@ def check_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
         mask = mask[..., 0]
     if mask.shape != tuple(shape):
         raise TerfError(f"mask of size {mask.shape[1::-1]} does not match the image size {tuple(shape)[::-1]}")
-    if mask.dtype == bool:
-        return mask.astype(np.float32)
-    if mask.dtype == np.uint8:
-        return mask.astype(np.float32) / 255.0
+    if not np.issubdtype(mask.dtype, np.floating):
+        return to_float(mask)
     mask = mask.astype(np.float32, copy=False)
     if not np.all(np.isfinite(mask)):
         raise TerfError("mask holds NaN or infinite values")

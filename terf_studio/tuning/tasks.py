@@ -68,7 +68,7 @@ import torch
 from terf_studio.errors import ModelError, TerfError
 from terf_studio.fusion.inference import Fuser, run_network
 from terf_studio.fusion.network import FusionConfig, FusionNet
-from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.color import LUMA_WEIGHTS, to_numpy, to_tensor
 from terf_studio.tuning import blur as blur_mod
 from terf_studio.tuning import denoise as denoise_mod
 from terf_studio.tuning import illumination as illum_mod
@@ -214,7 +214,7 @@ def _check_pair(vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.n
     if vi.ndim == 2:
         vi = np.repeat(vi[..., None], 3, axis=2)
     if ir.ndim == 3:
-        ir = ir[..., 0] if ir.shape[2] == 1 else ir @ np.asarray((0.299, 0.587, 0.114), dtype=np.float32)
+        ir = ir[..., 0] if ir.shape[2] == 1 else ir @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
     if vi.ndim != 3 or vi.shape[2] != 3 or fused.ndim != 3 or fused.shape[2] != 3:
         raise TerfError("expected an RGB visible image and an RGB fused image")
     if vi.shape[:2] != ir.shape or fused.shape[:2] != ir.shape:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from terf_studio.errors import TerfError
-from terf_studio.fusion.training import list_pairs, load_pairs
+from terf_studio.fusion.training import list_pairs, load_pairs, random_crop
 from terf_studio.tuning.engines.conditioned import ConditionedFusion, inclination_loss, save_conditioned
 from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, save_denoiser
 from terf_studio.tuning.engines.retinex import save_units
@@ -70,21 +70,6 @@ def training_pairs(data: Path, limit: int | None = None) -> list[tuple[torch.Ten
     if msrs.is_dir() and limit is None:
         pairs += list_pairs(msrs, None)
     return load_pairs(pairs)
-
-
-def _crop(x: torch.Tensor, size: int, rng: random.Random) -> torch.Tensor:
-    """A random ``size`` crop of (C, H, W) with random flips (replicate-padded when smaller)."""
-    h, w = x.shape[-2:]
-    if h < size or w < size:
-        x = F.pad(x[None], (0, max(0, size - w), 0, max(0, size - h)), mode="replicate")[0]
-        h, w = x.shape[-2:]
-    top, left = rng.randint(0, h - size), rng.randint(0, w - size)
-    x = x[:, top : top + size, left : left + size]
-    if rng.random() < 0.5:
-        x = x.flip(-1)
-    if rng.random() < 0.5:
-        x = x.flip(-2)
-    return x
 
 
 def random_lambda(size: int, rng: random.Random) -> np.ndarray:
@@ -209,7 +194,8 @@ def train_inclination(opts: EngineTrainOptions) -> dict:
     net.train()
 
     def batch_loss() -> torch.Tensor:
-        crops = [_crop(torch.cat(pairs[rng.randrange(len(pairs))], 0), opts.crop, rng) for _ in range(opts.batch_size)]
+        crops = [random_crop(torch.cat(pairs[rng.randrange(len(pairs))], 0), opts.crop, rng)
+                 for _ in range(opts.batch_size)]
         x = torch.stack(crops)
         ir, vi = x[:, :1], x[:, 1:]
         lam = torch.from_numpy(np.stack([random_lambda(opts.crop, rng) for _ in crops]))[:, None]
@@ -251,7 +237,7 @@ def train_illumination(opts: EngineTrainOptions) -> dict:
     def batch_loss() -> torch.Tensor:
         total = torch.zeros(())
         for _ in range(opts.batch_size):
-            x = _crop(images[rng.randrange(len(images))], opts.crop, rng)
+            x = random_crop(images[rng.randrange(len(images))], opts.crop, rng)
             # Brightness and gamma augmentation: the units must hold on dark and bright images.
             x = (x.clamp(1e-4, 1.0) ** rng.uniform(0.6, 1.6) * rng.uniform(0.5, 1.3)).clamp(0.0, 1.0)[None]
             total = total + RetinexLoss(x)(*units(x))
@@ -270,7 +256,8 @@ def train_denoiser(opts: EngineTrainOptions) -> dict:
     crop = opts.crop - opts.crop % 2
 
     def batch_loss() -> torch.Tensor:
-        clean = torch.stack([_crop(visibles[rng.randrange(len(visibles))], crop, rng) for _ in range(opts.batch_size)])
+        clean = torch.stack([random_crop(visibles[rng.randrange(len(visibles))], crop, rng)
+                             for _ in range(opts.batch_size)])
         sigma = torch.tensor([rng.uniform(0.0, MAX_SIGMA) for _ in range(opts.batch_size)])[:, None, None, None]
         noisy = (clean + torch.randn_like(clean) * sigma).clamp(0.0, 1.0)
         return F.mse_loss(net(noisy, sigma.expand(-1, 1, crop, crop)), clean)

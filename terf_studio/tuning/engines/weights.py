@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from terf_studio.errors import ModelError
+from terf_studio.fusion.checkpoint import load_weights_file
 
 FORMAT = "terf-engine/1"
 
@@ -29,14 +30,7 @@ def save_engine(path: str | os.PathLike, engine: str, module: nn.Module, config:
 
 def read_engine(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     """The payload of an engine file; every failure is a one-line :class:`ModelError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"engine weights '{path}' not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load engine weights '{path}': {reason[:200]}") from None
+    payload = load_weights_file(path, "engine weights")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError(f"'{path}' is not a TeRF Studio engine file (expected format {FORMAT})")
     if payload.get("engine") != engine:
