@@ -92,7 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench_fuse)
-    from terf_studio.bench_edit import add_bench_edit_arguments, run_bench_edit
+    from terf_studio.bench.edit import add_bench_edit_arguments, run_bench_edit
 
     p = bench.add_parser("edit", help="each task's engines on fixed regions: direction, agreement, speed")
     add_bench_edit_arguments(p)
@@ -115,12 +115,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("parse", help="accuracy and latency of the text parsers")
     add_bench_parse_arguments(p)
     p.set_defaults(func=run_bench_parse)
-    from terf_studio.bench_segment import add_bench_segment_arguments, run_bench_segment
+    from terf_studio.bench.segment import add_bench_segment_arguments, run_bench_segment
 
     p = bench.add_parser("segment", help="seconds per mask: builtin point, box and text finders (and more rows)")
     add_bench_segment_arguments(p)
     p.set_defaults(func=run_bench_segment)
-    from terf_studio.gui.bench import add_bench_gui_arguments, run_bench_gui
+    from terf_studio.bench.gui import add_bench_gui_arguments, run_bench_gui
 
     p = bench.add_parser("gui", help="how long the window's GUI thread is held up while jobs run")
     add_bench_gui_arguments(p)
@@ -180,7 +180,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_bench_fuse(args: argparse.Namespace) -> int:
     import json
 
-    from terf_studio.bench import bench_fuse, format_fuse_table
+    from terf_studio.bench.fuse import bench_fuse, format_fuse_table
 
     rows = bench_fuse(args.arch or ["lite", "full"], repeats=args.repeats, device=args.device)
     print(json.dumps(rows, indent=2) if args.json else format_fuse_table(rows))
@@ -188,7 +188,7 @@ def _cmd_bench_fuse(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_tasks(args: argparse.Namespace) -> int:
-    from terf_studio.bench_tasks import run_bench_tasks
+    from terf_studio.bench.tasks import run_bench_tasks
 
     return run_bench_tasks(args)
 

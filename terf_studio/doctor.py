@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib.util
 import platform
 
-from terf_studio import __version__, models
-from terf_studio.models import find_model, get_spec, model_status, search_dirs
+from terf_studio import __version__
+from terf_studio.weights import registry
+from terf_studio.weights.registry import find_model, get_spec, model_status, search_dirs
 
 OPTIONAL_PACKAGES = {
     "llama_cpp": "text commands with a local LLM (pip install llama-cpp-python)",
@@ -27,7 +28,7 @@ def _bert_folder() -> dict:
     return {
         "present": path is not None,
         "path": str(path) if path else None,
-        "expected": str(models.user_models_dir() / spec.filename),
+        "expected": str(registry.user_models_dir() / spec.filename),
         "files": list(spec.files),
     }
 

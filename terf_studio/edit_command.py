@@ -44,9 +44,9 @@ def run_edit(args: argparse.Namespace) -> int:
     from terf_studio.errors import TerfError
     from terf_studio.imaging import write_image
     from terf_studio.language import parse
-    from terf_studio.project import load_project, save_project
+    from terf_studio.document.project import load_project, save_project
     from terf_studio.regions import Mask
-    from terf_studio.session import EditSession
+    from terf_studio.document.session import EditSession
 
     if args.project:
         if args.vis or args.ir:

@@ -1,4 +1,4 @@
-"""``terf-studio models list|add|download``: see, add and fetch model files (:mod:`terf_studio.models`)."""
+"""``terf-studio models list|add|download``: see, add and fetch model files (:mod:`terf_studio.weights.registry`)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _human(size: int | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from terf_studio.models import model_status, search_dirs
+    from terf_studio.weights.registry import model_status, search_dirs
     from terf_studio.settings import settings_path
 
     rows = model_status()
@@ -60,7 +60,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _note_if_not_searched(folder: Path) -> None:
-    from terf_studio.models import search_dirs
+    from terf_studio.weights.registry import search_dirs
     from terf_studio.settings import settings_path
 
     searched = {d.expanduser().resolve() for d in search_dirs()}
@@ -70,7 +70,7 @@ def _note_if_not_searched(folder: Path) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from terf_studio.models import install_model
+    from terf_studio.weights.registry import install_model
 
     done = install_model(args.name, args.file, args.to)
     print(f"installed {done.name} at {done.path} ({done.checked})")
@@ -79,7 +79,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from terf_studio.models import download_model
+    from terf_studio.weights.download import download_model
 
     done = download_model(args.name, url=args.url, dest_dir=args.to, progress=not args.no_progress,
                           timeout=args.timeout)

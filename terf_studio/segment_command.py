@@ -71,11 +71,11 @@ SAM_FAMILY = ("sam-vit-h", "sam-vit-l", "sam-vit-b", "mobile-sam")
 def _files_present(text: bool, sam: str | None) -> bool:
     """Whether the model files the grounded finder would need are present: a cheap check,
     so that ``auto`` does not import the grounded package (and torch) when they are not."""
-    from terf_studio import models
+    from terf_studio.weights import registry
 
-    if not any(models.find_model(n) is not None for n in ((sam,) if sam else SAM_FAMILY)):
+    if not any(registry.find_model(n) is not None for n in ((sam,) if sam else SAM_FAMILY)):
         return False
-    return not text or all(models.find_model(n) is not None for n in ("groundingdino-swint-ogc", "bert-base-uncased"))
+    return not text or all(registry.find_model(n) is not None for n in ("groundingdino-swint-ogc", "bert-base-uncased"))
 
 
 def _grounded_module():

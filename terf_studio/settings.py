@@ -5,7 +5,7 @@ config folder (``platformdirs.user_config_dir("terf-studio")``: ``~/.config/terf
 Linux). It is optional; a missing file means defaults. Keys the core reads:
 
 ``model_dir``
-    a folder searched for model files (see :mod:`terf_studio.models`), e.g.
+    a folder searched for model files (see :mod:`terf_studio.weights.registry`), e.g.
     ``{"model_dir": "/data/weights"}``; ``~`` is expanded.
 
 Other keys are kept as they are, so the editor can store its own preferences beside them.

@@ -13,7 +13,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def isolated_model_dirs(tmp_path_factory, monkeypatch):
     """Keep the user's data and settings out of tests: user models live in a fresh temporary folder."""
     home = tmp_path_factory.mktemp("userdata")
-    monkeypatch.setattr("terf_studio.models.user_models_dir", lambda: home / "models")
+    monkeypatch.setattr("terf_studio.weights.registry.user_models_dir", lambda: home / "models")
     monkeypatch.delenv("TERF_STUDIO_MODELS", raising=False)
     monkeypatch.setenv("TERF_STUDIO_SETTINGS", str(home / "settings.json"))  # no settings file: defaults
 

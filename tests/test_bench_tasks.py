@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from terf_studio import bench_tasks
+from terf_studio.bench import tasks as bench_tasks
 from terf_studio.cli import main
 from terf_studio.imaging import write_image
 

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 
-from terf_studio import models
+from terf_studio.weights import registry
 from terf_studio.errors import ModelError
 from terf_studio.regions import ImageSet, NoRegionFound, find_region, finders, unregister_finder
 from terf_studio.regions.grounded import (
@@ -146,15 +146,15 @@ def model_dir(tmp_path_factory):
     import torch
 
     folder = tmp_path_factory.mktemp("models")
-    _write_bert_folder(folder / models.get_spec(BERT_MODEL).filename)
+    _write_bert_folder(folder / registry.get_spec(BERT_MODEL).filename)
     torch.manual_seed(0)
-    dino = build_grounding_model(folder / models.get_spec(BERT_MODEL).filename, SMALL_DINO)
+    dino = build_grounding_model(folder / registry.get_spec(BERT_MODEL).filename, SMALL_DINO)
     # The published checkpoint is {"model": state_dict} and carries BERT's weights too.
-    torch.save({"model": dino.state_dict()}, folder / models.get_spec(DINO_MODEL).filename)
+    torch.save({"model": dino.state_dict()}, folder / registry.get_spec(DINO_MODEL).filename)
     torch.manual_seed(1)
-    torch.save(build_sam(SMALL_SAM).state_dict(), folder / models.get_spec("sam-vit-b").filename)
+    torch.save(build_sam(SMALL_SAM).state_dict(), folder / registry.get_spec("sam-vit-b").filename)
     torch.manual_seed(2)
-    torch.save(build_sam(SAM_ARCHS["mobile-sam"]).state_dict(), folder / models.get_spec("mobile-sam").filename)
+    torch.save(build_sam(SAM_ARCHS["mobile-sam"]).state_dict(), folder / registry.get_spec("mobile-sam").filename)
     return folder
 
 
@@ -163,8 +163,8 @@ def _use_model_dir(mp, folder):
     and checksums, so those checks are dropped for the models written above."""
     mp.setenv("TERF_STUDIO_MODELS", str(folder))
     for name in SMALL_FILES:
-        spec = models.get_spec(name)
-        mp.setitem(models.REGISTRY, name, dataclasses.replace(spec, size=None, sha256=None))
+        spec = registry.get_spec(name)
+        mp.setitem(registry.REGISTRY, name, dataclasses.replace(spec, size=None, sha256=None))
 
 
 @pytest.fixture
@@ -428,7 +428,7 @@ def test_incomplete_bert_folder(use_models, tmp_path, monkeypatch):
 
     folder = tmp_path / "models"
     shutil.copytree(use_models, folder)
-    (folder / models.get_spec(BERT_MODEL).filename / "vocab.txt").unlink()
+    (folder / registry.get_spec(BERT_MODEL).filename / "vocab.txt").unlink()
     monkeypatch.setenv("TERF_STUDIO_MODELS", str(folder))
     with pytest.raises(ModelError, match=r"bert-base-uncased.*vocab.txt"):
         _small_finder().detector  # noqa: B018
@@ -450,7 +450,7 @@ def test_not_a_checkpoint(use_models, tmp_path, monkeypatch):
 
     folder = tmp_path / "models"
     shutil.copytree(use_models, folder)
-    (folder / models.get_spec("mobile-sam").filename).write_bytes(b"<html>not found</html>")
+    (folder / registry.get_spec("mobile-sam").filename).write_bytes(b"<html>not found</html>")
     monkeypatch.setenv("TERF_STUDIO_MODELS", str(folder))
     with pytest.raises(ModelError, match=r"cannot read the MobileSAM weights"):
         GroundedFinder(sam="mobile-sam", device="cpu").segmenter  # noqa: B018
@@ -462,8 +462,8 @@ def test_not_a_checkpoint(use_models, tmp_path, monkeypatch):
 def test_bench_rows_without_data_or_extra():
     """The bench row function runs nowhere near its models without pairs, and says why it
     skips without the extra (the timed run itself builds full-size models: minutes)."""
-    from terf_studio.bench_segment import BenchData
-    from terf_studio.regions.grounded.bench import grounded_rows
+    from terf_studio.bench.segment import BenchData
+    from terf_studio.bench.grounded import grounded_rows
 
     rows = grounded_rows(BenchData())
     if MISSING:

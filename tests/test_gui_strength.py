@@ -77,7 +77,7 @@ def test_an_old_exact_setting_reads_as_the_exact_engine(tmp_path):
 
 
 def test_warm_up_runs_in_the_background_and_a_command_waits_for_it(qtbot, window, pair, monkeypatch):
-    from terf_studio.session import EditSession
+    from terf_studio.document.session import EditSession
 
     release, events = threading.Event(), []
 
@@ -113,7 +113,7 @@ def test_warm_up_runs_in_the_background_and_a_command_waits_for_it(qtbot, window
 
 def test_a_failing_warm_up_is_never_shown(qtbot, window, pair, monkeypatch):
     from terf_studio.errors import ModelError
-    from terf_studio.session import EditSession
+    from terf_studio.document.session import EditSession
 
     calls = []
 

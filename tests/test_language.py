@@ -334,25 +334,25 @@ def test_missing_model_file_is_a_model_error(tmp_path):
 
 
 def test_default_model_goes_to_the_user_model_folder():
-    from terf_studio import models
+    from terf_studio.weights import registry
 
     path = L.default_model_path(assemble=False)
-    assert path == models.user_models_dir() / L.DEFAULT_MODEL_FILE  # the conftest's fresh folder
+    assert path == registry.user_models_dir() / L.DEFAULT_MODEL_FILE  # the conftest's fresh folder
     assert "site-packages" not in str(path)
-    assert models.get_spec(L.DEFAULT_MODEL_NAME).filename == L.DEFAULT_MODEL_FILE
+    assert registry.get_spec(L.DEFAULT_MODEL_NAME).filename == L.DEFAULT_MODEL_FILE
 
 
 def test_default_model_is_taken_from_any_model_folder(tmp_path, monkeypatch):
-    from terf_studio import models
+    from terf_studio.weights import registry
 
-    size = models.get_spec(L.DEFAULT_MODEL_NAME).size
+    size = registry.get_spec(L.DEFAULT_MODEL_NAME).size
     with open(tmp_path / L.DEFAULT_MODEL_FILE, "wb") as f:
         f.truncate(size)  # the registry checks the size when looking (the checksum on add)
     monkeypatch.setenv("TERF_STUDIO_MODELS", str(tmp_path))
     assert L.default_model_path() == tmp_path / L.DEFAULT_MODEL_FILE
     with open(tmp_path / L.DEFAULT_MODEL_FILE, "wb") as f:
         f.truncate(size - 1)  # a partial copy is passed over
-    assert L.default_model_path(assemble=False) == models.user_models_dir() / L.DEFAULT_MODEL_FILE
+    assert L.default_model_path(assemble=False) == registry.user_models_dir() / L.DEFAULT_MODEL_FILE
 
 
 # --------------------------------------------------------------------------

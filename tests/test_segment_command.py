@@ -150,7 +150,7 @@ def test_bench_segment_measures_each_builtin_row(tmp_path, capsys):
 
 
 def test_bench_segment_takes_more_row_functions(square_pair):
-    from terf_studio.bench_segment import (
+    from terf_studio.bench.segment import (
         BenchData,
         Pair,
         bench_segment,
@@ -165,7 +165,7 @@ def test_bench_segment_takes_more_row_functions(square_pair):
     def extra(d: BenchData) -> list[dict]:
         return [timing_row("learned", "box", "random weights", [0.3, 0.1, 0.2], 0.5)]
 
-    rows = bench_segment(data, ["terf_studio.bench_segment:builtin_prompt_rows", "no_such_module:rows", extra])
+    rows = bench_segment(data, ["terf_studio.bench.segment:builtin_prompt_rows", "no_such_module:rows", extra])
     assert [r.get("prompt") for r in rows[:3]] == ["point (first click on a pair)", "point (next click, same pair)",
                                                   "box (GrabCut)"]
     assert rows[0]["runs"] == 2 and rows[0]["data"] == "one synthetic pair"

@@ -11,9 +11,9 @@ from terf_studio.errors import CancelledError, TerfError
 from terf_studio.fusion import load_fuser
 from terf_studio.imaging import read_image, write_image
 from terf_studio.language import Edit, Task
-from terf_studio.project import ProjectError, load_project, save_project
+from terf_studio.document.project import ProjectError, load_project, save_project
 from terf_studio.regions import Mask, NoRegionFound
-from terf_studio.session import EditSession
+from terf_studio.document.session import EditSession
 from terf_studio.tuning import CancelToken
 
 
@@ -182,7 +182,7 @@ def test_discard_redo_drops_only_undone_steps(session):
 
 
 def test_export_writes_result_masks_and_comparison(session, tmp_path):
-    from terf_studio.export import export_session
+    from terf_studio.document.export import export_session
 
     shape = session.current16.shape[:2]
     session.masks = [_right_half(shape)]

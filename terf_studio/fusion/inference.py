@@ -13,7 +13,7 @@ from terf_studio.device import resolve_device
 from terf_studio.fusion.checkpoint import load_network
 from terf_studio.fusion.network import FusionNet
 from terf_studio.imaging.color import to_numpy, to_tensor
-from terf_studio.models import require_model
+from terf_studio.weights.registry import require_model
 
 
 def pad_to_multiple(t: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

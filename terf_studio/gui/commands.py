@@ -9,7 +9,7 @@ from PySide6.QtGui import QUndoCommand
 
 from terf_studio.gui.layers import DocumentLayers
 from terf_studio.regions import Mask
-from terf_studio.session import EditSession, Step
+from terf_studio.document.session import EditSession, Step
 
 
 class _StoredMask:

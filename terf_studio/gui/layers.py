@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from terf_studio.regions import Mask
-from terf_studio.session import EditSession
+from terf_studio.document.session import EditSession
 
 IMAGE_LAYERS = {"result": "Edited result", "fused": "Fused", "ir": "Infrared", "vi": "Visible"}
 MASK_PREFIX = "mask:"

@@ -56,8 +56,8 @@ from terf_studio.gui.strength import StrengthController
 from terf_studio.gui.worker import Job, JobRunner
 from terf_studio.language import EditPlan
 from terf_studio.regions import Mask, NoRegionFound, Stroke
-from terf_studio.resources import resource_path
-from terf_studio.session import EditSession
+from terf_studio.paths import resource_path
+from terf_studio.document.session import EditSession
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 RECENT_KEY = "recent"
@@ -68,10 +68,10 @@ MAX_RECENT = 8
 def warm_imports() -> None:
     """Import what the worker's jobs use before the window shows: an import holds Python's
     interpreter lock for its whole run, so one on the worker would freeze the window meanwhile."""
-    import terf_studio.export  # noqa: F401
+    import terf_studio.document.export  # noqa: F401
     import terf_studio.fusion  # noqa: F401
     import terf_studio.language.llm  # noqa: F401
-    import terf_studio.project  # noqa: F401
+    import terf_studio.document.project  # noqa: F401
     import terf_studio.regions.grounded  # noqa: F401
     import terf_studio.regions.interactive  # noqa: F401
     import terf_studio.tuning  # noqa: F401
@@ -615,7 +615,7 @@ class MainWindow(QMainWindow):
         device = self.device
 
         def job(progress, cancel) -> EditSession:  # noqa: ANN001
-            from terf_studio.project import load_project
+            from terf_studio.document.project import load_project
 
             progress("opening project", 0, 1)
             session = load_project(path, device=device)
@@ -674,7 +674,7 @@ class MainWindow(QMainWindow):
         return self.save_project(path)
 
     def save_project(self, path: str) -> bool:
-        from terf_studio.project import save_project
+        from terf_studio.document.project import save_project
 
         if self.session is None or self.runner.busy:
             return False
@@ -702,7 +702,7 @@ class MainWindow(QMainWindow):
 
     def export(self, path: str, bit_depth: int = 8, source: str = "result", masks: bool = False,
                comparison: bool = False) -> list[Path]:
-        from terf_studio.export import export_session
+        from terf_studio.document.export import export_session
 
         if self.session is None:
             return []

@@ -24,7 +24,7 @@ from terf_studio.language.plan import MAX_STRENGTH
 
 if TYPE_CHECKING:
     from terf_studio.gui.main_window import MainWindow
-    from terf_studio.session import EditSession, Step
+    from terf_studio.document.session import EditSession, Step
 
 STEPS_PER_UNIT = 20  # slider resolution: 0.05
 KEY_COMMIT_MS = 600  # a keyboard or wheel change is applied once the keys rest this long

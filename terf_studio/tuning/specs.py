@@ -50,7 +50,7 @@ class TaskSpec:
     iterations_scale_with_strength: bool = False  # else the strength sets a parameter (gamma, sigma)
     fast_model: str | None = None  # model registry name of the fast engine's weights
     trains: bool = True  # False: nothing is optimised by any engine (blur)
-    measure: str = ""  # the direction measure of the benchmarks (terf_studio.bench_edit)
+    measure: str = ""  # the direction measure of the benchmarks (terf_studio.bench.edit)
 
     def check_mode(self, mode: str | None) -> str | None:
         mode = self.default_mode if mode is None else mode

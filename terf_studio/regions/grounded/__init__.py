@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-from terf_studio import models
+from terf_studio.weights import registry
 from terf_studio.errors import TerfError
 from terf_studio.regions.grounded.deps import INSTALL_HINT, missing_packages, require_packages
 from terf_studio.regions.grounded.names import (
@@ -94,12 +94,12 @@ def grounded_status(sam: str | None = None, text: bool = True) -> dict:
     if packages:
         missing.append(f"packages {', '.join(dict.fromkeys(packages))}: {INSTALL_HINT}")
     for name in (DINO_MODEL, BERT_MODEL) if text else ():
-        if models.find_model(name) is None:
-            missing.append(f"model {name}: {models.get_spec(name).how_to_get}")
+        if registry.find_model(name) is None:
+            missing.append(f"model {name}: {registry.get_spec(name).how_to_get}")
     if chosen is None:
-        missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {models.get_spec('sam-vit-h').how_to_get}")
-    elif models.find_model(chosen) is None:
-        missing.append(f"model {chosen}: {models.get_spec(chosen).how_to_get}")
+        missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {registry.get_spec('sam-vit-h').how_to_get}")
+    elif registry.find_model(chosen) is None:
+        missing.append(f"model {chosen}: {registry.get_spec(chosen).how_to_get}")
     return {"ready": not missing, "sam": chosen, "missing": missing}
 
 

@@ -1,7 +1,7 @@
 """The grounded finder: text -> boxes (GroundingDINO) -> masks (SAM or MobileSAM), plus
 point and box prompts on the same SAM model with its per-image embedding cache.
 
-Models load on first use, from the files that :mod:`terf_studio.models` finds:
+Models load on first use, from the files that :mod:`terf_studio.weights.registry` finds:
 ``groundingdino-swint-ogc`` and the ``bert-base-uncased`` folder for text, and one of
 ``sam-vit-h``, ``sam-vit-l``, ``sam-vit-b``, ``mobile-sam`` (the first present, unless one
 is named) for masks.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from terf_studio import models
+from terf_studio.weights import registry
 from terf_studio.errors import ModelError
 from terf_studio.regions.base import ImageSet, NoRegionFound, RegionResult
 from terf_studio.regions.grounded.dino import DINO_TITLE, Detection, GroundingDetector, load_grounding_model
@@ -109,8 +109,8 @@ class GroundedFinder:
         """The GroundingDINO detector, loaded on first use (ModelError when files are missing)."""
         with self._lock:
             if self._detector is None:
-                checkpoint = models.require_model(DINO_MODEL)
-                bert = models.require_model(BERT_MODEL)
+                checkpoint = registry.require_model(DINO_MODEL)
+                bert = registry.require_model(BERT_MODEL)
                 model = load_grounding_model(checkpoint, bert, self.device, self.dino_config)
                 self._detector = GroundingDetector(model, image_size=self.image_size, max_size=self.max_size)
             return self._detector
@@ -123,12 +123,12 @@ class GroundedFinder:
                 name = self.sam_name or present_sam_model()
                 if name is None:
                     # Name the preferred model in the message: the user adds one of them.
-                    hints = "; ".join(f"{n}: {models.get_spec(n).how_to_get}" for n in ("sam-vit-h", "mobile-sam"))
+                    hints = "; ".join(f"{n}: {registry.get_spec(n).how_to_get}" for n in ("sam-vit-h", "mobile-sam"))
                     raise ModelError(
                         f"no Segment Anything model is present ({', '.join(SAM_MODELS)} were looked for in "
-                        f"{', '.join(str(d) for d in models.search_dirs())}); {hints}"
+                        f"{', '.join(str(d) for d in registry.search_dirs())}); {hints}"
                     )
-                path = models.require_model(name)
+                path = registry.require_model(name)
                 arch = self.sam_arch or SAM_ARCHS[name]
                 title = SAM_TITLES[name]
                 model = load_sam_model(path, arch, title, self.device)

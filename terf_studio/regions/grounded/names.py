@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from terf_studio import models
+from terf_studio.weights import registry
 
 FINDER_NAME = "grounded"
 DINO_MODEL = "groundingdino-swint-ogc"
@@ -24,6 +24,6 @@ def split_phrase(phrase: str) -> list[str]:
 def present_sam_model() -> str | None:
     """The first SAM-family model in :data:`SAM_MODELS` whose file is present, or None."""
     for name in SAM_MODELS:
-        if models.find_model(name) is not None:
+        if registry.find_model(name) is not None:
             return name
     return None

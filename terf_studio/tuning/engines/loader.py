@@ -17,7 +17,7 @@ from torch import nn
 
 from terf_studio.errors import ModelError
 from terf_studio.fusion.network import FusionNet
-from terf_studio.models import find_model, get_spec
+from terf_studio.weights.registry import find_model, get_spec
 
 _lock = threading.Lock()
 _cache: dict[tuple, nn.Module] = {}

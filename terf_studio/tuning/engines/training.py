@@ -209,7 +209,7 @@ def fused_training_images(data: Path, limit: int | None = None) -> list[torch.Te
     """Fused images (3, H, W): lite's fusion of every training pair, and the MSRS samples fused by
     lite and (when its weights are present) full."""
     from terf_studio.fusion.inference import load_fuser, run_network
-    from terf_studio.models import find_model
+    from terf_studio.weights.registry import find_model
 
     pairs = training_pairs(data, limit)
     images = []

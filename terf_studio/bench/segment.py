@@ -36,12 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from terf_studio.resources import PROJECT_ROOT
+from terf_studio.paths import SHARED_DATA
 
 WIDTH, HEIGHT = 640, 480
 TARGET_SECONDS = 0.5
 TEXT_TARGETS = ("person", "sky", "road")
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 ROADSCENE = SHARED_DATA / "roadscene"
 MSRS = SHARED_DATA / "msrs-samples"
 
@@ -49,8 +48,8 @@ RowFunction = Callable[["BenchData"], list[dict]]
 
 # Row producers, run in order: "module:function" names, imported when the bench runs.
 ROW_FUNCTIONS: list[str | RowFunction] = [
-    "terf_studio.bench_segment:builtin_prompt_rows",
-    "terf_studio.bench_segment:builtin_text_rows",
+    "terf_studio.bench.segment:builtin_prompt_rows",
+    "terf_studio.bench.segment:builtin_text_rows",
 ]
 
 
@@ -303,7 +302,7 @@ def add_bench_segment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-GROUNDED_ROWS = "terf_studio.regions.grounded.bench:grounded_rows"
+GROUNDED_ROWS = "terf_studio.bench.grounded:grounded_rows"
 
 
 def run_bench_segment(args: argparse.Namespace) -> int:

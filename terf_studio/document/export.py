@@ -13,7 +13,7 @@ from pathlib import Path
 from terf_studio.errors import TerfError
 from terf_studio.imaging import write_image
 from terf_studio.imaging.compose import comparison_sheet
-from terf_studio.session import EditSession
+from terf_studio.document.session import EditSession
 
 EXPORT_FORMATS = (".png", ".tif", ".tiff")
 SOURCES = ("result", "fused")

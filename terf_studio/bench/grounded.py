@@ -68,7 +68,7 @@ def _point_and_box(pair) -> tuple[tuple[float, float], tuple[float, float, float
 
 def grounded_rows(data, sam_models: tuple[str, ...] = SAM_BENCH_MODELS, device: str = "cpu") -> list[dict]:
     """Timing rows for GroundingDINO text -> boxes and each of ``sam_models``."""
-    from terf_studio.bench_segment import timing_row
+    from terf_studio.bench.segment import timing_row
     from terf_studio.regions import ImageSet
     from terf_studio.regions.grounded import (
         SAM_ARCHS,

@@ -32,7 +32,7 @@ def _worker(arch: str, device_name: str, repeats: int) -> dict:
     from terf_studio.device import describe_device, resolve_device
     from terf_studio.fusion import Fuser, build_network, count_parameters
     from terf_studio.fusion.checkpoint import load_network
-    from terf_studio.models import find_model
+    from terf_studio.weights.registry import find_model
 
     device = resolve_device(device_name)
     path = find_model(f"fusion-{arch}")

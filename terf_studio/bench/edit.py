@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from terf_studio.resources import PROJECT_ROOT
+from terf_studio.paths import SHARED_DATA
 
-DATA = PROJECT_ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 DEFAULT_PAIR = DATA / "roadscene"  # kept for ``bench tasks``
 PAPER_SECONDS_RTX3090 = {"infrared": 26.9, "visible": 26.9, "brighten": 33.5, "darken": 33.5, "denoise": 6.2, "blur": None}
 TASKS = ("infrared", "visible", "brighten", "darken", "denoise", "blur")

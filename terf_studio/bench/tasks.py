@@ -321,7 +321,7 @@ def run_bench_tasks(args: Any) -> int:
     import json
     import sys
 
-    from terf_studio.bench_edit import DEFAULT_PAIR
+    from terf_studio.bench.edit import DEFAULT_PAIR
     from terf_studio.errors import TerfError
     from terf_studio.fusion import load_fuser
     from terf_studio.tuning.specs import ENGINES

@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from terf_studio.resources import PROJECT_ROOT
+from terf_studio.paths import SHARED_DATA
 
 TICK_MS = 10
-DEFAULT_PAIR = PROJECT_ROOT.parent / "shared" / "data" / "roadscene"
+DEFAULT_PAIR = SHARED_DATA / "roadscene"
 DEFAULT_COMMANDS = ["make the trees lean towards infrared", "denoise the road", "blur the road"]
 
 
