@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-import zlib
+import weakref
+from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from terf_studio.document.session import EditSession, Step
 from terf_studio.gui.layers import DocumentLayers
 from terf_studio.regions import Mask
-from terf_studio.document.session import EditSession, Step
+
+#: PNG bytes of masks that undo commands already encoded, by the mask object the layers hold:
+#: a stroke's "before" is usually the previous command's "after", so it is not encoded twice.
+_encoded: weakref.WeakKeyDictionary[Mask, bytes] = weakref.WeakKeyDictionary()
 
 
 class _StoredMask:
-    """A mask kept compressed (zlib of its float32 pixels): exact, and small for typical
-    masks (mostly 0 or 1), so the undo history stays bounded in memory."""
+    """A mask kept as the 16-bit PNG a project stores (``Mask.to_png_bytes``), so the undo history
+    stays small. Exact: the layers keep every mask on that 16-bit grid."""
 
     def __init__(self, mask: Mask) -> None:
-        self.shape = mask.shape
-        self.pixels = zlib.compress(np.ascontiguousarray(mask.data, np.float32).tobytes(), 1)
-        self.meta = {"label": mask.label, "colour": mask.colour, "source": mask.source,
-                     "confidence": mask.confidence}
+        png = _encoded.get(mask)
+        self.png = png if png is not None else mask.to_png_bytes(bit_depth=16)
 
     def load(self) -> Mask:
-        data = np.frombuffer(zlib.decompress(self.pixels), np.float32).reshape(self.shape)
-        return Mask(data.copy(), **self.meta)
+        return Mask.from_png_bytes(self.png)
 
-    @property
-    def nbytes(self) -> int:
-        return len(self.pixels)
+    def remember(self, held: Mask) -> None:
+        """``held`` (the mask the layers keep for this one) encodes to these bytes."""
+        _encoded[held] = self.png
 
 
 class AddMaskCommand(QUndoCommand):
@@ -44,6 +45,7 @@ class AddMaskCommand(QUndoCommand):
         mask = self._first if self._first is not None else self._mask.load()
         self._first = None
         self.uid = self.layers.insert(mask, self._index, self.uid)
+        self._mask.remember(self.layers.mask(self.uid))
 
     def undo(self) -> None:
         _, self._index = self.layers.remove(self.uid)
@@ -63,6 +65,7 @@ class RemoveMaskCommand(QUndoCommand):
     def undo(self) -> None:
         assert self._mask is not None
         self.layers.insert(self._mask.load(), self._index, self.uid)
+        self._mask.remember(self.layers.mask(self.uid))
 
 
 class ReplaceMaskCommand(QUndoCommand):
@@ -79,9 +82,11 @@ class ReplaceMaskCommand(QUndoCommand):
         mask = self._first if self._first is not None else self._new.load()
         self._first = None
         self.layers.replace(self.uid, mask)
+        self._new.remember(self.layers.mask(self.uid))
 
     def undo(self) -> None:
         self.layers.replace(self.uid, self._old.load())
+        self._old.remember(self.layers.mask(self.uid))
 
 
 class StepCommand(QUndoCommand):
@@ -92,7 +97,8 @@ class StepCommand(QUndoCommand):
     PySide would let their Python side be collected while Qt still calls them.)
     """
 
-    def __init__(self, session: EditSession, step: Step, on_change, text: str | None = None) -> None:  # noqa: ANN001
+    def __init__(self, session: EditSession, step: Step, on_change: Callable[[], None],
+                 text: str | None = None) -> None:
         super().__init__(text or step.text)
         self.session, self.step, self.on_change = session, step, on_change
         self.mask_commands: list[AddMaskCommand] = []
