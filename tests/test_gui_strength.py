@@ -232,11 +232,9 @@ def test_stale_previews_are_dropped(qtbot, window, pair, monkeypatch):
     assert np.array_equal(shown_result(window), to_uint8(real(s, 3.5)))
 
     # A result that comes back after a newer request (here: forged) is dropped too.
-    from terf_studio.gui.worker import Job
-
     dropped = window.strength_control.dropped
-    old = Job("Preview strength 4", lambda p, c: None, "preview", {"seq": -1, "value": 4.0})
-    window.runner.background_done.emit(old, window.canvas.layer_item("vi").pixmap().toImage(), True)
+    old = window.strength_control.preview_job(4.0, seq=-1)  # a request older than any made
+    old.on_done(window.canvas.layer_item("vi").pixmap().toImage())  # what the runner does when it ends
     assert shown == [3.5] and window.strength_control.dropped == dropped + 1
     slider.setSliderDown(False)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=JOB_TIMEOUT_MS)

@@ -124,43 +124,17 @@ class ExportDialog(QDialog):
                             self.masks.isChecked(), self.comparison.isChecked())
 
 
-SHORTCUTS = [
-    ("Ctrl+O", "Open an image pair"),
-    ("Ctrl+Shift+O", "Open a project"),
-    ("Ctrl+S / Ctrl+Shift+S", "Save / save the project as"),
-    ("Ctrl+E", "Export the result"),
-    ("Ctrl+Z", "Undo"),
-    ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
-    ("Ctrl+L", "Go to the command bar"),
-    ("Enter (command bar)", "Run the typed command"),
-    ("Up / Down (command bar)", "Earlier / later commands"),
-    ("Esc", "Cancel the running job or the stroke being drawn"),
-    ("Ctrl+wheel, Ctrl++ / Ctrl+-", "Zoom around the cursor / in / out"),
-    ("Ctrl+0", "Actual size (100%)"),
-    ("Ctrl+F", "Fit the image in the window"),
-    ("Space+drag, middle-drag", "Pan"),
-    ("H", "Navigate tool"),
-    ("B / E", "Brush / eraser"),
-    ("[ / ]", "Smaller / larger brush"),
-    ("P", "Point tool: left click adds, right click removes"),
-    ("R", "Box tool: drag a box around an object"),
-    ("Del", "Delete the selected mask"),
-    ("C", "Before/after split on or off"),
-    ("M", "Show or hide the mask overlays"),
-    ("Strength slider (Plan panel)", "Drag: preview the latest fast step's strength; release: apply it "
-                                     "(Ctrl+Z returns to the previous one)"),
-    ("F1", "This sheet"),
-]
-
-
 class ShortcutsDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    """The shortcut sheet: ``rows`` of (keys, what they do), made from the window's action specs
+    (terf_studio.gui.window.actions.shortcut_rows)."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        table = QTableWidget(len(SHORTCUTS), 2)
+        table = QTableWidget(len(rows), 2)
         table.setHorizontalHeaderLabels(["Keys", "Action"])
         table.verticalHeader().setVisible(False)
-        for row, (keys, action) in enumerate(SHORTCUTS):
+        for row, (keys, action) in enumerate(rows):
             table.setItem(row, 0, QTableWidgetItem(keys))
             table.setItem(row, 1, QTableWidgetItem(action))
         table.resizeColumnsToContents()

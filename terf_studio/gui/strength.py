@@ -5,13 +5,13 @@ Only a step made by the fast engine can change its strength (the session re-rend
 forward pass); fine-tuned steps keep theirs. Previews are background jobs on the worker: a newer
 value replaces a waiting request and cancels a running one, and a preview that arrives after a
 newer value was asked for (or after the document changed) is dropped, so the canvas only ever
-shows the newest value. Releasing runs ``session.set_strength`` as a user job, and the window
+shows the newest value. Releasing runs ``session.set_strength`` as a user job, whose callback
 pushes its step like any other (Ctrl+Z returns to the previous strength).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -19,12 +19,13 @@ from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWid
 
 from terf_studio.gui.commands import StepCommand
 from terf_studio.gui.images import image_to_qimage
-from terf_studio.gui.worker import Job
+from terf_studio.gui.worker import Job, Progress
 from terf_studio.language.plan import MAX_STRENGTH
+from terf_studio.tuning import CancelToken
 
 if TYPE_CHECKING:
-    from terf_studio.gui.main_window import MainWindow
     from terf_studio.document.session import EditSession, Step
+    from terf_studio.gui.window.main_window import MainWindow
 
 STEPS_PER_UNIT = 20  # slider resolution: 0.05
 KEY_COMMIT_MS = 600  # a keyboard or wheel change is applied once the keys rest this long
@@ -92,9 +93,6 @@ class StrengthController(QObject):
         self._key_timer.timeout.connect(lambda: self.commit(self.widget.value()))
         self.slider.valueChanged.connect(self._on_value)
         self.slider.sliderReleased.connect(lambda: self.commit(self.widget.value()))
-        window.runner.background_done.connect(self._on_background)
-        window.runner.failed.connect(lambda job, *_: self._on_commit_lost(job))
-        window.runner.cancelled.connect(self._on_commit_lost)
         self.refresh()
 
     # -- state ---------------------------------------------------------------------------------
@@ -167,28 +165,30 @@ class StrengthController(QObject):
 
     def request_preview(self, value: float) -> None:
         """Ask the worker for the image at ``value``; only the newest request is ever shown."""
-        session = self.session
-        if session is None:
+        if self.session is None:
             return
         self._seq += 1
+        self.window.runner.submit_background(self.preview_job(value, self._seq))
 
-        def job(progress, cancel) -> QImage:  # noqa: ANN001
+    def preview_job(self, value: float, seq: int) -> Job[QImage]:
+        """The background job rendering ``value``; its result shows only if ``seq`` is still the
+        newest request when it arrives."""
+        session = self.session
+        assert session is not None
+
+        def job(progress: Progress, cancel: CancelToken) -> QImage:
             return image_to_qimage(session.preview_strength(value, cancel=cancel))
 
-        self.window.runner.submit_background(
-            Job(f"Preview strength {value:g}", job, "preview", {"seq": self._seq, "value": value}, priority=-1))
+        return Job(f"Preview strength {value:g}", job, "preview", priority=-1,
+                   on_done=lambda image: self._on_preview(seq, value, image))
 
-    def _on_background(self, job: Job, result: Any, ok: bool) -> None:
-        if job.kind != "preview":
-            return
-        if not ok:
-            return
-        if job.context["seq"] != self._seq or self.window.runner.busy:
+    def _on_preview(self, seq: int, value: float, image: QImage) -> None:
+        if seq != self._seq or self.window.runner.busy:
             self.dropped += 1
             return
-        self.window.canvas.set_layer("result", result)
+        self.window.canvas.set_layer("result", image)
         self._previewing = True
-        self.preview_shown.emit(float(job.context["value"]))
+        self.preview_shown.emit(float(value))
 
     def _drop_previews(self) -> None:
         """Forget previews asked for and show the session's own image again."""
@@ -223,25 +223,27 @@ class StrengthController(QObject):
         self._seq += 1  # previews still on their way are out of date now
         self.window.runner.drop_background("preview")
 
-        def job(progress, cancel) -> Step:  # noqa: ANN001
+        def job(progress: Progress, cancel: CancelToken) -> Step:
             progress("changing the strength", 0, 1)
             return session.set_strength(value, cancel=cancel)
 
-        return self.window._submit(Job(f"Strength {value:g}", job, "strength", {"value": value}))
+        def failed(message: str, _exc: Exception) -> None:
+            self._on_commit_lost()
+            self.window.error(message)
+
+        return self.window.jobs.start(f"Strength {value:g}", job, self.on_step, failed, self._on_commit_lost)
 
     def on_step(self, step: Step) -> None:
         """A strength job finished: one undo entry (its masks are already layers)."""
         session = self.session
         assert session is not None
         self._previewing = False
-        self.window._push(StepCommand(session, step, self.window.refresh_image))
+        self.window.push(StepCommand(session, step, self.window.refresh_image))
         seconds = sum(a.info.get("seconds", 0) for a in step.edits)
         self.window.message(f"done: {step.text} ({seconds:.1f} s); Ctrl+Z returns to the previous strength")
 
-    def _on_commit_lost(self, job: Job) -> None:
+    def _on_commit_lost(self) -> None:
         """A strength job failed or was cancelled: the session's image and value again."""
-        if job.kind != "strength":
-            return
         self._drop_previews()
         strength = self.current_strength()
         if strength is not None:

@@ -2,15 +2,19 @@
 
 A *job* is a plain callable ``fn(progress, cancel) -> result`` built by the window from core
 objects; it runs on the worker thread and never touches widgets. Its progress calls become a
-queued ``progress`` signal (throttled, so a fast loop cannot flood the GUI thread) and its end
-becomes exactly one of ``finished``, ``failed`` or ``cancelled``. One job runs at a time: the
-window disables the actions that would clash while :attr:`JobRunner.busy` is true.
+queued ``progress`` signal (throttled, so a fast loop cannot flood the GUI thread). Its end calls
+exactly one of the job's own callbacks on the GUI thread (``on_done(result)``,
+``on_error(message, exc)`` or ``on_cancel()``, set by the code that submitted it), then emits one
+of ``finished``, ``failed`` or ``cancelled`` for whoever follows every job (the progress bar, the
+script of typed commands). One job runs at a time: the window disables the actions that would
+clash while :attr:`JobRunner.busy` is true.
 
 Background jobs (warming caches up, live previews) share the thread but give way: they start
 only while no user job runs or waits, a user job submitted meanwhile waits for the running one
 (and cancels it, for jobs that look at their token) instead of being refused, a newer background
 job of the same ``kind`` replaces a waiting one and cancels a running one, and their ends are
-reported silently on ``background_done`` (never as ``failed``), without touching ``busy``.
+reported silently on ``background_done`` (never as ``failed``), without touching ``busy``
+(the job's own callbacks still run).
 """
 
 from __future__ import annotations
@@ -19,28 +23,39 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from terf_studio.errors import CancelledError, TerfError
 from terf_studio.tuning import CancelToken
 
-#: progress(label, i, n, loss); loss may be nan when the job has none
-Progress = Callable[[str, int, int, float], None]
-JobFn = Callable[[Progress, CancelToken], Any]
+
+class Progress(Protocol):
+    """progress(label, i, n, loss): a job's report of step ``i`` of ``n``; loss may be left out."""
+
+    def __call__(self, label: str, i: int, n: int, loss: float = ...) -> None: ...
+
+
+R = TypeVar("R")
 
 PROGRESS_INTERVAL_S = 0.05
 
 
 @dataclass
-class Job:
-    """What to run and what to call it in the status bar; ``kind`` lets the window route the result."""
+class Job(Generic[R]):
+    """What to run, what to call it in the status bar, and what to do when it ends.
+
+    The callbacks run on the GUI thread; a missing one means "nothing to do". ``kind`` matters
+    for background jobs only: a newer background job of the same kind replaces this one.
+    """
 
     name: str
-    fn: JobFn
+    fn: Callable[[Progress, CancelToken], R]
     kind: str = "job"
-    context: Any = None
+    on_done: Callable[[R], None] | None = None
+    on_error: Callable[[str, Exception], None] | None = None
+    on_cancel: Callable[[], None] | None = None
     priority: int = 0  # background jobs only: the lowest waiting one starts first
 
 
@@ -118,10 +133,6 @@ class JobRunner(QObject):
         """The worker thread runs something (a user or a background job)."""
         return self._running is not None
 
-    @property
-    def current(self) -> Job | None:
-        return self._job
-
     def submit(self, job: Job) -> bool:
         """Start ``job``; returns False (and starts nothing) while another user job runs or waits.
         A running background job is asked to stop and ``job`` starts as soon as it has ended."""
@@ -169,6 +180,7 @@ class JobRunner(QObject):
             assert token is not None
             if token.cancelled:  # cancelled while it waited: it never runs
                 self._end()
+                _call(job.on_cancel)
                 self.cancelled.emit(job)
                 self._next()
                 return
@@ -201,25 +213,37 @@ class JobRunner(QObject):
         return False
 
     def _on_done(self, job: Job, result: Any) -> None:
-        if self._ended(job):
-            self.finished.emit(job, result)  # a follow-up job submitted here starts at once
-        else:
-            self.background_done.emit(job, result, True)
-        self._next()
+        user = self._ended(job)
+        try:
+            _call(job.on_done, result)
+        finally:
+            if user:
+                self.finished.emit(job, result)  # a follow-up job submitted here starts at once
+            else:
+                self.background_done.emit(job, result, True)
+            self._next()
 
     def _on_failed(self, job: Job, message: str, exc: Exception) -> None:
-        if self._ended(job):
-            self.failed.emit(job, message, exc)
-        else:
-            self.background_done.emit(job, None, False)
-        self._next()
+        user = self._ended(job)
+        try:
+            _call(job.on_error, message, exc)
+        finally:
+            if user:
+                self.failed.emit(job, message, exc)
+            else:
+                self.background_done.emit(job, None, False)
+            self._next()
 
     def _on_cancelled(self, job: Job) -> None:
-        if self._ended(job):
-            self.cancelled.emit(job)
-        else:
-            self.background_done.emit(job, None, False)
-        self._next()
+        user = self._ended(job)
+        try:
+            _call(job.on_cancel)
+        finally:
+            if user:
+                self.cancelled.emit(job)
+            else:
+                self.background_done.emit(job, None, False)
+            self._next()
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel any job, stop the thread and wait for it; True when it stopped."""
@@ -233,3 +257,8 @@ class JobRunner(QObject):
     @property
     def running(self) -> bool:
         return self._thread.isRunning()
+
+
+def _call(callback: Callable[..., None] | None, *args: Any) -> None:
+    if callback is not None:
+        callback(*args)
