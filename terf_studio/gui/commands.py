@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
@@ -11,32 +12,40 @@ from terf_studio.document.session import EditSession, Step
 from terf_studio.gui.layers import DocumentLayers
 from terf_studio.regions import Mask
 
-#: PNG bytes of masks that undo commands already encoded, by the mask object the layers hold:
-#: a stroke's "before" is usually the previous command's "after", so it is not encoded twice.
-_encoded: weakref.WeakKeyDictionary[Mask, bytes] = weakref.WeakKeyDictionary()
+#: How undo commands already stored a mask, by the mask object the layers hold: a stroke's
+#: "before" is usually the previous command's "after", so it is not encoded twice.
+_encoded: weakref.WeakKeyDictionary[Mask, tuple[bytes, dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 class _StoredMask:
     """A mask kept as the 16-bit PNG a project stores (``Mask.to_png_bytes``), so the undo history
-    stays small. Exact: the layers keep every mask on that 16-bit grid."""
+    stays small. Exact: the layers keep every mask on that 16-bit grid.
 
-    def __init__(self, mask: Mask) -> None:
-        png = _encoded.get(mask)
-        self.png = png if png is not None else mask.to_png_bytes(bit_depth=16)
+    ``png``, when given, already holds the mask's pixels (the PNG a session step keeps for the
+    mask its finder made, encoded on the worker); the mask's own label and colour override its
+    metadata, and nothing is encoded on the GUI thread.
+    """
+
+    def __init__(self, mask: Mask, png: bytes | None = None) -> None:
+        if png is not None:
+            self.png, self.meta = png, {"label": mask.label, "colour": mask.colour, "source": mask.source,
+                                        "confidence": mask.confidence}
+        else:
+            self.png, self.meta = _encoded.get(mask) or (mask.to_png_bytes(bit_depth=16), {})
 
     def load(self) -> Mask:
-        return Mask.from_png_bytes(self.png)
+        return Mask.from_png_bytes(self.png, **self.meta)
 
     def remember(self, held: Mask) -> None:
-        """``held`` (the mask the layers keep for this one) encodes to these bytes."""
-        _encoded[held] = self.png
+        """``held`` (the mask the layers keep for this one) is stored as this."""
+        _encoded[held] = (self.png, self.meta)
 
 
 class AddMaskCommand(QUndoCommand):
-    def __init__(self, layers: DocumentLayers, mask: Mask, text: str) -> None:
+    def __init__(self, layers: DocumentLayers, mask: Mask, text: str, png: bytes | None = None) -> None:
         super().__init__(text)
         self.layers = layers
-        self._mask = _StoredMask(mask)
+        self._mask = _StoredMask(mask, png)
         self.uid: int | None = None
         self._index: int | None = None
         self._first: Mask | None = mask  # used once, to skip re-decoding on the first redo
@@ -104,8 +113,9 @@ class StepCommand(QUndoCommand):
         self.mask_commands: list[AddMaskCommand] = []
         self._first = True
 
-    def add_mask(self, layers: DocumentLayers, mask: Mask) -> None:
-        self.mask_commands.append(AddMaskCommand(layers, mask, f"mask '{mask.label}'"))
+    def add_mask(self, layers: DocumentLayers, mask: Mask, png: bytes | None = None) -> None:
+        """A mask layer that comes and goes with the step (``png``: its pixels, already encoded)."""
+        self.mask_commands.append(AddMaskCommand(layers, mask, f"mask '{mask.label}'", png))
 
     def redo(self) -> None:
         if not self._first:

@@ -115,7 +115,7 @@ class Plans(QObject):
         for i, applied in enumerate(step.edits):
             found = None if i in given else applied.mask  # None when the edit needed no region
             if found is not None:
-                command.add_mask(w.layers, found.with_meta(colour=w.layers.next_colour()))
+                command.add_mask(w.layers, found.with_meta(colour=w.layers.next_colour()), applied.mask_png)
         w.push(command)
         took = ", ".join(f"{a.edit.task.value} {a.info.get('seconds', 0):.1f} s"
                          + (f", {a.info['engine']}" if a.info.get("engine") else "") for a in step.edits)
