@@ -1,8 +1,7 @@
 """Quality evaluation of fused images over a folder of visible/infrared pairs.
 
-The logic of ``terf-studio eval``: :func:`add_eval_arguments` declares the
-options, :func:`run_eval` runs them. The fused images come from exactly one
-source:
+What ``terf-studio eval`` (:mod:`terf_studio.cli.eval`) computes. The fused images come from
+exactly one source:
 
 * ``--fused-dir D``: images already fused (matched to the pairs by file stem,
   so ``a.jpg`` pairs with ``a.png``);
@@ -25,7 +24,6 @@ Progress goes to stderr, so ``--json`` output on stdout stays parseable.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -38,49 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from terf_studio.errors import ImageReadError, PairMismatchError, TerfError
-from terf_studio.imaging.folders import Pair, find_pairs
+from terf_studio.imaging.folders import Pair
 from terf_studio.metrics import METRIC_NAMES, compute_all, to_grey255
-
 
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-
-# --------------------------------------------------------------------------
-# arguments
-# --------------------------------------------------------------------------
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of the evaluation command to ``parser``."""
-    parser.add_argument("--vi-dir", required=True, type=Path, metavar="D",
-                        help="folder of visible images")
-    parser.add_argument("--ir-dir", required=True, type=Path, metavar="D",
-                        help="folder of infrared images (same file names)")
-    parser.add_argument("--names", metavar="FILE.json:KEY",
-                        help="evaluate only the names listed under KEY of a JSON file "
-                             "(e.g. split.json:test); FILE.json alone if it holds a list")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--fused-dir", type=Path, metavar="D",
-                        help="folder of fused images, matched to the pairs by file stem")
-    source.add_argument("--arch", choices=("lite", "full"),
-                        help="fuse with our network of this architecture")
-    source.add_argument("--method", choices=("mean", "max"),
-                        help="reference fusion: pixel mean or maximum of the grey sources")
-    parser.add_argument("--weights", metavar="PATH", help="network weights (with --arch)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="device for --arch (default: auto)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of a table")
-    parser.add_argument("--csv", type=Path, metavar="PATH",
-                        help="also write one row per image and a mean row to this CSV file")
-    parser.add_argument("--limit", type=_positive_int, metavar="N",
-                        help="evaluate only the first N pairs")
 
 
 # --------------------------------------------------------------------------
@@ -130,7 +90,10 @@ def as_saved_8bit(img: np.ndarray) -> np.ndarray:
 
 def reference_fusion(method: str) -> FuseFn:
     """Pixel ``mean`` or ``max`` of the grey sources, as a float [0, 1] grey image."""
-    combine = {"mean": lambda a, b: (a + b) / 2.0, "max": np.maximum}
+    combine: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+        "mean": lambda a, b: (a + b) / 2.0,
+        "max": np.maximum,
+    }
     if method not in combine:
         raise TerfError(f"unknown reference method {method!r} (use mean or max)")
 
@@ -280,45 +243,3 @@ def write_csv(result: EvalResult, path: Path) -> None:
             writer.writerow(["mean", *(f"{means[k]:.6f}" for k in METRIC_NAMES), *extra])
     except OSError as exc:
         raise TerfError(f"cannot write CSV file {path}: {exc.strerror or exc}") from None
-
-
-# --------------------------------------------------------------------------
-# the command
-# --------------------------------------------------------------------------
-
-def _model_fusion(args: argparse.Namespace) -> tuple[FuseFn, bool]:
-    """Load our network; returns its fuse function and whether it runs on CUDA."""
-    from terf_studio.fusion import load_fuser
-
-    fuser = load_fuser(args.arch, weights=args.weights, device=args.device)
-    return fuser.fuse, getattr(fuser.device, "type", str(fuser.device)) == "cuda"
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    """Run the evaluation described by ``args``; returns the exit status (0).
-
-    Raises :class:`~terf_studio.errors.TerfError` (one line) for missing
-    folders, unmatched pairs, unreadable images or bad options.
-    """
-    if args.weights and not args.arch:
-        raise TerfError("--weights is only used with --arch")
-    names = load_names(args.names) if args.names else None
-    pairs = find_pairs(args.vi_dir, args.ir_dir, names, args.fused_dir)
-    if args.limit:
-        pairs = pairs[:args.limit]
-
-    if args.fused_dir:
-        result = evaluate_pairs(pairs, f"fused:{args.fused_dir}")
-    elif args.arch:
-        fuse, on_cuda = _model_fusion(args)
-        result = evaluate_pairs(pairs, f"model:{args.arch}", fuse, timed=True, warm_up=on_cuda)
-    else:
-        result = evaluate_pairs(pairs, args.method, reference_fusion(args.method))
-
-    if args.csv:
-        write_csv(result, args.csv)
-    if args.json:
-        print(json.dumps(result.to_json_dict()))
-    else:
-        print(format_table(result))
-    return 0

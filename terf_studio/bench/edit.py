@@ -37,7 +37,9 @@ from terf_studio.paths import SHARED_DATA
 
 DATA = SHARED_DATA
 DEFAULT_PAIR = DATA / "roadscene"  # kept for ``bench tasks``
-PAPER_SECONDS_RTX3090 = {"infrared": 26.9, "visible": 26.9, "brighten": 33.5, "darken": 33.5, "denoise": 6.2, "blur": None}
+PAPER_SECONDS_RTX3090 = {
+    "infrared": 26.9, "visible": 26.9, "brighten": 33.5, "darken": 33.5, "denoise": 6.2, "blur": None,
+}
 TASKS = ("infrared", "visible", "brighten", "darken", "denoise", "blur")
 MEASURE_NAME = {"brighten": "mean Y", "darken": "mean Y", "infrared": "|Y-IR|", "visible": "|Y-Yvi|",
                 "denoise": "PSNR dB", "blur": "Laplacian var"}
@@ -289,3 +291,9 @@ def run_bench_edit(args: Any) -> int:
                         sheets=Path(args.sheets) if args.sheets else None)
     print(json.dumps(result, indent=2) if args.json else format_edit_table(result))
     return 0
+
+
+NAME = "edit"
+HELP = "each task's engines on fixed regions: direction, agreement, speed"
+add_arguments = add_bench_edit_arguments
+run = run_bench_edit

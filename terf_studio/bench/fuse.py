@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 WIDTH, HEIGHT = 640, 480
 SLOW_ON_CPU = {"full": 2}  # at ~30 s per pair on 2 cores, two timed runs are enough
@@ -69,7 +70,7 @@ def _worker(arch: str, device_name: str, repeats: int) -> dict:
 def bench_fuse(archs: list[str], repeats: int = 5, device: str = "auto") -> list[dict]:
     rows = []
     for arch in archs:
-        cmd = [sys.executable, "-m", "terf_studio.bench", arch, device, str(repeats)]
+        cmd = [sys.executable, "-m", "terf_studio.bench.fuse", arch, device, str(repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             from terf_studio.errors import TerfError
@@ -92,3 +93,22 @@ def format_fuse_table(rows: list[dict]) -> str:
 
 if __name__ == "__main__":
     print(json.dumps(_worker(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+
+
+NAME = "fuse"
+HELP = "seconds per 640x480 pair and peak memory, lite and full"
+
+
+def add_arguments(p: Any) -> None:
+    p.add_argument("--arch", action="append", choices=["lite", "full"], help="only these (default: both)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args: Any) -> int:
+    import json
+
+    rows = bench_fuse(args.arch or ["lite", "full"], repeats=args.repeats, device=args.device)
+    print(json.dumps(rows, indent=2) if args.json else format_fuse_table(rows))
+    return 0

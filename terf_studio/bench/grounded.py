@@ -25,8 +25,14 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from terf_studio.bench.segment import BenchData, Pair
 
 SAM_BENCH_MODELS = ("sam-vit-b", "mobile-sam")
 MAX_PAIRS = 2
@@ -46,12 +52,12 @@ def _bert_folder(root: Path) -> Path:
     return folder
 
 
-def _pairs(data) -> list:
+def _pairs(data: BenchData) -> list[Pair]:
     pairs = list(getattr(data, "roadscene", [])) or list(getattr(data, "msrs", []))
     return pairs[:MAX_PAIRS]
 
 
-def _note(data, pairs, device) -> str:
+def _note(data: BenchData, pairs: list[Pair], device: torch.device) -> str:
     from terf_studio.device import describe_device
 
     h, w = pairs[0].ir.shape
@@ -59,14 +65,14 @@ def _note(data, pairs, device) -> str:
     return f"{_RANDOM}; {len(pairs)} pairs at {w}x{h} ({source}); {describe_device(device)}"
 
 
-def _point_and_box(pair) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
+def _point_and_box(pair: Pair) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
     h, w = pair.ir.shape
-    point = pair.point if getattr(pair, "point", None) else (w / 2.0, h / 2.0)
-    box = pair.box if getattr(pair, "box", None) else (w / 3.0, h / 3.0, 2 * w / 3.0, 2 * h / 3.0)
+    point = pair.point if pair.point is not None else (w / 2.0, h / 2.0)
+    box = pair.box if pair.box is not None else (w / 3.0, h / 3.0, 2 * w / 3.0, 2 * h / 3.0)
     return point, box
 
 
-def grounded_rows(data, sam_models: tuple[str, ...] = SAM_BENCH_MODELS, device: str = "cpu") -> list[dict]:
+def grounded_rows(data: BenchData, sam_models: tuple[str, ...] = SAM_BENCH_MODELS, device: str = "cpu") -> list[dict]:
     """Timing rows for GroundingDINO text -> boxes and each of ``sam_models``."""
     from terf_studio.bench.segment import timing_row
     from terf_studio.regions import ImageSet

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from terf_studio.paths import SHARED_DATA
 
@@ -86,7 +87,7 @@ def run_bench_gui(args: argparse.Namespace) -> int:
         window.show()
         clock = QElapsedTimer()
         gaps: dict[str, list[float]] = {}
-        phase = {"name": "idle", "last": 0.0}
+        phase: dict[str, Any] = {"name": "idle", "last": 0.0}
 
         trace = os.environ.get("TERF_STUDIO_BENCH_TRACE") == "1"
 
@@ -131,7 +132,7 @@ def run_bench_gui(args: argparse.Namespace) -> int:
         window.shutdown()
     if error:
         raise TerfError(f"the benchmark's jobs failed: {error}")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, values in gaps.items():
         values = sorted(values)
         rows.append({
@@ -152,3 +153,9 @@ def run_bench_gui(args: argparse.Namespace) -> int:
             print(f"{r['job'][:44]:44s} {r['ticks']:6d} {r['max_gap_ms']:8.1f} {r['p99_gap_ms']:8.1f} "
                   f"{r['gaps_over_100ms']:8d}")
     return 0
+
+
+NAME = "gui"
+HELP = "how long the window's GUI thread is held up while jobs run"
+add_arguments = add_bench_gui_arguments
+run = run_bench_gui

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -45,6 +46,8 @@ ROADSCENE = SHARED_DATA / "roadscene"
 MSRS = SHARED_DATA / "msrs-samples"
 
 RowFunction = Callable[["BenchData"], list[dict]]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 # Row producers, run in order: "module:function" names, imported when the bench runs.
 ROW_FUNCTIONS: list[str | RowFunction] = [
@@ -143,7 +146,7 @@ def load_bench_data(pairs: int = 10, repeats: int = 3, roadscene: Path = ROADSCE
 
 
 def timing_row(finder: str, prompt: str, data_note: str, seconds: list[float], target: float | None = None,
-               **extra) -> dict:
+               **extra: Any) -> dict:
     """One result row: median, min and max seconds of ``seconds`` and whether the median
     meets ``target`` (when given)."""
     row = {
@@ -161,10 +164,16 @@ def timing_row(finder: str, prompt: str, data_note: str, seconds: list[float], t
     return row
 
 
-def _timed(function: Callable, *args, **kwargs) -> tuple[float, object]:
+def _timed(function: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> tuple[float, _T]:
     t0 = time.perf_counter()
     result = function(*args, **kwargs)
     return time.perf_counter() - t0, result
+
+
+def _point_and_box(pair: Pair) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
+    """The prompts :func:`load_bench_data` gave a RoadScene pair."""
+    assert pair.point is not None and pair.box is not None, f"{pair.name} has no prompts"
+    return pair.point, pair.box
 
 
 def builtin_prompt_rows(data: BenchData) -> list[dict]:
@@ -174,20 +183,22 @@ def builtin_prompt_rows(data: BenchData) -> list[dict]:
     if not data.roadscene:
         return []
     first = data.roadscene[0]
-    point_region(ImageSet(first.vi, first.ir), positives=[first.point])  # warm-up (untimed)
-    box_region(ImageSet(first.vi, first.ir), box=first.box)
+    point, box = _point_and_box(first)
+    point_region(ImageSet(first.vi, first.ir), positives=[point])  # warm-up (untimed)
+    box_region(ImageSet(first.vi, first.ir), box=box)
     times: dict[str, list[float]] = {"first": [], "next": [], "box": []}
     areas: dict[str, list[float]] = {"first": [], "box": []}
     for _ in range(data.repeats):
         for pair in data.roadscene:
             images = ImageSet(pair.vi, pair.ir)
-            seconds, mask = _timed(point_region, images, positives=[pair.point])
+            point, box = _point_and_box(pair)
+            seconds, mask = _timed(point_region, images, positives=[point])
             times["first"].append(seconds)
             areas["first"].append(mask.area / mask.data.size)
-            x, y = pair.point
+            x, y = point
             nudged = (min(x + 2, WIDTH - 1), y)
             times["next"].append(_timed(point_region, images, positives=[nudged])[0])
-            seconds, mask = _timed(box_region, ImageSet(pair.vi, pair.ir), box=pair.box)
+            seconds, mask = _timed(box_region, ImageSet(pair.vi, pair.ir), box=box)
             times["box"].append(seconds)
             areas["box"].append(mask.area / mask.data.size)
     note = data.roadscene_note
@@ -309,7 +320,13 @@ def run_bench_segment(args: argparse.Namespace) -> int:
     if args.grounded:
         add_row_function(GROUNDED_ROWS)
     data = load_bench_data(args.pairs, args.repeats, Path(args.roadscene), Path(args.msrs))
-    report = {"rows": bench_segment(data)}
+    report: dict[str, Any] = {"rows": bench_segment(data)}
     report["machine"] = machine()
     print(json.dumps(report, indent=2) if args.json else format_segment_table(report))
     return 0
+
+
+NAME = "segment"
+HELP = "seconds per mask: builtin point, box and text finders (and more rows)"
+add_arguments = add_bench_segment_arguments
+run = run_bench_segment

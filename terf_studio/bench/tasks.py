@@ -33,6 +33,7 @@ iteration (untimed) so start-up costs (CUDA context, kernel selection) are not c
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -316,10 +317,18 @@ def format_comparison(comparison: list[dict[str, Any]], engines: Sequence[str], 
     return "\n".join(lines)
 
 
+def _progress_printer(engine: str | None) -> Callable[[str], None]:
+    """Progress lines on stderr, tagged with ``engine``."""
+
+    def progress(line: str) -> None:
+        print(f"[{engine or 'default'}] {line}", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def run_bench_tasks(args: Any) -> int:
     """The ``bench tasks`` command (options declared in ``terf_studio.cli``)."""
     import json
-    import sys
 
     from terf_studio.bench.edit import DEFAULT_PAIR
     from terf_studio.errors import TerfError
@@ -337,7 +346,7 @@ def run_bench_tasks(args: Any) -> int:
         results[engine or ("exact" if args.exact else "quick")] = bench_table(
             pairs, fuser, exact=args.exact or engine == "exact", iterations=args.iterations, seed=args.seed,
             max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
-            progress=lambda line, e=engine: print(f"[{e or 'default'}] {line}", file=sys.stderr, flush=True),
+            progress=_progress_printer(engine),
             engine=engine,
         )
     if len(results) == 1:
@@ -355,3 +364,28 @@ def run_bench_tasks(args: Any) -> int:
             print()
         print(format_comparison(comparison, list(results), reference))
     return 0
+
+
+NAME = "tasks"
+HELP = "the paper's Table 2: tasks I-VII on whole RoadScene test pairs, metrics, seconds"
+
+
+def add_arguments(p: Any) -> None:
+    from terf_studio.cli.common import add_model_arguments
+
+    p.add_argument("--pairs", type=int, default=3, help="the first N test pairs (default 3)")
+    p.add_argument("--data", help="RoadScene folder with vi/, ir/, split.json (default ../shared/data/roadscene)")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--exact", action="store_true", help="the paper's iteration counts")
+    speed.add_argument("--quick", dest="exact", action="store_false", help="the quick default counts")
+    p.add_argument("--engines", default=None,
+                   help="comma-separated engines (fast, quick, exact) to run and compare; the last is the reference")
+    p.add_argument("--iterations", type=int, default=None, help="override every task's iteration count")
+    p.add_argument("--max-minutes", type=float, default=None, help="start no new pair after this long")
+    p.add_argument("--no-timing", action="store_true", help="skip the 640x480 quarter-mask timing")
+    p.add_argument("--seed", type=int, default=0)
+    add_model_arguments(p)
+    p.add_argument("--json", action="store_true")
+
+
+run = run_bench_tasks

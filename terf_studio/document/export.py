@@ -10,10 +10,10 @@ import os
 import re
 from pathlib import Path
 
+from terf_studio.document.session import EditSession
 from terf_studio.errors import TerfError
 from terf_studio.imaging import write_image
 from terf_studio.imaging.compose import comparison_sheet
-from terf_studio.document.session import EditSession
 
 EXPORT_FORMATS = (".png", ".tif", ".tiff")
 SOURCES = ("result", "fused")
@@ -51,7 +51,12 @@ def export_session(
             written.append(mask_path)
     if comparison:
         sheet = comparison_sheet(
-            [[("visible", session.vi), ("infrared", session.ir), ("fused", session.fused), ("edited", session.current())]]
+            [[
+                ("visible", session.vi),
+                ("infrared", session.ir),
+                ("fused", session.fused),
+                ("edited", session.current()),
+            ]]
         )
         sheet_path = path.with_name(f"{path.stem}.comparison.png")
         write_image(sheet_path, sheet)

@@ -23,10 +23,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from terf_studio.document.session import AppliedEdit, EditSession, Patch, Step, decode_png16, encode_png16
 from terf_studio.errors import TerfError
 from terf_studio.language import Edit
 from terf_studio.regions import Mask
-from terf_studio.document.session import AppliedEdit, EditSession, Patch, Step, decode_png16, encode_png16
 
 FORMAT = "terf-project/1"
 

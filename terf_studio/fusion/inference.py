@@ -42,7 +42,8 @@ class Fuser:
     def __init__(self, net: FusionNet, device: torch.device, weights_path: Path | None = None) -> None:
         # Channels-last makes oneDNN's CPU convolutions ~30% faster for these narrow layers.
         self.memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-        self.net = net.to(device, memory_format=self.memory_format).eval()
+        # torch's stub for Module.to lacks memory_format, which Module.to accepts (and passes to each tensor).
+        self.net = net.to(device, memory_format=self.memory_format).eval()  # type: ignore[call-overload]
         self.device = device
         self.weights_path = weights_path
 

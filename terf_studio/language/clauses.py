@@ -57,9 +57,9 @@ def split_clauses(pieces: list[Piece]) -> list[Clause]:
             if current or ignored:
                 clauses.append(Clause(current, join, ignored=" ".join(ignored)))
                 current, ignored = [], []
-                join = piece.payload  # type: ignore[assignment]
+                join = piece.payload
             elif join is None or piece.payload == "seq":
-                join = piece.payload if clauses else None  # type: ignore[assignment]
+                join = piece.payload if clauses else None
             stop = False
             continue
         if piece.kind == "stop":
@@ -93,9 +93,9 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
     words_before: set[str] = set()
     for i, piece in enumerate(pieces):
         if piece.kind == "verb":
-            hits.append(_Hit(i, piece.payload, 1, "verb"))  # type: ignore[arg-type]
+            hits.append(_Hit(i, piece.payload, 1, "verb"))
         elif piece.kind == "concept":
-            up, down, form = piece.payload  # type: ignore[misc]
+            up, down, form = piece.payload
             pol = None
             for j in range(i - 1, -1, -1):
                 if pieces[j].kind == "pol":
@@ -105,7 +105,7 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
                     continue
             polarity = 0
             if pol is not None:
-                polarity = int(pol.payload)  # type: ignore[arg-type]
+                polarity = int(pol.payload)
                 nxt = pieces[i + 1] if i + 1 < len(pieces) else None
                 if pol.words in {("not",), ("no",)} and nxt is not None and nxt.words == ("enough",):
                     polarity = +1
@@ -272,7 +272,7 @@ def _strength_of(pieces: list[Piece], kept: list[_Hit]) -> float | None:
     kept_concepts = {h.index for h in kept if pieces[h.index].kind == "concept"}
     for i, piece in enumerate(pieces):
         if piece.kind == "strength":
-            values.append(float(piece.payload))  # type: ignore[arg-type]
+            values.append(float(piece.payload))
         elif piece.kind == "pol" and piece.text in vocab.SOFT_POLARITY:
             j = i + 1
             while j < len(pieces) and pieces[j].kind in {"det", "prep", "strength"}:
@@ -312,6 +312,7 @@ def read_clause(clause: Clause, pieces: list[Piece] | None = None) -> Clause:
         if h.task not in tasks:
             tasks.append(h.task)
     found = _find_target(pieces)
+    target: str | None
     if found.target is not None:
         target, whole, pronoun = found.target, False, clause.pronoun
     else:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
@@ -60,10 +61,16 @@ def normalise_target(target: str | None) -> str | None:
     return " ".join(words) or None
 
 
+class TextParser(Protocol):
+    """What :class:`CombinedParser` needs of an LLM parser."""
+
+    def parse(self, text: str) -> EditPlan: ...
+
+
 class CombinedParser:
     """Rules plus an optional LLM parser (anything with ``parse(text)``)."""
 
-    def __init__(self, llm=None, policy: str = "always", llm_error: str = "") -> None:
+    def __init__(self, llm: TextParser | None = None, policy: str = "always", llm_error: str = "") -> None:
         if policy not in {"always", "fallback"}:
             raise ValueError("policy must be 'always' or 'fallback'")
         self.llm = llm

@@ -39,9 +39,10 @@ strength   words
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 class Task(str, Enum):
@@ -222,7 +223,7 @@ class EditPlan:
     def __len__(self) -> int:
         return len(self.edits)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Edit]:
         return iter(self.edits)
 
     @property

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .plan import STRENGTH_WORDS, Task
 
-B, D, N, BL, I, V = (
+B, D, N, BL, IR, V = (
     Task.BRIGHTEN,
     Task.DARKEN,
     Task.DENOISE,
@@ -55,7 +55,7 @@ for _task, _spec in (
          "pixelates|pixelating|pixelise|pixelize|obscure|obscures|anonymise|"
          "anonymize|anonymising|anonymizing|censor|censors|hide|hides|conceal|"
          "smudge|smear|black out|blot out|fuzz out|mosaic"),
-    (I, "stand out|stands out|highlight|highlights|pop|pops|spotlight|"
+    (IR, "stand out|stands out|highlight|highlights|pop|pops|spotlight|"
         "infraredify|thermalize|thermalise"),
     (V, "sharpen|sharpens|sharpening|recolour|recolor|colourise|colorize|"
         "colorise|colourize"),
@@ -95,7 +95,7 @@ for _up, _down, _form, _spec in (
                    "out of focus"),
     (BL, V, "noun", "blur|blurriness|blurring"),
     (V, BL, "adj", "sharp|sharper|crisp|crisper|clearer|readable|legible"),
-    (I, V, "noun", "infrared|infra-red|infra red|ir|thermal|heat|"
+    (IR, V, "noun", "infrared|infra-red|infra red|ir|thermal|heat|"
                    "infrared image|infrared picture|infrared view|"
                    "infrared camera|infrared channel|infrared band|"
                    "infrared information|infrared info|infrared look|"
@@ -115,10 +115,10 @@ for _up, _down, _form, _spec in (
                    "lwir|mwir|nir|thermography|thermals|heat image|"
                    "infrared-ish|thermal-ish|warmth|thermally|infrared like|"
                    "thermal like|thermic"),
-    (I, V, "adj", "salient|prominent|conspicuous|noticeable|standout|"
+    (IR, V, "adj", "salient|prominent|conspicuous|noticeable|standout|"
                   "more salient|eye-catching|hot|warm"),
-    (I, V, "noun", "saliency|salience|prominence"),
-    (V, I, "noun", "visible|visible image|visible picture|visible view|"
+    (IR, V, "noun", "saliency|salience|prominence"),
+    (V, IR, "noun", "visible|visible image|visible picture|visible view|"
                    "visible camera|visible channel|visible band|visible light|"
                    "visible light image|visible spectrum|visible information|"
                    "visible info|visible side|visible source|visible input|"
@@ -135,7 +135,7 @@ for _up, _down, _form, _spec in (
                    "true color|natural colour|natural color|natural colours|"
                    "natural colors|natural look|realism|saturation|"
                    "visual detail|visual details|chroma|hue|hues"),
-    (V, I, "adj", "colourful|colorful|textured|detailed|natural|realistic|"
+    (V, IR, "adj", "colourful|colorful|textured|detailed|natural|realistic|"
                   "lifelike|true to life|true-to-life|vivid|naturalistic|"
                   "more visible"),
 ):

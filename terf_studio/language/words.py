@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import vocabulary as vocab
 
@@ -79,7 +80,7 @@ class Piece:
 
     words: tuple[str, ...]
     kind: str  # split stop whole strength verb concept pol neg copula pronoun filler det prep word
-    payload: object = None
+    payload: Any = None  # what the vocabulary gives for ``kind`` (a Task, a polarity, ...)
     fuzzy: bool = False
 
     @property

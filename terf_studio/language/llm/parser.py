@@ -59,7 +59,9 @@ class LlmParser:
         if mode == "chat" and not template:
             raise ModelError(f"The LLM model {self.model_path} has no chat template; use completion mode.")
         self.mode = mode
-        self._formatter = self._chat_formatter(template) if mode == "chat" else None
+        self._formatter: Any = None  # a llama_cpp Jinja2ChatFormatter in chat mode
+        if mode == "chat" and template:  # (chat mode without a template was refused above)
+            self._formatter = self._chat_formatter(template)
         self.model_name = str(metadata.get("general.name") or self.model_path.stem)
         self._decoder = Decoder(self._llm, llama_cpp)
         self._warm_up()

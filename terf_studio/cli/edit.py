@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from terf_studio.tuning.specs import ENGINE_CHOICES
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from terf_studio.regions import Mask
 
 
 def add_edit_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +32,8 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     speed.add_argument("--exact", dest="engine", action="store_const", const="exact",
                        help="the paper's test-time fine-tuning with its iteration counts (= --engine exact)")
     speed.add_argument("--quick", dest="engine", action="store_const", const="quick",
-                       help="the paper's fine-tuning with fewer iterations, measured to look the same (= --engine quick)")
+                       help="the paper's fine-tuning with fewer iterations, measured to look the same "
+                            "(= --engine quick)")
     p.add_argument("-o", "--output", required=True, help="result image (.png, .tif, .jpg)")
     p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8)
     p.add_argument("--save-project", help="also save the session as a .terf project")
@@ -39,14 +47,12 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from terf_studio.document.project import load_project, save_project
+    from terf_studio.document.session import EditSession
     from terf_studio.errors import TerfError
     from terf_studio.imaging import write_image
     from terf_studio.language import parse
-    from terf_studio.document.project import load_project, save_project
     from terf_studio.regions import Mask
-    from terf_studio.document.session import EditSession
 
     if args.project:
         if args.vis or args.ir:
@@ -69,19 +75,7 @@ def run_edit(args: argparse.Namespace) -> int:
         given = masks * len(plan.edits) if len(masks) == 1 else masks
         if len(given) > len(plan.edits):
             raise TerfError(f"{len(masks)} masks given for {len(plan.edits)} edits in {text!r}")
-        bar = tqdm(total=0, desc=text, unit="it", file=sys.stderr, leave=False)
-
-        shown = {"label": None}
-
-        def progress(label: str, i: int, n: int, loss: float) -> None:
-            if bar.total != n or shown["label"] != label:  # a new edit of the command starts
-                shown["label"] = label
-                bar.reset(total=n)
-                bar.set_description(label)
-            bar.n = i
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.refresh()
-
+        bar, progress = _progress_bar(text)
         try:
             step = session.apply(plan, given, text=text, engine=args.engine, progress=progress)
         finally:
@@ -104,7 +98,26 @@ def run_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_mask(mask_cls, path: str, shape: tuple[int, int]):
+def _progress_bar(text: str) -> tuple[tqdm, Callable[[str, int, int, float], None]]:
+    """A progress bar on stderr for one command and the progress callback that moves it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=text, unit="it", file=sys.stderr, leave=False)
+    shown: dict[str, str | None] = {"label": None}
+
+    def progress(label: str, i: int, n: int, loss: float) -> None:
+        if bar.total != n or shown["label"] != label:  # a new edit of the command starts
+            shown["label"] = label
+            bar.reset(total=n)
+            bar.set_description(label)
+        bar.n = i
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bar.refresh()
+
+    return bar, progress
+
+
+def _load_mask(mask_cls: type[Mask], path: str, shape: tuple[int, int]) -> Mask:
     from terf_studio.errors import TerfError
     from terf_studio.imaging import read_image
 
@@ -114,3 +127,9 @@ def _load_mask(mask_cls, path: str, shape: tuple[int, int]):
     if image.shape != shape:
         raise TerfError(f"mask '{path}' is {image.shape[1]}x{image.shape[0]} but the images are {shape[1]}x{shape[0]}")
     return mask_cls(image, label=Path(path).stem, source="file")
+
+
+NAME = "edit"
+HELP = "edit a pair by text: parse, find regions, run the tasks, write the result"
+add_arguments = add_edit_arguments
+run = run_edit

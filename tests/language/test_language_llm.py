@@ -16,8 +16,8 @@ import threading
 
 import pytest
 
+from terf_studio.cli.parse import add_parse_arguments, run_parse
 from terf_studio.language import llm as L
-from terf_studio.language.cli import add_parse_arguments, run_parse
 from terf_studio.language.combined import CombinedParser
 from terf_studio.language.plan import EditPlan, Task
 

@@ -40,8 +40,8 @@ def _human(size: int | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from terf_studio.weights.registry import model_status, search_dirs
     from terf_studio.settings import settings_path
+    from terf_studio.weights.registry import model_status, search_dirs
 
     rows = model_status()
     if args.json:
@@ -60,8 +60,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _note_if_not_searched(folder: Path) -> None:
-    from terf_studio.weights.registry import search_dirs
     from terf_studio.settings import settings_path
+    from terf_studio.weights.registry import search_dirs
 
     searched = {d.expanduser().resolve() for d in search_dirs()}
     if folder.resolve() not in searched:
@@ -86,3 +86,9 @@ def _download(args: argparse.Namespace) -> int:
     print(f"{done.name}: {done.path} ({done.checked})")
     _note_if_not_searched(done.path.parent)
     return 0
+
+
+NAME = "models"
+HELP = "model files: list, add one you have, download one"
+add_arguments = add_models_arguments
+run = run_models

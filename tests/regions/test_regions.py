@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from terf_studio.errors import TerfError
+from terf_studio.paths import SHARED_DATA
 from terf_studio.regions import (
     BuiltinFinder,
     ImageSet,
@@ -26,8 +26,6 @@ from terf_studio.regions import (
     register_finder,
     unregister_finder,
 )
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def square(shape=(20, 20), y0=5, y1=15, x0=5, x1=15, **meta) -> Mask:

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from terf_studio.weights import download, registry
 from terf_studio.cli import main
 from terf_studio.errors import ModelError, TerfError
+from terf_studio.weights import download, registry
 from terf_studio.weights.registry import ModelSpec
 
 PAYLOAD = b"PK\x03\x04" + np.random.default_rng(0).bytes(300_000)  # starts like a PyTorch zip checkpoint
@@ -221,7 +221,7 @@ def test_add_a_folder_model_copies_the_known_files(tmp_path, capsys):
     target = registry.user_models_dir() / "bert-base-uncased"
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "tokenizer_config.json", "vocab.txt"]
     assert registry.find_model("bert-base-uncased") == target
-    from terf_studio.doctor import doctor_report, format_doctor
+    from terf_studio.cli.doctor import doctor_report, format_doctor
 
     assert doctor_report()["grounding_text_encoder"]["path"] == str(target)
     assert "bert-base-uncased (GroundingDINO's text encoder" in format_doctor(doctor_report())
@@ -237,7 +237,7 @@ def test_add_a_folder_model_copies_the_known_files(tmp_path, capsys):
 
 
 def test_doctor_says_where_the_bert_folder_is_expected():
-    from terf_studio.doctor import doctor_report, format_doctor
+    from terf_studio.cli.doctor import doctor_report, format_doctor
 
     report = doctor_report()
     expected = str(registry.user_models_dir() / "bert-base-uncased")

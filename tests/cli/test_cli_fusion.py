@@ -61,8 +61,8 @@ def test_fuse_unreadable_input_is_one_line_error(tmp_path, random_lite_weights, 
 
 def test_fuse_missing_model_says_what_to_do(pair_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("terf_studio.weights.registry.PROJECT_ROOT", tmp_path / "nowhere")
-    code = main(["fuse", str(pair_dir / "vi" / "p0.png"), str(pair_dir / "ir" / "p0.png"), "-o", str(tmp_path / "f.png"),
-                 "--arch", "full"])
+    code = main(["fuse", str(pair_dir / "vi" / "p0.png"), str(pair_dir / "ir" / "p0.png"),
+                 "-o", str(tmp_path / "f.png"), "--arch", "full"])
     err = capsys.readouterr().err
     assert code == 2 and "model 'fusion-full'" in err and "terf-studio train --arch full" in err
 

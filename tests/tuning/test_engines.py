@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from terf_studio.document.session import EditSession
 from terf_studio.errors import ModelError
 from terf_studio.fusion import build_network, load_fuser
 from terf_studio.imaging.color import rgb_to_grey_np
 from terf_studio.language import Edit, Task
 from terf_studio.regions import Mask
-from terf_studio.document.session import EditSession
 from terf_studio.tuning import run_task
 from terf_studio.tuning.engines import loader
 from terf_studio.tuning.engines.conditioned import (
@@ -319,8 +319,8 @@ def test_session_records_the_engine_and_changes_the_latest_strength(fuser, tmp_p
 def test_fine_tuned_steps_keep_their_strength_and_old_projects_say_so(fuser, tmp_path):
     import zipfile
 
-    from terf_studio.errors import TerfError
     from terf_studio.document.project import load_project, save_project
+    from terf_studio.errors import TerfError
 
     session = _session(fuser)
     session.apply([Edit(None, Task.BRIGHTEN)], [_mask()], engine="quick", iterations=2)

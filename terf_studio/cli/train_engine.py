@@ -17,7 +17,8 @@ DEFAULT_BATCH = {"inclination": 8, "illumination": 8, "denoise": 16}
 
 def add_train_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("engine", choices=sorted(DEFAULT_OUT), help="which fast engine")
-    p.add_argument("--data", default="../shared/data", help="folder with roadscene/ (train split used) and msrs-samples/")
+    p.add_argument("--data", default="../shared/data",
+                   help="folder with roadscene/ (train split used) and msrs-samples/")
     p.add_argument("--out", help="weights file (default: models/fast-ENGINE.pt)")
     p.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=None, help="stop after this many steps")
@@ -43,3 +44,9 @@ def run_train_engine(args: argparse.Namespace) -> int:
     print(f"trained the {args.engine} engine for {meta['steps']} steps in {meta['seconds']:.0f} s "
           f"(last loss {meta['final_loss']:.5f}); weights: {opts.out}")
     return 0
+
+
+NAME = "train-engine"
+HELP = "train a fast engine (inclination, illumination, denoise) once, offline"
+add_arguments = add_train_engine_arguments
+run = run_train_engine

@@ -1,12 +1,4 @@
-"""Command-line logic for ``terf-studio parse`` and ``terf-studio bench parse``.
-
-``terf_studio/cli.py`` registers these on its sub-command parsers::
-
-    p = sub.add_parser("parse"); add_parse_arguments(p); p.set_defaults(func=run_parse)
-    b = bench_sub.add_parser("parse"); add_bench_parse_arguments(b); b.set_defaults(func=run_bench_parse)
-
-Both ``run_*`` functions return the process exit status (0 ok, 2 user error
-such as a missing model, with one line on stderr).
+"""``terf-studio bench parse``: accuracy and latency of the text parsers.
 
 Benchmark conventions
 ---------------------
@@ -31,106 +23,31 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from ..errors import TerfError
-from .combined import CombinedParser, get_parser, normalise_target
-from .plan import EditPlan
-from .rules import RuleParser
+from terf_studio.errors import TerfError
+from terf_studio.language.combined import CombinedParser, get_parser, normalise_target
+from terf_studio.language.plan import EditPlan
+from terf_studio.language.rules import RuleParser
+from terf_studio.paths import RESOURCES_DIR
 
+if TYPE_CHECKING:
+    from terf_studio.language.llm.parser import LlmParser
 
-def repo_root() -> Path:
-    import terf_studio
-
-    return Path(terf_studio.__file__).resolve().parents[1]
+#: The default command set: direct commands written by someone else, with expected plans.
+DEFAULT_COMMANDS = RESOURCES_DIR / "commands" / "commands.jsonl"
 
 
 def default_bench_data() -> Path:
-    return repo_root() / "tests" / "data" / "commands.jsonl"
+    return DEFAULT_COMMANDS
 
-
-# --------------------------------------------------------------------------
-# parse
-
-def add_parse_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("text", nargs="?", help="the command, e.g. \"brighten the trees\"")
-    parser.add_argument("--batch", metavar="FILE",
-                        help="parse one command per line of FILE ('-' for stdin); "
-                             "a JSON line with a \"text\" field is read as that text")
-    parser.add_argument("--llm", default="auto", metavar="PATH|none|auto",
-                        help="GGUF model for the LLM parser; 'none' for rules only; "
-                             "'auto' (default): the bundled Gemma 3 270M when installed")
-    parser.add_argument("--policy", choices=["always", "fallback"], default="always",
-                        help="run the LLM on every command (default, shows disagreements) "
-                             "or only where the rules leave a gap (faster)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per command")
-    return parser
-
-
-def _format_plan(plan: EditPlan) -> str:
-    lines = []
-    if not plan.edits:
-        lines.append("(no edits)")
-    for i, e in enumerate(plan.edits, 1):
-        target = e.target if e.target is not None else "(whole image)"
-        lines.append(f"{i}. {e.task.value:<9} {target}  strength {e.strength:g}")
-    for d in plan.disagreements:
-        lines.append(f"   note: edit {d.index + 1} {d.field}: rules={d.rules!r} llm={d.llm!r} -> {d.chosen} ({d.reason})")
-    if plan.message:
-        lines.append(f"   {plan.message}")
-    lines.append(f"   [{plan.parser}, {plan.seconds * 1000:.0f} ms]")
-    return "\n".join(lines)
-
-
-def _batch_lines(source: str) -> Iterable[str]:
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TerfError(f"Cannot read the batch file {source}: {exc.strerror or exc}") from exc
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("{"):
-            try:
-                item = json.loads(stripped)
-                if isinstance(item, dict) and isinstance(item.get("text"), str):
-                    yield item["text"]
-                    continue
-            except ValueError:
-                pass
-        yield line
-
-
-def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    try:
-        if args.batch is None and args.text is None:
-            raise TerfError("Give a command to parse, or --batch FILE.")
-        parser = get_parser(args.llm, getattr(args, "policy", "always"))
-        commands = list(_batch_lines(args.batch)) if args.batch is not None else [args.text]
-        for command in commands:
-            plan = parser.parse(command)
-            if args.json:
-                out.write(json.dumps(plan.to_dict(compact=True)) + "\n")
-            else:
-                out.write(f"> {command}\n{_format_plan(plan)}\n")
-            out.flush()
-    except TerfError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-# --------------------------------------------------------------------------
-# bench
 
 def add_bench_parse_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--data", action="append", metavar="FILE",
                         help="JSON-lines command set (text + expected edits); may repeat; "
-                             "default: tests/data/commands.jsonl")
+                             "default: resources/commands/commands.jsonl")
     parser.add_argument("--llm", default="auto", metavar="PATH|none|auto",
                         help="GGUF model for the LLM rows ('none': rules only)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands")
@@ -203,7 +120,11 @@ class _Tally:
         if not exact:
             self.failures.append({
                 "text": item["text"],
-                "wrong": [name for name, ok in (("task", task), ("target", target), ("strength", exact or not (task and target))) if not ok],
+                "wrong": [
+                    name
+                    for name, ok in (("task", task), ("target", target), ("strength", exact or not (task and target)))
+                    if not ok
+                ],
                 "got": [e.to_dict(with_text=False) for e in plan.edits],
                 "expected": item["edits"],
             })
@@ -253,7 +174,7 @@ def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = 
         result["llm_error"] = combined.llm_error or "the LLM parser is off (--llm none)"
         return result
     result["llm"] = {
-        "model": str(combined.llm.model_path),
+        "model": str(cast("LlmParser", combined.llm).model_path),
         "name": getattr(combined.llm, "model_name", ""),
         "mode": getattr(combined.llm, "mode", ""),
         "load_seconds": round(load_seconds, 3),
@@ -321,3 +242,8 @@ def run_bench_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 2
     return 0
 
+
+NAME = "parse"
+HELP = "accuracy and latency of the text parsers"
+add_arguments = add_bench_parse_arguments
+run = run_bench_parse

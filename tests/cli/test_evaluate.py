@@ -13,6 +13,7 @@ import pytest
 
 from terf_studio import evaluate as E
 from terf_studio import metrics as M
+from terf_studio.cli import eval as eval_command
 from terf_studio.errors import TerfError
 
 KEYS = ("EN", "SD", "SF", "AG", "MI", "SSIM", "VIF", "Qabf", "SCD")
@@ -21,12 +22,12 @@ SIZE = 32
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    E.add_eval_arguments(parser)
+    eval_command.add_arguments(parser)
     return parser.parse_args([str(a) for a in argv])
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: object) -> dict:
-    assert E.run_eval(_parse(*map(str, argv), "--json")) == 0
+    assert eval_command.run(_parse(*map(str, argv), "--json")) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -110,7 +111,7 @@ def test_names_errors(folders: Path) -> None:
     with pytest.raises(TerfError, match="no key 'val'"):
         E.load_names(f"{split}:val")
     with pytest.raises(TerfError, match="zzz"):
-        E.run_eval(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
                           "--names", f"{split}:test", "--method", "mean"))
     with pytest.raises(TerfError, match="not found"):
         E.load_names(f"{folders / 'nope.json'}:test")
@@ -120,7 +121,7 @@ def test_limit_csv_and_table(folders: Path, capsys: pytest.CaptureFixture[str]) 
     table_csv = folders / "out.csv"
     args = _parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--method", "mean",
                   "--limit", "2", "--csv", table_csv)
-    assert E.run_eval(args) == 0
+    assert eval_command.run(args) == 0
     text = capsys.readouterr().out
     assert "pairs: 2" in text and "Qabf" in text
     with table_csv.open(newline="") as handle:
@@ -149,20 +150,20 @@ def test_model_path_is_timed(folders: Path, capsys: pytest.CaptureFixture[str],
 
 def test_missing_folder_unmatched_and_unreadable(folders: Path, tmp_path: Path) -> None:
     with pytest.raises(TerfError, match="folder not found"):
-        E.run_eval(_parse("--vi-dir", folders / "missing", "--ir-dir", folders / "ir",
+        eval_command.run(_parse("--vi-dir", folders / "missing", "--ir-dir", folders / "ir",
                           "--method", "mean"))
     other = tmp_path / "other_ir"
     other.mkdir()
     cv2.imwrite(str(other / "q.png"), np.zeros((SIZE, SIZE), np.uint8))
     with pytest.raises(TerfError, match="no matching image pairs"):
-        E.run_eval(_parse("--vi-dir", folders / "vi", "--ir-dir", other, "--method", "mean"))
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", other, "--method", "mean"))
     (folders / "fused" / "b.bmp").unlink()
     with pytest.raises(TerfError, match="no fused image for b"):
-        E.run_eval(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
                           "--fused-dir", folders / "fused"))
     (folders / "ir" / "a.png").write_bytes(b"not an image")
     with pytest.raises(TerfError):
-        E.run_eval(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
                           "--method", "mean"))
 
 

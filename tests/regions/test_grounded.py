@@ -18,7 +18,6 @@ import sys
 import numpy as np
 import pytest
 
-from terf_studio.weights import registry
 from terf_studio.errors import ModelError
 from terf_studio.regions import ImageSet, NoRegionFound, find_region, finders, unregister_finder
 from terf_studio.regions.grounded import (
@@ -34,6 +33,7 @@ from terf_studio.regions.grounded import (
     register_grounded_if_available,
     split_phrase,
 )
+from terf_studio.weights import registry
 
 MISSING = missing_packages("all")
 needs_extra = pytest.mark.skipif(
@@ -402,7 +402,7 @@ def test_mobile_sam_same_interface(mobile):
     assert len(calls) == 1
 
 
-# ---------------------------------------------------------------------------- what the user sees when something is missing
+# ------------------------------------------------------------------ what the user sees when something is missing
 
 
 @needs_extra
@@ -462,8 +462,8 @@ def test_not_a_checkpoint(use_models, tmp_path, monkeypatch):
 def test_bench_rows_without_data_or_extra():
     """The bench row function runs nowhere near its models without pairs, and says why it
     skips without the extra (the timed run itself builds full-size models: minutes)."""
-    from terf_studio.bench.segment import BenchData
     from terf_studio.bench.grounded import grounded_rows
+    from terf_studio.bench.segment import BenchData
 
     rows = grounded_rows(BenchData())
     if MISSING:

@@ -243,7 +243,8 @@ def test_progress_is_called_every_iteration(scene):
 def test_cancel_mid_way_raises_and_keeps_the_state(scene, random_net, task):
     vi, ir, fused, mask = scene
     first = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=random_net, iterations=2)
-    snapshot = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in first.state.payload.get("weights", {}).items()}
+    weights = first.state.payload.get("weights", {})
+    snapshot = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in weights.items()}
     token = CancelToken()
     seen = []
 

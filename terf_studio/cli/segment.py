@@ -17,8 +17,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from terf_studio.errors import ModelError, TerfError
+
+if TYPE_CHECKING:
+    from terf_studio.regions.grounded.finder import GroundedFinder
 
 FINDERS = ("auto", "grounded", "builtin")
 
@@ -35,11 +40,13 @@ def _numbers(text: str, count: int, what: str) -> tuple[float, ...]:
 
 
 def _point(text: str) -> tuple[float, float]:
-    return _numbers(text, 2, "a point (X,Y)")  # type: ignore[return-value]
+    x, y = _numbers(text, 2, "a point (X,Y)")
+    return x, y
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
-    return _numbers(text, 4, "a box (X0,Y0,X1,Y1)")  # type: ignore[return-value]
+    x0, y0, x1, y1 = _numbers(text, 4, "a box (X0,Y0,X1,Y1)")
+    return x0, y0, x1, y1
 
 
 def add_segment_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,7 +85,7 @@ def _files_present(text: bool, sam: str | None) -> bool:
     return not text or all(registry.find_model(n) is not None for n in ("groundingdino-swint-ogc", "bert-base-uncased"))
 
 
-def _grounded_module():
+def _grounded_module() -> ModuleType | None:
     """The grounded finder package, or None when this installation does not have it."""
     try:
         from terf_studio.regions import grounded
@@ -87,7 +94,7 @@ def _grounded_module():
     return grounded
 
 
-def _grounded_package(required: bool):
+def _grounded_package(required: bool) -> ModuleType | None:
     """The grounded package; None (auto) or a ModelError (``--finder grounded``) without it."""
     grounded = _grounded_module()
     if grounded is None and required:
@@ -96,7 +103,7 @@ def _grounded_package(required: bool):
     return grounded
 
 
-def _grounded_ready(args: argparse.Namespace, required: bool, text: bool):
+def _grounded_ready(args: argparse.Namespace, required: bool, text: bool) -> tuple[ModuleType, dict] | None:
     """(package, status) when the grounded finder has what ``text`` targets (or clicks and
     boxes) need; None (auto) or a ModelError (``--finder grounded``) when something is missing."""
     if not required and not _files_present(text, args.sam):
@@ -112,13 +119,13 @@ def _grounded_ready(args: argparse.Namespace, required: bool, text: bool):
     return grounded, status
 
 
-def _grounded_for_text(args: argparse.Namespace, required: bool):
+def _grounded_for_text(args: argparse.Namespace, required: bool) -> GroundedFinder | None:
     """Register the grounded finder for a text target (see :func:`_grounded_ready`)."""
     ready = _grounded_ready(args, required, text=True)
     return None if ready is None else ready[0].register_grounded_if_available(args.sam, device=args.device)
 
 
-def _grounded_for_prompts(args: argparse.Namespace, required: bool):
+def _grounded_for_prompts(args: argparse.Namespace, required: bool) -> GroundedFinder | None:
     """A grounded finder for clicks and boxes, which need only a SAM-family model and its
     packages, not GroundingDINO (see :func:`_grounded_ready`)."""
     ready = _grounded_ready(args, required, text=False)
@@ -177,6 +184,7 @@ def segment(args: argparse.Namespace) -> dict:
     if args.overlay:
         write_image(args.overlay, overlay(images.view, [mask]))
     h, w = mask.shape
+    bbox = mask.bbox()
     return {
         "output": str(Path(args.output)),
         "overlay": str(Path(args.overlay)) if args.overlay else None,
@@ -184,7 +192,7 @@ def segment(args: argparse.Namespace) -> dict:
         "confidence": round(float(confidence), 3),
         "area": mask.area,
         "fraction": round(mask.area / float(h * w), 4),
-        "bbox": list(mask.bbox()) if mask.area else None,
+        "bbox": list(bbox) if bbox is not None else None,
         "detail": detail,
         "seconds": round(seconds, 3),
     }
@@ -200,3 +208,9 @@ def run_segment(args: argparse.Namespace) -> int:
           f"{100 * report['fraction']:.1f}% of the image{note}")
     print(f"wrote {report['output']}" + (f" and {report['overlay']}" if report["overlay"] else ""))
     return 0
+
+
+NAME = "segment"
+HELP = "a mask PNG for a target phrase, clicks or a box"
+add_arguments = add_segment_arguments
+run = run_segment

@@ -6,28 +6,24 @@ No model is needed here; the real LLM runs in test_language_llm.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from terf_studio.bench.parse import add_bench_parse_arguments, load_command_set, run_bench_parse, score
+from terf_studio.cli.parse import add_parse_arguments, run_parse
 from terf_studio.errors import ModelError, TerfError
 from terf_studio.language import combined as C
 from terf_studio.language import llm as L
 from terf_studio.language import vocabulary as V
-from terf_studio.language.cli import (
-    add_bench_parse_arguments,
-    add_parse_arguments,
-    load_command_set,
-    run_bench_parse,
-    run_parse,
-    score,
-)
 from terf_studio.language.plan import STRENGTH_WORDS, Disagreement, Edit, EditPlan, Task, snap_strength
 from terf_studio.language.rules import analyse, parse_rules, tokenise
+from terf_studio.paths import RESOURCES_DIR
 
-DATA = Path(__file__).parent / "data"
+DATA = RESOURCES_DIR / "commands"
 DEV_SET = DATA / "commands.jsonl"
 
 
@@ -53,7 +49,7 @@ def test_edit_coerces_and_validates():
     for bad in (0, -1, float("nan"), float("inf"), 9.0, True, "1"):
         with pytest.raises(ValueError):
             Edit("trees", Task.BLUR, bad)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         e.task = Task.BLUR  # frozen
 
 
@@ -488,7 +484,8 @@ def test_cli_parse_text_output_and_errors(tmp_path, capsys):
     assert run_parse(_args(add_parse_arguments, ["darken the sky a bit", "--llm", "none"]), out) == 0
     assert "darken" in out.getvalue() and "sky" in out.getvalue() and "0.5" in out.getvalue()
     assert run_parse(_args(add_parse_arguments, ["--llm", "none"]), io.StringIO()) == 2
-    assert run_parse(_args(add_parse_arguments, ["--batch", str(tmp_path / "no.txt"), "--llm", "none"]), io.StringIO()) == 2
+    args = _args(add_parse_arguments, ["--batch", str(tmp_path / "no.txt"), "--llm", "none"])
+    assert run_parse(args, io.StringIO()) == 2
     assert run_parse(_args(add_parse_arguments, ["blur", "--llm", str(tmp_path / "no.gguf")]), io.StringIO()) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 3 and all(len(line) < 300 for line in err.splitlines())

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from terf_studio.cli import main
+from terf_studio.document.project import ProjectError, load_project, save_project
+from terf_studio.document.session import EditSession
 from terf_studio.errors import CancelledError, TerfError
 from terf_studio.fusion import load_fuser
 from terf_studio.imaging import read_image, write_image
 from terf_studio.language import Edit, Task
-from terf_studio.document.project import ProjectError, load_project, save_project
 from terf_studio.regions import Mask, NoRegionFound
-from terf_studio.document.session import EditSession
 from terf_studio.tuning import CancelToken
 
 
@@ -138,7 +138,8 @@ def test_edit_command_with_mask_and_project(random_lite_weights, tmp_path, capsy
     assert code == 0, capsys.readouterr().err
     report = json.loads(capsys.readouterr().out)
     assert report["steps"][0]["edits"][0]["task"] == "blur"
-    fused = load_fuser("lite", random_lite_weights, "cpu").fuse(read_image(tmp_path / "vi.png"), read_image(tmp_path / "ir.png"))
+    fuser = load_fuser("lite", random_lite_weights, "cpu")
+    fused = fuser.fuse(read_image(tmp_path / "vi.png"), read_image(tmp_path / "ir.png"))
     result = read_image(out)
     assert np.abs(result[:, :20] - fused[:, :20]).max() <= 1 / 255 + 1e-6  # left half untouched (8-bit rounding)
     assert np.abs(result[:, 40:] - fused[:, 40:]).mean() > 0.005

@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 
 
-
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vi-dir", type=Path, required=True)
     p.add_argument("--ir-dir", type=Path, required=True)
@@ -50,3 +49,9 @@ def run_compare(args: argparse.Namespace) -> int:
     write_image(args.output, comparison_sheet(rows, height=args.height))
     print(f"wrote {args.output} ({len(rows)} pairs)")
     return 0
+
+
+NAME = "compare"
+HELP = "a picture of pairs fused by mean, max and our network, side by side"
+add_arguments = add_compare_arguments
+run = run_compare

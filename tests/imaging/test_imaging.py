@@ -30,8 +30,9 @@ from terf_studio.imaging import (
     write_image,
     ycrcb_to_rgb,
 )
+from terf_studio.paths import PROJECT_ROOT, SHARED_DATA
 
-DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
+DATA = SHARED_DATA
 RNG = np.random.default_rng(1234)
 
 
@@ -459,5 +460,5 @@ def test_reading_does_not_import_torch(tmp_path: Path) -> None:
         "import sys; from terf_studio.imaging import read_image; "
         f"read_image({str(tmp_path / 'x.png')!r}); assert 'torch' not in sys.modules"
     )
-    root = Path(__file__).parents[1]
+    root = PROJECT_ROOT
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

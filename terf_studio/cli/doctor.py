@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import platform
 
@@ -96,3 +97,19 @@ def format_doctor(report: dict) -> str:
     for name, info in report["packages"].items():
         lines.append(f"  [{'ok' if info['installed'] else 'missing':<7}] {name}: {info['for']}")
     return "\n".join(lines)
+
+
+NAME = "doctor"
+HELP = "device, versions, and which models are present"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    report = doctor_report()
+    print(json.dumps(report, indent=2) if args.json else format_doctor(report))
+    return 0

@@ -7,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
 
 from terf_studio.cli import main
 from terf_studio.imaging import read_image, write_image
+from terf_studio.paths import SHARED_DATA
 from terf_studio.regions import Mask
 
 MSRS = SHARED_DATA / "msrs-samples"
@@ -80,7 +80,7 @@ def test_unknown_target_says_to_click_draw_or_paint(square_pair, tmp_path, capsy
 
 
 def test_grounded_finder_says_what_is_missing(square_pair, tmp_path, capsys, monkeypatch):
-    from terf_studio import segment_command
+    from terf_studio.cli import segment as segment_command
 
     vi, ir, _ = square_pair
     out = tmp_path / "m.png"
@@ -103,7 +103,7 @@ def test_grounded_finder_says_what_is_missing(square_pair, tmp_path, capsys, mon
 
 def test_auto_does_not_load_the_grounded_package_without_its_model_files(square_pair, tmp_path, capsys,
                                                                          monkeypatch):
-    from terf_studio import segment_command
+    from terf_studio.cli import segment as segment_command
 
     def fail():
         raise AssertionError("the grounded package was imported although no model file is present")

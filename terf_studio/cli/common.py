@@ -1,0 +1,11 @@
+"""Options several commands share."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", choices=["lite", "full"], default="lite", help="network configuration (default: lite)")
+    p.add_argument("--weights", help="weights file (default: the registered model for --arch)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")

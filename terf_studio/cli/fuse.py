@@ -1,0 +1,76 @@
+"""``terf-studio fuse``: one pair, or every pair of two folders matched by file name (or stem)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from terf_studio.cli.common import add_model_arguments
+from terf_studio.device import describe_device
+from terf_studio.errors import TerfError
+from terf_studio.fusion import load_fuser
+from terf_studio.imaging import read_pair, write_image
+from terf_studio.imaging.folders import find_pairs
+
+
+def fuse_one(args: argparse.Namespace) -> int:
+    fuser = load_fuser(args.arch, args.weights, args.device)
+    vi, ir = read_pair(args.vis, args.ir, resize_ir=args.resize_ir)
+    t0 = time.perf_counter()
+    fused = fuser.fuse(vi, ir)
+    seconds = time.perf_counter() - t0
+    write_image(args.output, fused, bit_depth=args.bit_depth)
+    where = describe_device(fuser.device)
+    print(f"fused {args.vis} + {args.ir} -> {args.output} ({fuser.arch}, {where}, {seconds:.2f} s)")
+    return 0
+
+
+def fuse_folders(args: argparse.Namespace) -> int:
+    pairs = find_pairs(Path(args.vi_dir), Path(args.ir_dir))
+    out_dir = Path(args.out_dir)
+    fuser = load_fuser(args.arch, args.weights, args.device)
+    ext = args.ext.lstrip(".")
+    failures = []
+    for pair in tqdm(pairs, desc=f"fusing ({fuser.arch})", unit="pair"):
+        try:
+            vi, ir = read_pair(pair.vi, pair.ir, resize_ir=args.resize_ir)
+            write_image(out_dir / f"{pair.name}.{ext}", fuser.fuse(vi, ir), bit_depth=args.bit_depth)
+        except TerfError as exc:  # one bad pair must not stop the batch
+            failures.append(str(exc))
+            tqdm.write(f"skipped: {exc}", file=sys.stderr)
+    print(f"fused {len(pairs) - len(failures)} of {len(pairs)} pairs into {out_dir}")
+    return 2 if failures else 0
+
+
+NAME = "fuse"
+HELP = "fuse a visible + infrared pair, or two folders of pairs"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("vis", nargs="?", help="visible image")
+    p.add_argument("ir", nargs="?", help="infrared image")
+    p.add_argument("-o", "--output", help="output image (.png, .tif, .tiff, .jpg)")
+    p.add_argument("--vi-dir", help="batch: folder of visible images")
+    p.add_argument("--ir-dir", help="batch: folder of infrared images with matching names")
+    p.add_argument("--out-dir", help="batch: output folder")
+    p.add_argument("--ext", default="png", help="batch: output format (png, tif, jpg; default png)")
+    p.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="output bit depth (PNG/TIFF)")
+    p.add_argument("--resize-ir", action="store_true", help="resize the infrared image to the visible size")
+    add_model_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    batch = args.vi_dir or args.ir_dir or args.out_dir
+    if batch:
+        if args.vis or args.ir or args.output:
+            raise TerfError("give either VIS IR -o OUT, or --vi-dir --ir-dir --out-dir, not both")
+        if not (args.vi_dir and args.ir_dir and args.out_dir):
+            raise TerfError("batch fusion needs all of --vi-dir, --ir-dir and --out-dir")
+        return fuse_folders(args)
+    if not (args.vis and args.ir and args.output):
+        raise TerfError("usage: terf-studio fuse VIS IR -o OUT (or --vi-dir D --ir-dir D --out-dir D)")
+    return fuse_one(args)
