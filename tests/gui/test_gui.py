@@ -16,10 +16,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from terf_studio.gui.main_window import MainWindow, guess_pair  # noqa: E402
 from terf_studio.imaging import read_image, write_image  # noqa: E402
-
-from pathlib import Path  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from terf_studio.paths import SHARED_DATA  # noqa: E402
 
 JOB_TIMEOUT_MS = 240_000
 
