@@ -186,7 +186,9 @@ class FusionNet(nn.Module):
             h = config.head_features
             self.integrate = nn.Sequential(nn.Conv2d(c, h * 4, 3, padding=1), nn.PixelShuffle(2))
             # The head sees the sources again at full resolution so fine detail survives.
-            self.head = nn.Sequential(nn.Conv2d(h + 4, h, 3, padding=1), nn.PReLU(), nn.Conv2d(h, 3, 3, padding=1))
+            self.head: nn.Module = nn.Sequential(
+                nn.Conv2d(h + 4, h, 3, padding=1), nn.PReLU(), nn.Conv2d(h, 3, 3, padding=1)
+            )
         else:
             self.integrate = nn.Sequential(
                 nn.Conv2d(c, c * 4, 3, padding=1),

@@ -29,7 +29,7 @@ from terf_studio.errors import CancelledError, TerfError
 from terf_studio.fusion.checkpoint import read_checkpoint, save_weights
 from terf_studio.fusion.inference import run_network
 from terf_studio.fusion.losses import FusionLoss
-from terf_studio.fusion.network import build_network
+from terf_studio.fusion.network import FusionNet, build_network
 from terf_studio.imaging import read_pair
 from terf_studio.imaging.color import to_tensor
 from terf_studio.imaging.folders import Pair, find_pairs
@@ -116,7 +116,7 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def validate(net: torch.nn.Module, criterion: FusionLoss, pairs: list, device: torch.device) -> float:
+def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.device) -> float:
     """Mean loss on whole held-out images (any size, padded by run_network)."""
     net.eval()
     losses = []
@@ -171,7 +171,9 @@ def train(
     log_path = out / "log.csv"
     if start_epoch == 0:
         with log_path.open("w", newline="") as f:
-            csv.writer(f).writerow(["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds"])
+            csv.writer(f).writerow(
+                ["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds"]
+            )
 
     net.train()
     budget = None if opts.max_minutes is None else opts.max_minutes * 60.0
@@ -205,7 +207,10 @@ def train(
         elapsed += seconds
         longest = max(longest, seconds)
         with log_path.open("a", newline="") as f:
-            row = [epoch + 1, means["total"], means["intensity"], means["gradient"], means["color"], means["ssim"], val, seconds]
+            row = [
+                epoch + 1, means["total"], means["intensity"], means["gradient"], means["color"], means["ssim"],
+                val, seconds,
+            ]
             csv.writer(f).writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
         meta = {"data": str(opts.data), "split": opts.split, "epochs": epoch + 1, "val_loss": val, "seconds": elapsed}
         if val < best_val:

@@ -83,6 +83,13 @@ class RetinexUnits(nn.Module):
         self.reflectance = conv_stack(3, 3)
         self.noise = conv_stack(3, 3)
 
+    def set_illumination_bias(self, value: float) -> None:
+        """Fill the bias of the illumination unit's last convolution (its starting brightness)."""
+        last = self.illumination[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        with torch.no_grad():
+            last.bias.fill_(value)
+
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s = torch.sigmoid(self.illumination(image))
         r = torch.sigmoid(self.reflectance(image))
@@ -184,8 +191,7 @@ def decompose(
     if train_scale > 1 and min(x.shape[-2:]) >= 16 * train_scale:
         x_train = F.avg_pool2d(x, train_scale, ceil_mode=True)
     units = xavier_init(RetinexUnits(), seed)
-    with torch.no_grad():
-        units.illumination[-1].bias.fill_(ILLUMINATION_BIAS)
+    units.set_illumination_bias(ILLUMINATION_BIAS)
     units.to(dev)
     criterion = RetinexLoss(x_train)
     optimiser = torch.optim.Adam(units.parameters(), lr=lr)

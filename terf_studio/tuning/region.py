@@ -48,7 +48,10 @@ class Box:
 
     def contains(self, other: Box) -> bool:
         return (
-            self.top <= other.top and self.left <= other.left and self.bottom >= other.bottom and self.right >= other.right
+            self.top <= other.top
+            and self.left <= other.left
+            and self.bottom >= other.bottom
+            and self.right >= other.right
         )
 
     def to_tuple(self) -> tuple[int, int, int, int]:

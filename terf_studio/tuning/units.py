@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from torch import nn
 
@@ -16,7 +18,10 @@ def as_device(device: str | torch.device | None) -> torch.device:
     return resolve_device(device)
 
 
-def xavier_init(module: nn.Module, seed: int) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def xavier_init(module: _M, seed: int) -> _M:
     """Xavier-uniform weights and zero biases for every convolution, from a fixed seed.
 
     The paper initialises all fine-tuning units with Xavier initialisation; a private generator

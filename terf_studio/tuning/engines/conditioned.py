@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kornia
 import numpy as np
@@ -51,9 +51,12 @@ class FiLM(nn.Module):
 
     def __init__(self, channels: int, hidden: int = FILM_HIDDEN) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(2, hidden, 1), nn.SiLU(), nn.Conv2d(hidden, 2 * channels, 1))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        first = nn.Conv2d(2, hidden, 1)  # built in this order: seeded initialisation stays the same
+        out = nn.Conv2d(hidden, 2 * channels, 1)
+        self.net = nn.Sequential(first, nn.SiLU(), out)
+        assert out.bias is not None
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
 
     def forward(self, f: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         scale, shift = self.net(torch.cat((lam, lam * lam), 1)).chunk(2, dim=1)
@@ -95,7 +98,7 @@ class ConditionedFusion(nn.Module):
             feats.append(f)
         f = self.film_refine(b.refine(b.global_fusion(torch.cat(feats, 1))) + f0, lam_half)
         up = self.film_integrate(b.integrate(f), lam)
-        head_conv, head_act, head_out = b.head
+        head_conv, head_act, head_out = cast(nn.Sequential, b.head)  # the half-resolution head
         hidden = self.film_head(head_act(head_conv(torch.cat((up, x), 1))), lam)
         return head_out(hidden)
 

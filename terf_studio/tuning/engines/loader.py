@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 from torch import nn
@@ -18,6 +19,9 @@ from torch import nn
 from terf_studio.errors import ModelError
 from terf_studio.fusion.network import FusionNet
 from terf_studio.weights.registry import find_model, get_spec
+
+if TYPE_CHECKING:
+    from terf_studio.tuning.illumination import RetinexUnits
 
 _lock = threading.Lock()
 _cache: dict[tuple, nn.Module] = {}
@@ -35,6 +39,16 @@ def fast_weights_path(model: str) -> Path:
 def _key(path: Path, device: torch.device, extra: object = None) -> tuple:
     stat = path.stat()
     return (str(path), stat.st_mtime_ns, stat.st_size, str(device), extra)
+
+
+@overload
+def fast_engine(
+    model: Literal["fast-illumination"], device: torch.device, base: FusionNet | None = None
+) -> RetinexUnits: ...
+
+
+@overload
+def fast_engine(model: str, device: torch.device, base: FusionNet | None = None) -> nn.Module: ...
 
 
 def fast_engine(model: str, device: torch.device, base: FusionNet | None = None) -> nn.Module:
@@ -56,7 +70,8 @@ def fast_engine(model: str, device: torch.device, base: FusionNet | None = None)
             return found
         if model.startswith("fast-inclination"):
             assert base is not None
-            plain = copy.deepcopy(base).to(device, memory_format=torch.contiguous_format)
+            # torch's stub for Module.to lacks memory_format, which Module.to accepts.
+            plain = copy.deepcopy(base).to(device, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
             module: nn.Module = load_conditioned(path, plain)
         elif model == "fast-illumination":
             module = load_units(path)

@@ -22,7 +22,7 @@ import csv
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +170,9 @@ def _lr_at(opts: EngineTrainOptions, run: _Run) -> float:
     return opts.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _optimise(opts: EngineTrainOptions, params, batch_loss: Callable[[], torch.Tensor], run: _Run) -> dict:
+def _optimise(
+    opts: EngineTrainOptions, params: Iterable[torch.nn.Parameter], batch_loss: Callable[[], torch.Tensor], run: _Run
+) -> dict:
     optimiser = torch.optim.Adam(params, lr=opts.lr)
     while run.going():
         for group in optimiser.param_groups:
@@ -229,8 +231,7 @@ def train_illumination(opts: EngineTrainOptions) -> dict:
     rng = _setup(opts)
     images = fused_training_images(opts.data, opts.limit)
     units = xavier_init(RetinexUnits(), opts.seed)
-    with torch.no_grad():
-        units.illumination[-1].bias.fill_(ILLUMINATION_BIAS)
+    units.set_illumination_bias(ILLUMINATION_BIAS)
     done = _resume(opts, units, "illumination")
     units.train()
 

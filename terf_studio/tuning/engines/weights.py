@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -38,7 +38,10 @@ def read_engine(path: str | os.PathLike, engine: str) -> dict[str, Any]:
     return payload
 
 
-def load_state(module: nn.Module, payload: dict[str, Any], path: str | os.PathLike) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def load_state(module: _M, payload: dict[str, Any], path: str | os.PathLike) -> _M:
     """Load ``payload``'s state_dict into ``module`` with a one-line error when it does not fit."""
     try:
         module.load_state_dict(payload["state_dict"])
