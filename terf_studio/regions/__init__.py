@@ -89,7 +89,12 @@ def find_region(
     replaces the registered list. Raises :class:`NoRegionFound` with the message
     "no region found for 'X': click, draw a box or paint it" when none finds it.
     """
-    images = vi if isinstance(vi, ImageSet) else ImageSet(vi, ir, fused)
+    if isinstance(vi, ImageSet):
+        images = vi
+    elif ir is None:
+        raise ValueError("give the infrared image (or an ImageSet)")
+    else:
+        images = ImageSet(vi, ir, fused)
     candidates = list(finder_list) if finder_list is not None else finders()
     if finder is not None:
         candidates = [f for f in candidates if f.name == finder]

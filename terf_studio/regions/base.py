@@ -69,7 +69,7 @@ class ImageSet:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.ir.shape  # type: ignore[return-value]
+        return self.ir.shape
 
     @property
     def has_colour(self) -> bool:

@@ -95,8 +95,9 @@ class BuiltinFinder:
         """A mask for ``phrase`` (parts joined by "and", "," or "&" are united);
         raises :class:`NoRegionFound` when any part is not understood or not found."""
         parts = split_phrase(phrase)
-        queries = [parse_target(p) for p in parts]
-        if not parts or any(q is None for q in queries):
+        parsed = [parse_target(p) for p in parts]
+        queries = [q for q in parsed if q is not None]
+        if not parts or len(queries) != len(parsed):
             raise NoRegionFound(phrase)
         combined = np.zeros(images.shape, bool)
         confidences, details, cues = [], [], []

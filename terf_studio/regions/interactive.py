@@ -282,7 +282,7 @@ def _split_nearest(
     h, w = region.shape
     yy, xx = np.mgrid[0:h, 0:w]
 
-    def nearest(points):
+    def nearest(points: Sequence[tuple[int, int]]) -> np.ndarray:
         return np.min([(xx - px) ** 2 + (yy - py) ** 2 for px, py in points], axis=0)
 
     keep = region & (nearest(pos) < nearest(neg))
@@ -348,7 +348,8 @@ def _grabcut(image: np.ndarray, trimap: np.ndarray, iterations: int) -> np.ndarr
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
         cv2.setRNGSeed(0)
-        cv2.grabCut(image, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
+        # OpenCV's stub wants a rect, but GC_INIT_WITH_MASK takes None (the trimap says where).
+        cv2.grabCut(image, trimap, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     except cv2.error:
         return None
     return (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)

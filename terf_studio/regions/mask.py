@@ -25,6 +25,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -57,7 +58,7 @@ def _as_colour(colour: Iterable[int]) -> tuple[int, int, int]:
     values = tuple(int(c) for c in colour)
     if len(values) != 3 or not all(0 <= c <= 255 for c in values):
         raise ValueError(f"a mask colour is three integers in 0..255, got {colour!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def disc(radius: float) -> np.ndarray:
@@ -93,12 +94,12 @@ class Mask:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def empty(cls, shape: tuple[int, int], **meta) -> Mask:
+    def empty(cls, shape: tuple[int, int], **meta: Any) -> Mask:
         """An all-zero mask of ``shape`` (H, W)."""
         return cls(np.zeros(shape[:2], np.float32), **meta)
 
     @classmethod
-    def full(cls, shape: tuple[int, int], **meta) -> Mask:
+    def full(cls, shape: tuple[int, int], **meta: Any) -> Mask:
         """An all-one mask of ``shape`` (H, W)."""
         return cls(np.ones(shape[:2], np.float32), **meta)
 
@@ -106,14 +107,14 @@ class Mask:
         """The same label, colour and metadata with new pixels."""
         return dataclasses.replace(self, data=data)
 
-    def with_meta(self, **changes) -> Mask:
+    def with_meta(self, **changes: Any) -> Mask:
         """A copy with some of ``label``, ``colour``, ``source``, ``confidence`` changed."""
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ queries
     @property
     def shape(self) -> tuple[int, int]:
-        return self.data.shape  # type: ignore[return-value]
+        return self.data.shape
 
     @property
     def binary(self) -> np.ndarray:
@@ -317,7 +318,7 @@ class Mask:
         return buffer.getvalue()
 
     @classmethod
-    def from_png_bytes(cls, data: bytes, **meta) -> Mask:
+    def from_png_bytes(cls, data: bytes, **meta: Any) -> Mask:
         """Decode a mask PNG (8/16-bit grey; colour PNGs use their luma, an alpha channel
         if present is the mask). Metadata saved by :meth:`to_png_bytes` is restored;
         keyword arguments override it."""
@@ -358,7 +359,7 @@ class Mask:
             raise TerfError(f"cannot write mask '{target}': {exc.strerror or exc}") from None
 
     @classmethod
-    def load_png(cls, path: str | os.PathLike, **meta) -> Mask:
+    def load_png(cls, path: str | os.PathLike, **meta: Any) -> Mask:
         """Read a mask PNG written by :meth:`save_png` (or any grey PNG)."""
         try:
             data = Path(path).read_bytes()
@@ -388,7 +389,7 @@ class Mask:
         return {"size": [int(self.shape[0]), int(self.shape[1])], "counts": counts}
 
     @classmethod
-    def from_rle(cls, rle: dict, **meta) -> Mask:
+    def from_rle(cls, rle: dict, **meta: Any) -> Mask:
         """Inverse of :meth:`to_rle`."""
         h, w = (int(v) for v in rle["size"])
         counts = np.asarray(rle["counts"], dtype=np.int64)

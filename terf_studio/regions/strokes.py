@@ -114,7 +114,7 @@ class Stroke:
     @classmethod
     def from_dict(cls, record: dict) -> Stroke:
         try:
-            points = [(p[0], p[1]) for p in record["points"]]
+            points = tuple((p[0], p[1]) for p in record["points"])
             return cls(points, record["radius"], record.get("hardness", 1.0), record.get("mode", "add"))
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"not a stroke record: {exc}") from None

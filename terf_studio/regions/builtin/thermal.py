@@ -155,7 +155,7 @@ def _objects(
     total = h * w
     labels, stats, _ = components(grown)
     parts = [i for i in range(1, stats.shape[0]) if stats[i, cv2.CC_STAT_AREA] >= P.part_min_pixels]
-    groups = _stack_parts([tuple(int(v) for v in stats[i, :4]) for i in parts])
+    groups = _stack_parts([(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3])) for i in parts])
     objects = []
     for group in groups:
         m = np.isin(labels, [parts[j] for j in group])

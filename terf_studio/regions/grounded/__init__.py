@@ -15,8 +15,8 @@ first used.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from terf_studio.weights import registry
 from terf_studio.errors import TerfError
 from terf_studio.regions.grounded.deps import INSTALL_HINT, missing_packages, require_packages
 from terf_studio.regions.grounded.names import (
@@ -27,6 +27,10 @@ from terf_studio.regions.grounded.names import (
     present_sam_model,
     split_phrase,
 )
+from terf_studio.weights import registry
+
+if TYPE_CHECKING:
+    from terf_studio.regions.grounded.finder import GroundedFinder
 
 # Names loaded on first access, from the submodule that defines them (these import torch).
 _LAZY = {
@@ -71,7 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
         value = getattr(module, name)
@@ -97,13 +101,16 @@ def grounded_status(sam: str | None = None, text: bool = True) -> dict:
         if registry.find_model(name) is None:
             missing.append(f"model {name}: {registry.get_spec(name).how_to_get}")
     if chosen is None:
-        missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {registry.get_spec('sam-vit-h').how_to_get}")
+        how = registry.get_spec("sam-vit-h").how_to_get
+        missing.append(f"a Segment Anything model ({', '.join(SAM_MODELS)}): {how}")
     elif registry.find_model(chosen) is None:
         missing.append(f"model {chosen}: {registry.get_spec(chosen).how_to_get}")
     return {"ready": not missing, "sam": chosen, "missing": missing}
 
 
-def register_grounded_if_available(sam: str | None = None, device: str = "auto", **options):
+def register_grounded_if_available(
+    sam: str | None = None, device: str = "auto", **options: Any
+) -> GroundedFinder | None:
     """Register a :class:`GroundedFinder` first in :mod:`terf_studio.regions` when its packages
     and model files are present; return it (models load on first use), or None when something
     is missing (see :func:`grounded_status`). ``options`` go to :class:`GroundedFinder`."""

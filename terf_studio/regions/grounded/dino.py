@@ -17,9 +17,10 @@ import contextlib
 import io
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,7 +76,7 @@ def check_bert_folder(folder: Path) -> None:
         )
 
 
-def _grounding_config(bert_folder: Path, overrides: dict | None):
+def _grounding_config(bert_folder: Path, overrides: dict | None) -> Any:
     import groundingdino
     from groundingdino.util.slconfig import SLConfig
 
@@ -91,7 +92,7 @@ def _grounding_config(bert_folder: Path, overrides: dict | None):
 
 
 @contextlib.contextmanager
-def _bert_from_config(bert_folder: Path):
+def _bert_from_config(bert_folder: Path) -> Iterator[None]:
     """While building, make GroundingDINO create its BERT from the folder's config alone.
 
     The library calls ``BertModel.from_pretrained(folder)``, which insists on a weight file;
@@ -100,7 +101,7 @@ def _bert_from_config(bert_folder: Path):
     from groundingdino.util import get_tokenlizer
     from transformers import BertConfig, BertModel
 
-    def language_model(text_encoder_type):
+    def language_model(text_encoder_type: str) -> Any:
         config = BertConfig.from_pretrained(str(bert_folder), local_files_only=True)
         return BertModel(config, add_pooling_layer=True)
 
@@ -194,7 +195,7 @@ class GroundingDetector:
 
     def __init__(self, model: torch.nn.Module, image_size: int = 800, max_size: int = 1333) -> None:
         self.model = model
-        self.tokenizer = model.tokenizer
+        self.tokenizer: Any = model.tokenizer  # a transformers tokenizer
         self.image_size = int(image_size)
         self.max_size = int(max_size)
         self.runs = 0

@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from terf_studio.weights import registry
 from terf_studio.errors import ModelError
 from terf_studio.regions.base import ImageSet, NoRegionFound, RegionResult
 from terf_studio.regions.grounded.dino import DINO_TITLE, Detection, GroundingDetector, load_grounding_model
@@ -38,6 +38,10 @@ from terf_studio.regions.grounded.sam import (
     load_sam_model,
 )
 from terf_studio.regions.mask import Mask
+from terf_studio.weights import registry
+
+if TYPE_CHECKING:
+    import torch
 
 COLOUR = (255, 120, 40)
 
@@ -98,7 +102,7 @@ class GroundedFinder:
 
     # ------------------------------------------------------------------ loading
     @property
-    def device(self):
+    def device(self) -> torch.device:
         """The torch device the models run on ("auto": CUDA when present, else the CPU)."""
         from terf_studio.device import resolve_device
 

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +53,7 @@ class SamArch:
     decoder_heads: int = 8
     iou_head_hidden_dim: int = 256
 
-    def scaled(self, **changes) -> SamArch:
+    def scaled(self, **changes: Any) -> SamArch:
         return replace(self, **changes)
 
 
@@ -71,7 +73,7 @@ SAM_TITLES = {
 }
 
 
-def _library(arch: SamArch):
+def _library(arch: SamArch) -> tuple[ModuleType, type]:
     """(modeling module, SamPredictor class) of the package that implements ``arch``."""
     if arch.encoder == "vit":
         require_packages("sam", "Segment Anything")
@@ -82,6 +84,13 @@ def _library(arch: SamArch):
     else:
         raise ValueError(f"unknown SAM encoder '{arch.encoder}' (vit or tiny_vit)")
     return package.modeling, package.SamPredictor
+
+
+def _per_stage(value: int | tuple[int, ...]) -> list[int]:
+    """TinyViT's per-stage values (MobileSAM gives one per stage, never a single number)."""
+    if not isinstance(value, tuple):
+        raise TypeError(f"MobileSAM's TinyViT takes one value per stage, not {value!r}")
+    return list(value)
 
 
 def build_sam(arch: SamArch) -> torch.nn.Module:
@@ -110,10 +119,10 @@ def build_sam(arch: SamArch) -> torch.nn.Module:
             img_size=arch.img_size,
             in_chans=3,
             num_classes=1000,
-            embed_dims=list(arch.embed_dim),
-            depths=list(arch.depth),
-            num_heads=list(arch.num_heads),
-            window_sizes=list(arch.window_size),
+            embed_dims=_per_stage(arch.embed_dim),
+            depths=_per_stage(arch.depth),
+            num_heads=_per_stage(arch.num_heads),
+            window_sizes=_per_stage(arch.window_size),
             mlp_ratio=4.0,
             drop_rate=0.0,
             drop_path_rate=0.0,
@@ -197,7 +206,7 @@ def _check_points(points: Sequence[Point], shape: tuple[int, int]) -> list[tuple
     return out
 
 
-def _check_box(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
+def _check_box(box: Sequence[float] | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     x0, y0, x1, y1 = (float(v) for v in box)
     x0, x1 = sorted((x0, x1))
