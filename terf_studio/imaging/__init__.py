@@ -27,19 +27,21 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 
 __all__ = list(_MODULE_OF)
 
-if TYPE_CHECKING:
-    from terf_studio.imaging.color import (
-        LUMA_WEIGHTS,
-        grey_to_rgb,
-        rgb_to_grey_np,
-        rgb_to_y,
-        rgb_to_ycrcb,
-        to_numpy,
-        to_tensor,
-        ycrcb_to_rgb,
-    )
-    from terf_studio.imaging.io import read_image, to_float, to_uint8, write_image
-    from terf_studio.imaging.pair import check_pair, read_pair
+if TYPE_CHECKING:  # the names for type checkers ("X as X": re-exported)
+    from terf_studio.imaging.color import LUMA_WEIGHTS as LUMA_WEIGHTS
+    from terf_studio.imaging.color import grey_to_rgb as grey_to_rgb
+    from terf_studio.imaging.color import rgb_to_grey_np as rgb_to_grey_np
+    from terf_studio.imaging.color import rgb_to_y as rgb_to_y
+    from terf_studio.imaging.color import rgb_to_ycrcb as rgb_to_ycrcb
+    from terf_studio.imaging.color import to_numpy as to_numpy
+    from terf_studio.imaging.color import to_tensor as to_tensor
+    from terf_studio.imaging.color import ycrcb_to_rgb as ycrcb_to_rgb
+    from terf_studio.imaging.io import read_image as read_image
+    from terf_studio.imaging.io import to_float as to_float
+    from terf_studio.imaging.io import to_uint8 as to_uint8
+    from terf_studio.imaging.io import write_image as write_image
+    from terf_studio.imaging.pair import check_pair as check_pair
+    from terf_studio.imaging.pair import read_pair as read_pair
 
 
 def __getattr__(name: str) -> Any:

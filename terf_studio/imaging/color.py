@@ -14,7 +14,6 @@ import torch
 from terf_studio.imaging.io import to_float
 from terf_studio.imaging.luma import LUMA_WEIGHTS
 
-
 _SWAP_CR_CB = [0, 2, 1]  # kornia orders Y, Cb, Cr; this module uses Y, Cr, Cb
 
 

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from terf_studio.errors import ModelError
 from terf_studio.weights import registry
@@ -27,11 +27,15 @@ from terf_studio.weights.registry import (
     problem_with,
 )
 
+if TYPE_CHECKING:
+    from http.client import HTTPResponse
+
+
 def _offline_hint(spec: ModelSpec) -> str:
     return f"get {spec.filename} another way and run `terf-studio models add {spec.name} FILE`"
 
 
-def _open(url: str, offset: int, timeout: float):
+def _open(url: str, offset: int, timeout: float) -> HTTPResponse:
     import urllib.request
 
     from terf_studio import __version__
@@ -141,11 +145,11 @@ def download_model(
     return Installed(spec.name, target, _checked_text(spec))
 
 
-def _resume_point(spec: ModelSpec, url: str, response, offset: int) -> tuple[int, int | None]:
+def _resume_point(spec: ModelSpec, url: str, response: HTTPResponse, offset: int) -> tuple[int, int | None]:
     """Where the response's bytes start in the file, and the file's total size (if said)."""
     status = getattr(response, "status", None) or 200
-    length = response.headers.get("Content-Length")
-    length = int(length) if length and length.isdigit() else None
+    header = response.headers.get("Content-Length")
+    length = int(header) if header and header.isdigit() else None
     if offset and status == 206:
         match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
         if not match or int(match.group(1)) != offset:
@@ -161,8 +165,8 @@ def _resume_point(spec: ModelSpec, url: str, response, offset: int) -> tuple[int
     return offset, total
 
 
-def _stream(spec: ModelSpec, url: str, response, out: BinaryIO, digest, offset: int, total: int | None,
-            progress: bool) -> None:
+def _stream(spec: ModelSpec, url: str, response: HTTPResponse, out: BinaryIO, digest: Any, offset: int,
+            total: int | None, progress: bool) -> None:
     import http.client
 
     from tqdm import tqdm

@@ -92,8 +92,8 @@ REGISTRY: dict[str, ModelSpec] = {
             name="fusion-full",
             filename="fusion-full.pt",
             description="TeRF fusion network, published configuration (1.77 M parameters), trained on RoadScene "
-            "(train split; best validation epoch 89 of 92); a 640x480 pair takes about 38 s on 2 CPU cores, 0.03 s on an "
-            "NVIDIA H100",
+            "(train split; best validation epoch 89 of 92); a 640x480 pair takes about 38 s on 2 CPU cores, "
+            "0.03 s on an NVIDIA H100",
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train --arch full --out runs/full` (a CUDA GPU "
             "is advised), then run `terf-studio models add fusion-full runs/full/fusion-full.pt`",
@@ -257,7 +257,7 @@ def problem_with(spec: ModelSpec, path: Path) -> str | None:
 
 
 def _lookup(spec: ModelSpec) -> tuple[Path | None, list[str]]:
-    problems = []
+    problems: list[str] = []
     for folder in search_dirs():
         candidate = folder / spec.filename
         if not candidate.exists():
