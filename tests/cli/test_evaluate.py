@@ -139,7 +139,7 @@ def test_model_path_is_timed(folders: Path, capsys: pytest.CaptureFixture[str],
         calls.append(vi.shape)
         return np.repeat(ir[..., None], 3, axis=2)  # "fused" = infrared
 
-    monkeypatch.setattr(E, "_model_fusion", lambda args: (fake_fuse, False))
+    monkeypatch.setattr(eval_command, "_model_fusion", lambda args: (fake_fuse, False))
     out = run_json(capsys, "--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
                    "--arch", "lite")
     assert out["method"] == "model:lite"

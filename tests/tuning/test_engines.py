@@ -53,6 +53,26 @@ def fuser():
 
 
 @pytest.fixture(scope="module")
+def real_scene(fuser):
+    """A RoadScene test pair reduced to 160x120 (the inclination engine is judged on real images:
+    on the synthetic sinusoids a visible-leaning fusion need not be closer in luma)."""
+    import cv2
+
+    from terf_studio.imaging import read_pair
+    from terf_studio.paths import SHARED_DATA
+
+    folder = SHARED_DATA / "roadscene"
+    if not folder.is_dir():
+        pytest.skip("needs ../shared/data/roadscene")
+    vi, ir = read_pair(folder / "vi" / "FLIR_00211.jpg", folder / "ir" / "FLIR_00211.jpg")
+    vi = cv2.resize(vi, (W, H), interpolation=cv2.INTER_AREA)
+    ir = cv2.resize(ir, (W, H), interpolation=cv2.INTER_AREA)
+    mask = np.zeros((H, W), np.float32)
+    mask[8:40, 10:50] = 1.0
+    return vi, ir, fuser.fuse(vi, ir), mask
+
+
+@pytest.fixture(scope="module")
 def scene(fuser):
     vi, ir = _scene()
     mask = np.zeros((H, W), np.float32)
@@ -80,8 +100,8 @@ def test_lambda_zero_is_the_plain_fusion_bit_for_bit():
         assert not torch.equal(net(ir, vi, torch.full((2, 1, 32, 40), 0.7)), base(ir, vi))
 
 
-def test_shipped_inclination_leans_each_way_and_composes_regions_in_one_pass(scene, fuser):
-    vi, ir, fused, _ = scene
+def test_shipped_inclination_leans_each_way_and_composes_regions_in_one_pass(real_scene, fuser):
+    vi, ir, fused, _ = real_scene
     net = loader.fast_engine("fast-inclination-lite", torch.device("cpu"), base=fuser.net)
     lam = np.zeros((H, W), np.float32)
     lam[:, : W // 2] = 0.8  # left towards infrared
@@ -208,11 +228,14 @@ MEASURES = {
 
 
 @pytest.mark.parametrize("task", sorted(MEASURES))
-def test_fast_tasks_move_as_named_repeat_further_and_keep_the_outside(scene, fuser, task):
-    vi, ir, fused, mask = scene
+def test_fast_tasks_move_as_named_repeat_further_and_keep_the_outside(scene, real_scene, fuser, task):
+    # Inclination: half strength twice (lambda 0.5 then 1.0; lambda stops at 1, its trained range).
+    vi, ir, fused, mask = real_scene if task in ("infrared", "visible") else scene
+    strength = 0.5 if task in ("infrared", "visible") else 1.0
     inside, outside = mask > 0.5, mask == 0
-    r1 = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
-    r2 = run_task(task, vi=vi, ir=ir, fused=r1.image, mask=mask, fusion_net=fuser, engine="fast", state=r1.state)
+    r1 = run_task(task, vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast", strength=strength)
+    r2 = run_task(task, vi=vi, ir=ir, fused=r1.image, mask=mask, fusion_net=fuser, engine="fast", state=r1.state,
+                  strength=strength)
     m = MEASURES[task]
     assert m(r2.image, vi, ir, inside) > m(r1.image, vi, ir, inside) > m(fused, vi, ir, inside)
     assert r1.iterations == 0 and r2.continued and r2.state.engine == "fast"
