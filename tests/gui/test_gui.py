@@ -11,62 +11,14 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from terf_studio.gui.main_window import MainWindow, guess_pair  # noqa: E402
+from terf_studio.gui.main_window import guess_pair  # noqa: E402
 from terf_studio.imaging import read_image, write_image  # noqa: E402
 from terf_studio.paths import SHARED_DATA  # noqa: E402
 
 JOB_TIMEOUT_MS = 240_000
-
-
-def _scene(h=56, w=72):
-    """A visible scene and an infrared image with one warm blob (a 'person') on the left."""
-    rng = np.random.default_rng(3)
-    vi = np.clip(0.4 + 0.1 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
-    ir = np.full((h, w), 0.25, np.float32) + 0.02 * rng.standard_normal((h, w)).astype(np.float32)
-    ir[18:38, 10:19] = 0.95
-    return vi, np.clip(ir, 0, 1)
-
-
-@pytest.fixture
-def pair(tmp_path):
-    vi, ir = _scene()
-    write_image(tmp_path / "vi" / "scene.png", vi)
-    write_image(tmp_path / "ir" / "scene.png", ir)
-    return str(tmp_path / "vi" / "scene.png"), str(tmp_path / "ir" / "scene.png")
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_window(qtbot, settings):
-    windows = []
-
-    def make() -> MainWindow:
-        window = MainWindow(settings, device="cpu", llm="none")
-        window.iterations = 3
-        window.script_mode = True  # errors go to the status bar; no message boxes in tests
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.undo_stack.setClean()  # nothing to ask about: no modal dialog in a test
-        window.close()
-        window.shutdown()
-        assert not window.runner.running, "the worker thread is still running"
-        window.deleteLater()
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window()
 
 
 def wait_idle(qtbot, window, action):
@@ -143,6 +95,7 @@ def test_typed_command_runs_on_the_worker_with_progress(qtbot, window, pair):
 
 def test_cancel_mid_job_leaves_the_image_unchanged(qtbot, window, pair):
     open_pair(qtbot, window, pair)
+    window.engine_actions["quick"].trigger()  # fine-tuning: long enough to be cancelled mid-way
     window.iterations = 5000
     before = window.session.current16.copy()
     window.runner.progress.connect(lambda *a: window.runner.cancel())
