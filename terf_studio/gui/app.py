@@ -34,6 +34,7 @@ def run_gui(args: argparse.Namespace) -> int:
         raise TerfError("no display to open the editor on (DISPLAY/WAYLAND_DISPLAY unset): run it on a desktop, "
                         "set QT_QPA_PLATFORM=offscreen for scripted runs, or use the headless commands (fuse, edit)")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # widgets need a QApplication, not a bare QCoreApplication
     app.setApplicationName("TeRF Studio")
     app.setOrganizationName("TeRF Studio")
     apply_theme(app)

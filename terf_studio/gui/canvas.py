@@ -98,7 +98,7 @@ class CanvasView(QGraphicsView):
             item.setTransformationMode(Qt.TransformationMode.FastTransformation)
             self.scene().addItem(item)
             self._items[key] = item
-            if key == "result":
+            if isinstance(item, SplitPixmapItem):  # the "result" layer
                 item.set_split(self._split_x())
         item.setPixmap(QPixmap.fromImage(image))
         size = (image.width(), image.height())

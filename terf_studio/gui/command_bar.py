@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from terf_studio.gui.strength import StrengthSlider
 from terf_studio.language import Edit, EditPlan
-from terf_studio.language.plan import MAX_STRENGTH, TASK_NAMES
+from terf_studio.language.plan import MAX_STRENGTH, TASK_NAMES, Task
 
 #: Words offered while typing (the task vocabulary and common starts of a command).
 COMPLETIONS = sorted({
@@ -191,15 +193,25 @@ class PlanPanel(QWidget):
         self.notice.setVisible(bool(text))
 
     # -- reading -------------------------------------------------------------------------------
+    # The cells of a row are the widgets _add_row put there; QTableWidget.cellWidget only says QWidget.
+    def task_box(self, row: int) -> QComboBox:
+        return cast(QComboBox, self.table.cellWidget(row, 0))
+
+    def target_box(self, row: int) -> QLineEdit:
+        return cast(QLineEdit, self.table.cellWidget(row, 1))
+
+    def strength_box(self, row: int) -> QDoubleSpinBox:
+        return cast(QDoubleSpinBox, self.table.cellWidget(row, 2))
+
     def edits(self) -> list[Edit]:
         """The table as edits (a row whose region is 'whole image' has no target)."""
         out = []
         for row in range(self.table.rowCount()):
-            task = self.table.cellWidget(row, 0).currentText()
-            target = self.table.cellWidget(row, 1).text().strip() or None
+            task = self.task_box(row).currentText()
+            target = self.target_box(row).text().strip() or None
             if self.region(row) == WHOLE:
                 target = None
-            out.append(Edit(target, task, self.table.cellWidget(row, 2).value(), self.text))
+            out.append(Edit(target, Task(task), self.strength_box(row).value(), self.text))  # the box lists TASK_NAMES
         return out
 
     def region(self, row: int) -> int | str:

@@ -57,6 +57,7 @@ class AddMaskCommand(QUndoCommand):
         self._mask.remember(self.layers.mask(self.uid))
 
     def undo(self) -> None:
+        assert self.uid is not None  # undo follows redo, which set it
         _, self._index = self.layers.remove(self.uid)
 
 

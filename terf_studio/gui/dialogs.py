@@ -106,21 +106,21 @@ class ExportDialog(QDialog):
         self.source = QComboBox()
         self.source.addItem("Edited result", "result")
         self.source.addItem("Fusion before edits", "fused")
-        self.depth = QComboBox()
-        self.depth.addItem("8 bits per channel", 8)
-        self.depth.addItem("16 bits per channel", 16)
+        self.bit_depth = QComboBox()  # not "depth": that would hide QPaintDevice.depth()
+        self.bit_depth.addItem("8 bits per channel", 8)
+        self.bit_depth.addItem("16 bits per channel", 16)
         self.masks = QCheckBox("Also the masks (one PNG each)")
         self.comparison = QCheckBox("Also a side-by-side comparison sheet")
         form = QFormLayout()
         form.addRow("File (.png, .tif)", self.path)
         form.addRow("Image", self.source)
-        form.addRow("Depth", self.depth)
+        form.addRow("Depth", self.bit_depth)
         form.addRow(self.masks)
         form.addRow(self.comparison)
         _finish_form_dialog(self, form, QDialogButtonBox.StandardButton.Save)
 
     def choice(self) -> ExportChoice:
-        return ExportChoice(self.path.text(), self.depth.currentData(), self.source.currentData(),
+        return ExportChoice(self.path.text(), self.bit_depth.currentData(), self.source.currentData(),
                             self.masks.isChecked(), self.comparison.isChecked())
 
 

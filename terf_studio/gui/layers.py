@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from terf_studio.regions import Mask
 from terf_studio.document.session import EditSession
+from terf_studio.regions import Mask
 
 IMAGE_LAYERS = {"result": "Edited result", "fused": "Fused", "ir": "Infrared", "vi": "Visible"}
 MASK_PREFIX = "mask:"
@@ -52,7 +52,7 @@ class DocumentLayers(QObject):
         }
         self.order = list(IMAGE_LAYERS)
         self.uids = []
-        for mask in session.masks if session is not None else []:
+        for _mask in session.masks if session is not None else []:
             self._adopt(len(self.uids), self._new_uid())
         self.masks_changed.emit()
         self.looks_changed.emit()

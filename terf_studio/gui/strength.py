@@ -131,14 +131,14 @@ class StrengthController(QObject):
 
     def _link_spin(self, strength: float | None) -> None:
         """The plan table's strength box edits the latest step when the table shows that edit."""
-        spin = None
-        s, table = self.session, self.window.plan_panel.table
-        if strength is not None and s is not None and table.rowCount() == 1:
+        spin: QDoubleSpinBox | None = None
+        s, panel = self.session, self.window.plan_panel
+        if strength is not None and s is not None and panel.table.rowCount() == 1:
             edit = s.steps[s.cursor - 1].edits[0].edit
-            task = table.cellWidget(0, 0).currentText()
-            target = table.cellWidget(0, 1).text().strip() or None
+            task = panel.task_box(0).currentText()
+            target = panel.target_box(0).text().strip() or None
             if task == edit.task.value and target == edit.target:
-                spin = table.cellWidget(0, 2)
+                spin = panel.strength_box(0)
         if spin is not self._spin:
             if self._spin is not None:
                 try:

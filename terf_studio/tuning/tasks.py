@@ -98,8 +98,9 @@ DEFAULT_MODES: dict[str, str | None] = {n: spec.default_mode for n, spec in TASK
 MODES: dict[str, tuple[str | None, ...]] = {n: spec.modes for n, spec in TASK_SPECS.items()}
 
 #: A fast inclination command of strength s adds ``s * LAMBDA_PER_STRENGTH`` (signed) to the
-#: lambda map inside its mask (lambda is clipped to [-1, 1]); how it was chosen: models/README.md.
-LAMBDA_PER_STRENGTH = 0.5
+#: lambda map inside its mask (lambda is clipped to [-1, 1], the range it was trained on, so a repeat
+#: after strength 1 cannot lean further); how it was chosen: models/README.md.
+LAMBDA_PER_STRENGTH = 1.0
 
 STATE_FORMAT = "terf-task-state/1"
 
@@ -415,8 +416,11 @@ def run_task(
     elif crop:
         context = margin
         if name == "blur":
+            assert mode is not None  # blur always has a mode (its spec's default when none was given)
             context = max(margin, blur_mod.context_needed(mode, blur_mod.blur_amount(mode, strength)))
-        box = bounding_box(m, context)
+        grown = bounding_box(m, context)
+        assert grown is not None  # the mask has support (support_box above)
+        box = grown
     else:
         box = Box.full(h, w)
     if name in ("brighten", "darken") and go_on:
@@ -471,7 +475,9 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
-def _fuse_crop(fusion_net: FusionNet | Fuser | None, ir: np.ndarray, vi: np.ndarray, device: torch.device) -> np.ndarray:
+def _fuse_crop(
+    fusion_net: FusionNet | Fuser | None, ir: np.ndarray, vi: np.ndarray, device: torch.device
+) -> np.ndarray:
     net = _fusion_net(fusion_net)
     if next(net.parameters()).device != device:
         net = copy.deepcopy(net).to(device)
@@ -563,6 +569,7 @@ def _run_illumination_fast(inp: TaskInput) -> RunOutput:
         return _illumination_output(_previous_decomposition(inp.previous), inp.previous["gamma"] * gamma_step,
                                     gamma_step, None, {})
     units = _fast_module(inp.spec, inp.device, inp.fusion_net)
+    assert isinstance(units, illum_mod.RetinexUnits)
     decomposition, cached = decomposition_for(units, inp.fused, inp.box, inp.device, whole=inp.whole)
     report(inp.progress, 1, 1, 0.0)
     return _illumination_output(decomposition, gamma_step, gamma_step, None, {"cached": cached})
@@ -606,6 +613,7 @@ def _run_denoise_fast(inp: TaskInput) -> RunOutput:
 
 
 def _run_blur(inp: TaskInput) -> RunOutput:
+    assert inp.mode is not None  # blur always has a mode (its spec's default when none was given)
     amount = blur_mod.blur_amount(inp.mode, inp.strength)
     if inp.previous is not None:
         source = inp.previous["source"].numpy()

@@ -15,11 +15,11 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings  # noqa: E402
+from test_gui import JOB_TIMEOUT_MS, open_pair, wait_idle  # noqa: E402
 
 from terf_studio.gui.engines import engine_setting  # noqa: E402
 from terf_studio.gui.images import to_uint8  # noqa: E402
 from terf_studio.gui.strength import DISABLED_TIP, STEPS_PER_UNIT  # noqa: E402
-from test_gui import JOB_TIMEOUT_MS, make_window, open_pair, pair, settings, wait_idle, window  # noqa: E402,F401
 
 
 def shown_result(window) -> np.ndarray:
@@ -112,8 +112,8 @@ def test_warm_up_runs_in_the_background_and_a_command_waits_for_it(qtbot, window
 
 
 def test_a_failing_warm_up_is_never_shown(qtbot, window, pair, monkeypatch):
-    from terf_studio.errors import ModelError
     from terf_studio.document.session import EditSession
+    from terf_studio.errors import ModelError
 
     calls = []
 

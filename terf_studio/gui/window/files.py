@@ -140,7 +140,8 @@ class Files(QObject):
         w = self.window
         if w.session is None:
             return False
-        start = str(w.project_path or Path(last_dir(self.settings)) / (Path(w.session.vi_path or "pair").stem + ".terf"))
+        start = str(w.project_path
+                    or Path(last_dir(self.settings)) / (Path(w.session.vi_path or "pair").stem + ".terf"))
         path, _ = QFileDialog.getSaveFileName(w, "Save project", start, PROJECT_FILTER)
         if not path:
             return False

@@ -103,8 +103,8 @@ class MaskTools(QObject):
             if mode == "erase":
                 self.window.message("select a mask to erase from", error=True)
                 return
-            base = Mask.empty(session.vi16.shape[:2], label=f"paint {len(self.layers.masks) + 1}", colour=self.layers.next_colour(),
-                              source="manual")
+            base = Mask.empty(session.vi16.shape[:2], label=f"paint {len(self.layers.masks) + 1}",
+                              colour=self.layers.next_colour(), source="manual")
             self._add(stroke.apply(base), "Brush stroke (new mask)")
             return
         new = stroke.apply(self.layers.mask(uid))

@@ -69,7 +69,7 @@ class NoiseConditionedDenoiser(nn.Module):
         layers.append(nn.Conv2d(width, 4 * outputs, 3, padding=1))
         self.body = nn.Sequential(*layers)
         last = self.body[-1]
-        assert isinstance(last, nn.Conv2d)
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
         nn.init.zeros_(last.weight)
         with torch.no_grad():  # start as the identity: the unblurred image weighted far above the blurs
             last.bias.zero_()
@@ -79,7 +79,10 @@ class NoiseConditionedDenoiser(nn.Module):
         stem = torch.cat((F.pixel_unshuffle(x - 0.5, 2), F.avg_pool2d(sigma, 2) * 10.0), 1)
         weights = torch.softmax(F.pixel_shuffle(self.body(stem), 2), dim=1)  # (B, 1 + blurs, H, W)
         candidates = [x] + [_gaussian_blur(x, s) for s in BLUR_SIGMAS]
-        return sum(weights[:, i : i + 1] * c for i, c in enumerate(candidates))
+        out = weights[:, :1] * x
+        for i, c in enumerate(candidates[1:], 1):
+            out = out + weights[:, i : i + 1] * c
+        return out
 
     def config(self) -> dict:
         return {"channels": self.channels, "width": self.width, "depth": self.depth, "kind": "blend"}
