@@ -285,6 +285,24 @@ def _choose_engine(spec: TaskSpec, engine: str, exact: bool, device: torch.devic
     return engine, None
 
 
+def _check_strength(strength: object) -> None:
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength):
+        raise TerfError(f"strength must be a number, got {strength!r}")
+    if strength < 0:
+        raise TerfError(f"strength must be zero or positive, got {strength!r}")
+
+
+def _work_box(name: str, mode: str | None, mask: np.ndarray, strength: float, margin: int) -> Box:
+    """The mask's bounding box plus the context the task needs (blur needs its kernel's reach)."""
+    context = margin
+    if name == "blur":
+        assert mode is not None  # blur always has a mode (its spec's default when none was given)
+        context = max(margin, blur_mod.context_needed(mode, blur_mod.blur_amount(mode, strength)))
+    grown = bounding_box(mask, context)
+    assert grown is not None  # callers check that the mask has support
+    return grown
+
+
 def run_task(
     task: Any,
     *,
@@ -328,10 +346,7 @@ def run_task(
     spec = get_spec(task_name(task))
     name = spec.name
     mode = _mode(name, mode)
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength):
-        raise TerfError(f"strength must be a number, got {strength!r}")
-    if strength < 0:
-        raise TerfError(f"strength must be zero or positive, got {strength!r}")
+    _check_strength(strength)
     vi, ir, fused = _check_pair(vi, ir, fused)
     h, w = ir.shape
     m = check_mask(mask, (h, w))
@@ -354,16 +369,8 @@ def run_task(
     if go_on:
         assert state is not None
         box = state.box
-    elif crop:
-        context = margin
-        if name == "blur":
-            assert mode is not None  # blur always has a mode (its spec's default when none was given)
-            context = max(margin, blur_mod.context_needed(mode, blur_mod.blur_amount(mode, strength)))
-        grown = bounding_box(m, context)
-        assert grown is not None  # the mask has support (support_box above)
-        box = grown
     else:
-        box = Box.full(h, w)
+        box = _work_box(name, mode, m, strength, margin) if crop else Box.full(h, w)
     if name in ("brighten", "darken") and go_on:
         n_iter = 0  # the same decomposition, gamma applied again
     else:
