@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -27,6 +27,9 @@ from terf_studio.errors import TerfError
 from terf_studio.language import Edit, EditPlan
 from terf_studio.regions import Mask, find_region
 
+if TYPE_CHECKING:  # torch-heavy modules, loaded by the caller anyway
+    from terf_studio.fusion.inference import Fuser
+    from terf_studio.tuning.control import CancelToken
 U16 = 65535.0
 KEPT_STATES = 4
 
@@ -127,7 +130,7 @@ class EditSession:
         self,
         vi: np.ndarray,
         ir: np.ndarray,
-        fuser: Any,
+        fuser: Fuser,
         fused: np.ndarray | None = None,
         vi_path: str | None = None,
         ir_path: str | None = None,
@@ -216,7 +219,7 @@ class EditSession:
         engine: str = "auto",
         iterations: int | None = None,
         progress: SessionProgress | None = None,
-        cancel: Any = None,
+        cancel: CancelToken | None = None,
     ) -> Step:
         """Apply every edit of ``plan`` (in order) as one step; all-or-nothing.
 
@@ -249,7 +252,7 @@ class EditSession:
         engine: str,
         iterations: int | None,
         progress: SessionProgress | None,
-        cancel: Any,
+        cancel: CancelToken | None,
         continue_from: int,
     ) -> tuple[np.ndarray, list[AppliedEdit]]:
         """Run ``edits`` in order on ``image16``; the first may continue a state of the steps
@@ -313,7 +316,9 @@ class EditSession:
                 image = step.patch.apply_to(image)
         return image
 
-    def _restrength(self, strength: float, cancel: Any = None) -> tuple[np.ndarray, list[AppliedEdit], Step]:
+    def _restrength(
+        self, strength: float, cancel: CancelToken | None = None
+    ) -> tuple[np.ndarray, list[AppliedEdit], Step]:
         if not self.strength_adjustable():
             raise TerfError("only the latest step, made by the fast engine, can change its strength")
         latest = self.steps[self.cursor - 1]
@@ -327,13 +332,13 @@ class EditSession:
         applied[0].info.setdefault("finder", old.info.get("finder"))
         return image16, applied, latest
 
-    def preview_strength(self, strength: float, cancel: Any = None) -> np.ndarray:
+    def preview_strength(self, strength: float, cancel: CancelToken | None = None) -> np.ndarray:
         """The image as it would be with the latest step at ``strength`` (nothing changes);
         float32 (H, W, 3). ``strength`` 0 shows the image before that step."""
         image16, _, _ = self._restrength(strength, cancel)
         return from_u16(image16)
 
-    def set_strength(self, strength: float, cancel: Any = None) -> Step:
+    def set_strength(self, strength: float, cancel: CancelToken | None = None) -> Step:
         """Re-render the latest step at ``strength`` as a new step (undo returns to the old one)."""
         if strength <= 0:
             raise TerfError("a step's strength must be positive (undo removes it)")

@@ -3,6 +3,7 @@ what it returns, the finder protocol and the error for "nothing found"."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol, runtime_checkable
@@ -128,3 +129,20 @@ class RegionFinder(Protocol):
     name: str
 
     def find(self, phrase: str, images: ImageSet) -> RegionResult: ...
+
+
+@runtime_checkable
+class PromptSegmenter(Protocol):
+    """A finder that also segments clicks and boxes (the grounded finder, with SAM).
+
+    ``positives``/``negatives`` are (x, y) pixel clicks; ``box`` is (x0, y0, x1, y1).
+    """
+
+    name: str
+
+    def point_mask(self, images: ImageSet | np.ndarray, positives: Sequence[tuple[float, float]],
+                   negatives: Sequence[tuple[float, float]] = (), label: str = "") -> Mask: ...
+
+    def box_mask(self, images: ImageSet | np.ndarray, box: tuple[float, float, float, float],
+                 positives: Sequence[tuple[float, float]] = (), negatives: Sequence[tuple[float, float]] = (),
+                 label: str = "") -> Mask: ...

@@ -4,7 +4,7 @@ mask commands (new, rename, invert, delete); each change is one undo entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
@@ -15,6 +15,7 @@ from terf_studio.gui.commands import (
 )
 from terf_studio.gui.worker import Progress
 from terf_studio.regions import Mask, Stroke
+from terf_studio.regions.base import PromptSegmenter
 from terf_studio.tuning import CancelToken
 
 if TYPE_CHECKING:
@@ -22,11 +23,11 @@ if TYPE_CHECKING:
     from terf_studio.regions import ImageSet
 
 
-def prompt_segmenter() -> Any:
+def prompt_segmenter() -> PromptSegmenter | None:
     """The registered learned finder that also segments clicks and boxes (SAM), if any."""
     from terf_studio.regions import finders
 
-    return next((f for f in finders() if hasattr(f, "point_mask") and hasattr(f, "box_mask")), None)
+    return next((f for f in finders() if isinstance(f, PromptSegmenter)), None)
 
 
 @dataclass
