@@ -364,7 +364,16 @@ class EditSession:
             units = fast_engine("fast-illumination", device)
         except ModelError:
             return False
-        prepare(units, self.current(), device)
+        import torch
+
+        # One thread: this runs in the background while the user works, so it leaves the other
+        # core to the window's thread (with both, the window was held up to 111 ms on 2 cores).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            prepare(units, self.current(), device)
+        finally:
+            torch.set_num_threads(threads)
         return True
 
     def _push(self, step: Step, image16: np.ndarray) -> None:
