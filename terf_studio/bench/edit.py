@@ -124,12 +124,10 @@ def _relight(brightened: Any, task: str, start: np.ndarray, mask: np.ndarray) ->
     from dataclasses import replace
 
     from terf_studio.tuning.composite import paste
-    from terf_studio.tuning.illumination import Decomposition, gamma_for, relight
+    from terf_studio.tuning.illumination import gamma_for, relight
+    from terf_studio.tuning.runners import decomposition_from_payload
 
-    p = brightened.state.payload
-    d = Decomposition(source=p["source"].numpy(), illumination=p["illumination"].numpy(),
-                      reflectance=p["reflectance"].numpy(), noise=p["noise"].numpy(), loss=p["loss"],
-                      iterations=p["iterations"])
+    d = decomposition_from_payload(brightened.state.payload)
     gamma = gamma_for(task)
     image = paste(start, relight(d, gamma), brightened.box, mask)
     return replace(brightened, image=image, task=task, params={**brightened.params, "gamma": gamma})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from terf_studio.paths import SHARED_DATA
+
 DEFAULT_OUT = {
     "inclination": "models/fast-inclination-lite.pt",
     "illumination": "models/fast-illumination.pt",
@@ -17,7 +19,7 @@ DEFAULT_BATCH = {"inclination": 8, "illumination": 8, "denoise": 16}
 
 def add_train_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("engine", choices=sorted(DEFAULT_OUT), help="which fast engine")
-    p.add_argument("--data", default="../shared/data",
+    p.add_argument("--data", default=str(SHARED_DATA),
                    help="folder with roadscene/ (train split used) and msrs-samples/")
     p.add_argument("--out", help="weights file (default: models/fast-ENGINE.pt)")
     p.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget")

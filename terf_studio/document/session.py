@@ -188,12 +188,16 @@ class EditSession:
         """The image with the applied steps, float32 (H,W,3) in [0, 1]."""
         return from_u16(self._current16)
 
-    def _rebuild(self) -> None:
+    def _image_after(self, count: int) -> np.ndarray:
+        """The 16-bit image after the first ``count`` steps."""
         image = self.base16
-        for step in self.steps[: self.cursor]:
+        for step in self.steps[:count]:
             if step.patch is not None:
                 image = step.patch.apply_to(image)
-        self._current16 = image
+        return image
+
+    def _rebuild(self) -> None:
+        self._current16 = self._image_after(self.cursor)
 
     # -- edits -------------------------------------------------------------------------------
     def find_mask(self, target: str) -> tuple[Mask, dict[str, Any]]:
@@ -302,19 +306,12 @@ class EditSession:
 
     # -- strength of the latest step ------------------------------------------------------------
     def strength_adjustable(self) -> bool:
-        """True when the latest applied step was made by the fast engine (or needs no training),
-        so its strength can be changed live; fine-tuned steps keep their strength."""
+        """True when the latest applied step is one edit made by the fast engine, so its strength
+        can be changed live; fine-tuned steps keep their strength."""
         if self.cursor == 0:
             return False
         edits = self.steps[self.cursor - 1].edits
         return len(edits) == 1 and edits[0].info.get("engine") == "fast"
-
-    def _before_latest(self) -> np.ndarray:
-        image = self.base16
-        for step in self.steps[: self.cursor - 1]:
-            if step.patch is not None:
-                image = step.patch.apply_to(image)
-        return image
 
     def _restrength(
         self, strength: float, cancel: CancelToken | None = None
@@ -322,12 +319,12 @@ class EditSession:
         if not self.strength_adjustable():
             raise TerfError("only the latest step, made by the fast engine, can change its strength")
         latest = self.steps[self.cursor - 1]
-        old = latest.edits[0]
-        edit = replace(old.edit, strength=strength) if strength > 0 else old.edit
-        mask = old.mask
+        before = self._image_after(self.cursor - 1)
         if strength == 0:
-            return self._before_latest(), [], latest
-        image16, applied = self._run_edits([edit], {0: mask}, self._before_latest(), engine="fast", iterations=None,
+            return before, [], latest
+        old = latest.edits[0]
+        edit = replace(old.edit, strength=strength)
+        image16, applied = self._run_edits([edit], {0: old.mask}, before, engine="fast", iterations=None,
                                            progress=None, cancel=cancel, continue_from=self.cursor - 1)
         applied[0].info.setdefault("finder", old.info.get("finder"))
         return image16, applied, latest
@@ -357,8 +354,8 @@ class EditSession:
         from terf_studio.tuning.engines.loader import fast_engine
         from terf_studio.tuning.engines.retinex import prepare
 
-        device = getattr(self.fuser, "device", None)
-        if device is None or device.type != "cpu":
+        device = self.fuser.device
+        if device.type != "cpu":
             return False
         try:
             units = fast_engine("fast-illumination", device)

@@ -153,7 +153,8 @@ def _illumination_output(decomposition: illum_mod.Decomposition, gamma: float, g
     return RunOutput(raw, payload, loss, {"gamma": gamma, "gamma_step": gamma_step, **params})
 
 
-def _previous_decomposition(previous: Mapping[str, Any]) -> illum_mod.Decomposition:
+def decomposition_from_payload(previous: Mapping[str, Any]) -> illum_mod.Decomposition:
+    """The decomposition a brighten/darken state keeps (see ``_illumination_output``)."""
     return illum_mod.Decomposition(
         source=previous["source"].numpy(),
         illumination=previous["illumination"].numpy(),
@@ -169,7 +170,7 @@ def _run_illumination(inp: TaskInput) -> RunOutput:
     train_scale = 1 if inp.engine == "exact" else QUICK_ILLUMINATION_SCALE
     if inp.previous is not None:
         report(inp.progress, 1, 1, 0.0)
-        return _illumination_output(_previous_decomposition(inp.previous), inp.previous["gamma"] * gamma_step,
+        return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
                                     gamma_step, None, {})
     decomposition = illum_mod.decompose(
         inp.fused, iterations=inp.iterations, seed=inp.seed, device=inp.device, progress=inp.progress,
@@ -185,7 +186,7 @@ def _run_illumination_fast(inp: TaskInput) -> RunOutput:
     gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
     if inp.previous is not None:
         report(inp.progress, 1, 1, 0.0)
-        return _illumination_output(_previous_decomposition(inp.previous), inp.previous["gamma"] * gamma_step,
+        return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
                                     gamma_step, None, {})
     units = fast_module(inp.spec, inp.device, inp.fusion_net)
     assert isinstance(units, illum_mod.RetinexUnits)

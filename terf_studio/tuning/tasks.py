@@ -113,13 +113,18 @@ def _mode(task: str, mode: str | None) -> str | None:
     return get_spec(task).check_mode(mode)
 
 
+def _fine_tuning(exact: bool) -> str:
+    """The fine-tuning engine: the paper's counts (``exact``) or the shortened ones (``quick``)."""
+    return "exact" if exact else "quick"
+
+
 def resolve_engine(engine: str | None, exact: bool, device: torch.device) -> str:
-    """``auto`` -> ``fast`` on a CPU, ``quick`` elsewhere; ``None`` -> ``exact``/``quick`` by ``exact``."""
+    """``auto`` -> ``fast`` on a CPU, fine-tuning elsewhere; ``None`` -> fine-tuning (by ``exact``)."""
     if engine is None:
-        return "exact" if exact else "quick"
+        return _fine_tuning(exact)
     check_engine(engine)
     if engine == "auto":
-        return "fast" if device.type == "cpu" else ("exact" if exact else "quick")
+        return "fast" if device.type == "cpu" else _fine_tuning(exact)
     return engine
 
 
@@ -280,7 +285,7 @@ def _choose_engine(spec: TaskSpec, engine: str, exact: bool, device: torch.devic
     try:
         fast_module(spec, device, fusion_net)
     except ModelError as exc:
-        fallback = "exact" if exact else "quick"
+        fallback = _fine_tuning(exact)
         return fallback, f"{exc}; used the fine-tuning engine ({fallback}) instead"
     return engine, None
 

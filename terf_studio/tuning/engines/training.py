@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from terf_studio.errors import TerfError
-from terf_studio.fusion.training import list_pairs, load_pairs, random_crop
+from terf_studio.fusion.training import list_pairs, load_pairs, random_crop, seed_everything
 from terf_studio.tuning.engines.conditioned import ConditionedFusion, inclination_loss, save_conditioned
 from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, save_denoiser
 from terf_studio.tuning.engines.retinex import save_units
@@ -154,8 +154,7 @@ def _resume(opts: EngineTrainOptions, module: torch.nn.Module, engine: str) -> d
 def _setup(opts: EngineTrainOptions) -> random.Random:
     if opts.threads:
         torch.set_num_threads(opts.threads)
-    torch.manual_seed(opts.seed)
-    np.random.seed(opts.seed)
+    seed_everything(opts.seed)
     return random.Random(opts.seed)
 
 
