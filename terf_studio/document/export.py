@@ -31,10 +31,12 @@ def export_session(
     source: str = "result",
     masks: bool = False,
     comparison: bool = False,
+    mask_dir: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Write the edited result (or the unedited fusion) and the chosen extras; returns the files.
 
-    PNG and TIFF take 8 or 16 bits; 16-bit keeps the session's full precision.
+    PNG and TIFF take 8 or 16 bits; 16-bit keeps the session's full precision. The masks go
+    beside the result, or into ``mask_dir`` (same names) when given.
     """
     path = Path(path)
     if path.suffix.lower() not in EXPORT_FORMATS:
@@ -45,8 +47,9 @@ def export_session(
     write_image(path, image, bit_depth=bit_depth)
     written = [path]
     if masks:
+        folder = Path(mask_dir) if mask_dir is not None else path.parent
         for k, mask in enumerate(session.masks):
-            mask_path = path.with_name(f"{path.stem}.mask-{k}-{_safe_label(mask.label)}.png")
+            mask_path = folder / f"{path.stem}.mask-{k}-{_safe_label(mask.label)}.png"
             mask.save_png(mask_path, bit_depth=8 if mask.is_binary else 16)
             written.append(mask_path)
     if comparison:
