@@ -19,7 +19,7 @@ from terf_studio import __version__
 from terf_studio.errors import TerfError
 
 #: Command modules under ``terf_studio.cli`` (imported when the parser is built).
-COMMANDS: tuple[str, ...] = ("fuse", "edit", "train", "train_engine", "eval", "compare", "parse", "segment",
+COMMANDS: tuple[str, ...] = ("fuse", "edit", "export", "train", "train_engine", "eval", "compare", "parse", "segment",
                              "models", "doctor", "gui", "bench")
 
 
