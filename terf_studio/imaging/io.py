@@ -5,12 +5,18 @@ Pixels are decoded by OpenCV (it keeps 16-bit colour, which Pillow truncates to
 decoder fills a truncated file with grey instead of failing, and Pillow
 supplies the EXIF orientation, which OpenCV ignores with ``IMREAD_UNCHANGED``.
 OpenCV's TIFF decoder applies the TIFF orientation tag itself.
+
+Every decoder is bounded by one pixel limit, :data:`MAX_PIXELS`, checked from the file's
+header before any pixels are decoded (Pillow's own "decompression bomb" warning is replaced
+by that check, so the user sees one line of ours, never a raw warning).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import cv2
@@ -40,6 +46,33 @@ _WRITE_DEPTHS = {
 
 _EXIF_ORIENTATION = 0x0112
 
+#: The largest image any decoder of the project accepts, in pixels (about 179 MP: twice Pillow's
+#: default ``MAX_IMAGE_PIXELS``, the size at which Pillow itself refuses a file). A 16-bit RGB
+#: image of this size holds about 1 GB of pixels.
+MAX_PIXELS = 178_956_970
+
+
+def check_pixel_limit(width: int, height: int, what: str) -> None:
+    """Refuse an image whose declared size is empty or above :data:`MAX_PIXELS`.
+
+    ``what`` names the image in the one-line :class:`ImageReadError` (e.g. "image 'a.png'").
+    """
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"cannot read {what}: it declares an empty size ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(
+            f"cannot read {what}: it is too large ({width}x{height} is {width * height / 1e6:.0f} MP, "
+            f"the limit is {MAX_PIXELS / 1e6:.0f} MP)"
+        )
+
+
+def png_dimensions(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, without decoding; ``ValueError`` if it is no PNG."""
+    if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        raise ValueError("not PNG data")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read a PNG, JPEG, TIFF or BMP image (8 or 16 bit) as float32 in [0, 1].
@@ -53,7 +86,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     fmt = next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), None)
     if fmt is None:
         raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
-    orientation = 1 if fmt == "TIFF" else _check_with_pillow(path, data, fmt)
+    if fmt == "TIFF":
+        _check_tiff_size(path, data)
+        orientation = 1
+    else:
+        orientation = _check_with_pillow(path, data, fmt)
     try:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -75,17 +112,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     replaced only once the new one is complete.
     """
     target = Path(path)
-    ext = target.suffix.lower()
-    if ext not in _WRITE_DEPTHS:
-        raise TerfError(
-            f"cannot write image '{target}': unsupported file type '{target.suffix}' "
-            "(use .png, .tif, .tiff, .jpg, .jpeg or .bmp)"
-        )
-    if bit_depth not in _WRITE_DEPTHS[ext]:
-        depths = " or ".join(f"{d}-bit" for d in _WRITE_DEPTHS[ext])
-        raise TerfError(
-            f"cannot write image '{target}': {ext} supports {depths}, not {bit_depth}-bit"
-        )
+    ext = check_output_image_path(target, bit_depth)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
@@ -104,6 +131,28 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise TerfError(f"cannot write image '{target}': {exc.strerror or exc}") from None
+
+
+def check_output_image_path(path: str | os.PathLike, bit_depth: int = 8) -> str:
+    """Check that :func:`write_image` can write ``path`` at ``bit_depth``; returns its extension.
+
+    Commands call it before any work, so a wrong name fails at once, not after a long edit.
+    """
+    target = Path(path)
+    ext = target.suffix.lower()
+    if ext not in _WRITE_DEPTHS:
+        raise TerfError(
+            f"cannot write image '{target}': unsupported file type '{target.suffix}' "
+            "(use .png, .tif, .tiff, .jpg, .jpeg or .bmp)"
+        )
+    if bit_depth not in _WRITE_DEPTHS[ext]:
+        depths = " or ".join(f"{d}-bit" for d in _WRITE_DEPTHS[ext])
+        raise TerfError(
+            f"cannot write image '{target}': {ext} supports {depths}, not {bit_depth}-bit"
+        )
+    if target.is_dir():
+        raise TerfError(f"cannot write image '{target}': it is a directory")
+    return ext
 
 
 def to_float(image: np.ndarray, clip: bool = False) -> np.ndarray:
@@ -163,11 +212,20 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
 
 
 def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
-    """Fully decode with Pillow to catch truncation; return the EXIF orientation."""
+    """Fully decode with Pillow to catch truncation; return the EXIF orientation.
+
+    The size is checked against :data:`MAX_PIXELS` before decoding; Pillow's warning for
+    images above half that size is silenced (our limit is the one that counts).
+    """
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                check_pixel_limit(img.width, img.height, f"image '{os.fspath(path)}'")
+                img.load()
+                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except ImageReadError:
+        raise
     except UnidentifiedImageError:
         raise _read_error(path, f"the {fmt} header is damaged or incomplete") from None
     except Image.DecompressionBombError as exc:
@@ -178,6 +236,23 @@ def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
         reason = "file is truncated" if truncated else f"damaged {fmt} data ({detail})"
         raise _read_error(path, reason) from None
     return orientation if orientation in range(1, 9) else 1
+
+
+def _check_tiff_size(path: str | os.PathLike, data: bytes) -> None:
+    """Check a TIFF's declared size (Pillow reads the header only; OpenCV decodes the pixels).
+
+    A header Pillow cannot read is left to OpenCV, which reads more TIFF variants.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise _read_error(path, f"image is too large ({exc})") from None
+    except Exception:  # noqa: BLE001 - OpenCV gets the last word on unusual TIFFs
+        return
+    check_pixel_limit(width, height, f"image '{os.fspath(path)}'")
 
 
 def _to_grey_or_rgb(pixels: np.ndarray) -> np.ndarray:
