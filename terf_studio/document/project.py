@@ -11,7 +11,15 @@ Layout (format ``terf-project/1``)::
     masks/K.png             the document's mask layer K (16-bit, its label, colour, source and
                             confidence in the PNG's text chunk); listed in project.json "masks"
 
-Saving writes a temporary file and renames it, so an existing project is never left half written.
+Saving writes a temporary file and renames it, so an existing project is never left half written;
+a failed save (disk full, read-only folder) removes the temporary file and is a one-line error.
+
+A project file is untrusted input: members are read in bounded chunks after their declared
+sizes are checked (:data:`MAX_MEMBER_BYTES`, :data:`MAX_JSON_BYTES`, and at most
+:data:`MAX_RATIO` times their compressed size), and every PNG's declared size is checked
+against the image limit of :mod:`terf_studio.imaging.io` and the project's own image size
+before it is decoded.
+
 Fine-tuning continuation states are not saved: after reopening, repeating a command starts afresh.
 """
 
@@ -19,27 +27,55 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from terf_studio.document.session import AppliedEdit, EditSession, Patch, Step, decode_png16, encode_png16
-from terf_studio.errors import TerfError
+from terf_studio.errors import ImageReadError, TerfError
+from terf_studio.imaging import io as image_io
 from terf_studio.language import Edit
 from terf_studio.regions import Mask
 
 FORMAT = "terf-project/1"
+
+#: The largest member read (a 16-bit RGB PNG at the 179 MP image limit is about 1.1 GB).
+MAX_MEMBER_BYTES = 2 * 1024**3
+#: The largest ``project.json`` read.
+MAX_JSON_BYTES = 64 * 1024**2
+#: The most a member may expand (uncompressed / compressed size). Projects store their PNGs
+#: uncompressed (ratio 1), so only a crafted or re-packed file comes near it.
+MAX_RATIO = 100
+#: Members smaller than this are not held to :data:`MAX_RATIO` (a small JSON compresses well).
+RATIO_FLOOR = 1024**2
+_CHUNK = 1024**2
 
 
 class ProjectError(TerfError):
     """A project file cannot be read (missing, damaged, or from an unknown version)."""
 
 
-def save_project(session: EditSession, path: str | os.PathLike) -> Path:
+def check_project_path(path: str | os.PathLike) -> Path:
+    """The path as a :class:`Path` if a project can be saved there (commands check it before any
+    work); a one-line :class:`TerfError` otherwise."""
     path = Path(path)
     if path.suffix.lower() != ".terf":
         raise TerfError(f"a project file must end in .terf, not '{path.name}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise TerfError(f"cannot save project '{path}': it is a directory")
+    return path
+
+
+def save_project(session: EditSession, path: str | os.PathLike) -> Path:
+    """Write ``session`` to ``path`` (a ``.terf`` file), replacing it only once complete."""
+    path = check_project_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TerfError(f"cannot save project '{path}': {exc.strerror or exc}") from None
     fuser = session.fuser
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -49,6 +85,26 @@ def save_project(session: EditSession, path: str | os.PathLike) -> Path:
         "steps": [],
     }
     tmp = path.with_name(path.name + ".part")
+    try:
+        _write_project(session, meta, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # disk full, read-only folder, a folder in the way...
+        _remove(tmp)
+        raise TerfError(f"cannot save project '{path}': {exc.strerror or exc}") from None
+    except BaseException:  # Ctrl+C or a bug: never leave the temporary file behind
+        _remove(tmp)
+        raise
+    return path
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
         z.writestr("images/vi.png", encode_png16(session.vi16))
         z.writestr("images/ir.png", encode_png16(session.ir16))
@@ -70,8 +126,6 @@ def save_project(session: EditSession, path: str | os.PathLike) -> Path:
             z.writestr(f"masks/{k}.png", mask.to_png_bytes(bit_depth=16))
             meta["masks"].append({"file": f"masks/{k}.png", "label": mask.label})
         z.writestr("project.json", json.dumps(meta, indent=1))
-    os.replace(tmp, path)
-    return path
 
 
 def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
@@ -83,15 +137,21 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
         raise ProjectError(f"project '{path}' not found")
     try:
         with zipfile.ZipFile(path) as z:
-            meta = json.loads(z.read("project.json"))
-            if meta.get("format") != FORMAT:
-                raise ProjectError(f"'{path}' is not a TeRF Studio project (format {meta.get('format')!r})")
-            vi16, ir16 = decode_png16(z.read("images/vi.png")), decode_png16(z.read("images/ir.png"))
-            base16 = decode_png16(z.read("images/fused.png"))
-            steps = [_read_step(z, entry, n) for n, entry in enumerate(meta["steps"])]
+            meta = json.loads(_read_member(z, "project.json", min(MAX_JSON_BYTES, MAX_MEMBER_BYTES)))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                found = meta.get("format") if isinstance(meta, dict) else None
+                raise ProjectError(f"'{path}' is not a TeRF Studio project (format {found!r})")
+            vi_png = _read_png(z, "images/vi.png")
+            shape = _png_shape(vi_png, "images/vi.png")
+            vi16 = decode_png16(vi_png)
+            ir16 = decode_png16(_read_png(z, "images/ir.png", shape))
+            base16 = decode_png16(_read_png(z, "images/fused.png", shape))
+            steps = [_read_step(z, entry, n, shape) for n, entry in enumerate(meta["steps"])]
             cursor = int(meta["cursor"])
             network = meta["network"]
-            masks = [_read_mask(z, record, vi16.shape[:2]) for record in meta.get("masks", [])]
+            masks = [_read_mask(z, record, shape) for record in meta.get("masks", [])]
+    except (_TooLarge, ImageReadError) as exc:  # a limit: said as it is, not as "damaged"
+        raise ProjectError(f"cannot open project '{path}': {exc}") from None
     except ProjectError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, TerfError) as exc:
@@ -108,25 +168,73 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
     return session
 
 
+class _TooLarge(ProjectError):
+    """A member that would take more memory than the limits allow (a crafted file)."""
+
+
+def _read_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> bytes:
+    """A member's bytes, read in chunks and never more than ``limit`` (default
+    :data:`MAX_MEMBER_BYTES`) or its declared size."""
+    limit = MAX_MEMBER_BYTES if limit is None else limit
+    info = z.getinfo(name)  # KeyError: missing member
+    size, packed = info.file_size, info.compress_size
+    if size > limit:
+        raise _TooLarge(f"member '{name}' declares {size / 1e6:.1f} MB, more than the {limit / 1e6:.0f} MB limit")
+    if size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1):
+        raise _TooLarge(f"member '{name}' would expand {size / max(packed, 1):.0f} times "
+                        f"({packed / 1e6:.1f} MB to {size / 1e6:.1f} MB), more than the limit of {MAX_RATIO}")
+    data = bytearray()
+    with z.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            data += chunk
+            if len(data) > size:  # zipfile stops at the declared size; checked all the same
+                raise _TooLarge(f"member '{name}' holds more than its declared {size} bytes")
+    return bytes(data)
+
+
+def _png_shape(data: bytes, name: str, expected: tuple[int, int] | None = None) -> tuple[int, int]:
+    """A stored PNG's (height, width) from its header, checked before any pixel is decoded."""
+    try:
+        width, height = image_io.png_dimensions(data)
+    except ValueError:
+        raise ValueError(f"'{name}' is not a PNG image") from None
+    image_io.check_pixel_limit(width, height, f"'{name}'")
+    if expected is not None and (height, width) != expected:
+        raise ValueError(f"'{name}' is {width}x{height}, not {expected[1]}x{expected[0]} as expected")
+    return height, width
+
+
+def _read_png(z: zipfile.ZipFile, name: str, expected: tuple[int, int] | None = None) -> bytes:
+    data = _read_member(z, name)
+    _png_shape(data, name, expected)
+    return data
+
+
 def _read_mask(z: zipfile.ZipFile, record: dict[str, Any], shape: tuple[int, int]) -> Mask:
     name = str(record["file"])
     if not (name.startswith("masks/") and name.endswith(".png")):  # names inside the zip are not trusted
         raise ValueError(f"unexpected mask entry {name!r}")
-    mask = Mask.from_png_bytes(z.read(name))
+    data = _read_png(z, name, shape)
+    with warnings.catch_warnings():  # its size is checked above, against the project's own limit
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        mask = Mask.from_png_bytes(data)
     if mask.shape != shape:
         raise ValueError(f"mask {name} is {mask.shape[1]}x{mask.shape[0]}, not the image size")
     return mask
 
 
-def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int) -> Step:
+def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int, shape: tuple[int, int]) -> Step:
     patch = None
     if entry["box"] is not None:
         x0, y0, x1, y1 = (int(v) for v in entry["box"])
-        patch = Patch((x0, y0, x1, y1), z.read(f"steps/{n}.png"))
+        if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
+            raise ValueError(f"step {n}'s box {[x0, y0, x1, y1]} is outside the image")
+        patch = Patch((x0, y0, x1, y1), _read_png(z, f"steps/{n}.png", (y1 - y0, x1 - x0)))
         if decode_png16(patch.png).shape[:2] != (y1 - y0, x1 - x0):
             raise ValueError(f"step {n}'s patch does not match its box")
     edits = [
-        AppliedEdit(Edit.from_dict(e["edit"]), z.read(e["mask"]) if e["mask"] else None, _info(e["info"]))
+        AppliedEdit(Edit.from_dict(e["edit"]), _read_png(z, e["mask"], shape) if e["mask"] else None,
+                    _info(e["info"]))
         for e in entry["edits"]
     ]
     return Step(entry["text"], edits, patch, float(entry["seconds"]))
