@@ -34,6 +34,22 @@ def _bert_folder() -> dict:
     }
 
 
+def _shipped_files() -> dict:
+    """The files of the shipped ``models/`` folder against ``models/MANIFEST.json``."""
+    from terf_studio.errors import ModelError
+    from terf_studio.weights.manifest import MANIFEST_NAME, REGENERATE, manifest_problems, shipped_dir, shipped_files
+
+    folder = shipped_dir()
+    if not folder.is_dir():
+        return {"manifest": None, "files": 0, "problems": []}
+    try:
+        problems = manifest_problems(folder)
+    except ModelError as exc:
+        problems = [str(exc)]
+    return {"manifest": str(folder / MANIFEST_NAME), "files": len(shipped_files(folder)), "problems": problems,
+            "regenerate": REGENERATE}
+
+
 def doctor_report() -> dict:
     import torch
 
@@ -49,6 +65,7 @@ def doctor_report() -> dict:
         "cuda_available": cuda,
         "model_folders": [str(d) for d in search_dirs()],
         "models": model_status(),
+        "shipped_files": _shipped_files(),
         "grounding_text_encoder": _bert_folder(),
         "llm": {
             "default_model": str(gguf),
@@ -93,6 +110,14 @@ def format_doctor(report: dict) -> str:
         else:
             lines.append(f"  [missing] {m['name']}: {m['how_to_get']}"
                          + (f" (passed over: {m['problem']})" if m["problem"] else ""))
+    shipped = report["shipped_files"]
+    if shipped["manifest"] and not shipped["problems"]:
+        lines.append(f"  [ok]      shipped files: {shipped['files']} match {shipped['manifest']}")
+    for problem in shipped["problems"]:
+        lines.append(f"  [damaged] {problem}")
+    if shipped["problems"]:
+        lines.append("            restore them from the source tree, or after retraining run "
+                     f"`{shipped['regenerate']}`")
     lines.append("optional packages:")
     for name, info in report["packages"].items():
         lines.append(f"  [{'ok' if info['installed'] else 'missing':<7}] {name}: {info['for']}")

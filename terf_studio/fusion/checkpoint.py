@@ -7,6 +7,8 @@ A weights file is a dict ``{"format": FORMAT, "config": FusionConfig fields, "st
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ import torch
 
 from terf_studio.errors import ModelError
 from terf_studio.fusion.network import FusionConfig, FusionNet, get_config
+from terf_studio.weights.integrity import archive_problem
+from terf_studio.weights.manifest import REGENERATE, shipped_problem
 
 FORMAT = "terf-fusion/1"
 
@@ -30,16 +34,41 @@ def save_weights(path: str | os.PathLike, net: FusionNet, meta: dict[str, Any] |
 
 
 def load_weights_file(path: str | os.PathLike, what: str = "weights") -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU; every failure is a one-line ModelError
-    naming ``what`` the file was meant to be."""
+    """``torch.load(path, weights_only=True)`` on the CPU, after checking that the file is whole:
+    a shipped file must match ``models/MANIFEST.json`` and every file must be a zip archive whose
+    CRCs match (torch does not check them, so damaged bytes would load as wrong weights).
+    Every failure is one short line of our own naming ``what`` the file was meant to be."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{what} file '{path}' not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        shipped = shipped_problem(path)
+        if shipped:
+            raise ModelError(f"cannot load {what}: {shipped}; restore it from the source tree, or after retraining "
+                             f"run `{REGENERATE}`")
+        damaged = archive_problem(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read {what} '{path}': {exc.strerror or exc}") from None
+    if damaged:
+        raise ModelError(f"cannot load {what} '{path}': {damaged}")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols; the error below says enough
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load {what} '{path}': {reason[:200]}") from None
+        raise ModelError(f"cannot load {what} '{path}': {_load_failure(exc)}") from None
+
+
+def _load_failure(exc: Exception) -> str:
+    """A short reason of our own for a failed ``torch.load`` (torch's own messages run to many
+    lines and suggest ``weights_only=False``, which would run the file's code)."""
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+        return "it holds Python objects, not only tensors and plain data (refused: loading them could run code)"
+    if isinstance(exc, (EOFError, pickle.UnpicklingError)):
+        return "its data is truncated or damaged"
+    if isinstance(exc, MemoryError):
+        return "not enough memory to load it"
+    return f"not a readable PyTorch weights file ({type(exc).__name__})"
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -10,7 +10,8 @@ tokenizer GroundingDINO reads). It is looked for, in order, in:
    ``terf-studio models download`` install,
 4. the ``models/`` folder shipped with the source tree.
 
-A file whose size differs from the published size (a partial copy) or a folder that lacks a
+A file whose size differs from the published size (a partial copy), a shipped file that differs
+from ``models/MANIFEST.json`` (:mod:`terf_studio.weights.manifest`) or a folder that lacks a
 required file is passed over, and :func:`require_model` says so.
 
 Each :class:`ModelSpec` carries the published SHA-256 and size where they are known. The
@@ -35,6 +36,8 @@ import platformdirs
 
 from terf_studio.errors import ModelError
 from terf_studio.paths import PROJECT_ROOT
+from terf_studio.weights.integrity import archive_problem
+from terf_studio.weights.manifest import shipped_problem
 
 _CHUNK = 1 << 20
 
@@ -60,6 +63,9 @@ class ModelSpec:
     url: str | None = None
     files: tuple[str, ...] = ()
     optional_files: tuple[str, ...] = field(default=())
+    #: What this project's own weights file must hold: ("fusion", arch) or ("engine", name);
+    #: ``models add`` loads the file and checks it (None: another project's file).
+    content: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not self.how_to_get:
@@ -87,6 +93,7 @@ REGISTRY: dict[str, ModelSpec] = {
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train --arch lite`",
             shipped=True,
+            content=("fusion", "lite"),
         ),
         ModelSpec(
             name="fusion-full",
@@ -98,6 +105,7 @@ REGISTRY: dict[str, ModelSpec] = {
             how_to_get="shipped in models/; retrain with `terf-studio train --arch full --out runs/full` (a CUDA GPU "
             "is advised), then run `terf-studio models add fusion-full runs/full/fusion-full.pt`",
             shipped=True,
+            content=("fusion", "full"),
         ),
         ModelSpec(
             name="fast-inclination-lite",
@@ -107,6 +115,7 @@ REGISTRY: dict[str, ModelSpec] = {
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination`",
             shipped=True,
+            content=("engine", "inclination"),
         ),
         ModelSpec(
             name="fast-illumination",
@@ -115,6 +124,7 @@ REGISTRY: dict[str, ModelSpec] = {
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine illumination`",
             shipped=True,
+            content=("engine", "illumination"),
         ),
         ModelSpec(
             name="fast-denoise",
@@ -123,6 +133,7 @@ REGISTRY: dict[str, ModelSpec] = {
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine denoise`",
             shipped=True,
+            content=("engine", "denoise"),
         ),
         ModelSpec(
             name="gemma-3-270m",
@@ -241,7 +252,8 @@ def get_spec(name: str) -> ModelSpec:
 
 def problem_with(spec: ModelSpec, path: Path) -> str | None:
     """Why the file or folder at ``path`` cannot be ``spec``'s model (cheap checks: type, size,
-    required files), or None when it looks right. The checksum is checked on add and download."""
+    required files; a shipped file's size and SHA-256 against the manifest, once per process),
+    or None when it looks right. The published checksum is checked on add and download."""
     if spec.is_folder:
         if not path.is_dir():
             return f"{path} is not a folder"
@@ -253,7 +265,7 @@ def problem_with(spec: ModelSpec, path: Path) -> str | None:
         size = path.stat().st_size
         if size != spec.size:
             return f"{path} has {size:,} bytes, not {spec.size:,} (an incomplete or different file)"
-    return None
+    return shipped_problem(path)
 
 
 def _lookup(spec: ModelSpec) -> tuple[Path | None, list[str]]:
@@ -368,11 +380,41 @@ class Installed:
     checked: str
 
 
+def _content_problem(spec: ModelSpec, path: Path) -> str | None:
+    """Without a published checksum, a PyTorch file must be a whole zip archive (every CRC
+    matches) that loads with ``weights_only=True``; this project's own files must also hold
+    the right network or engine (:attr:`ModelSpec.content`). A file with a published checksum
+    is checked by that instead (reading a multi-gigabyte file twice buys nothing)."""
+    if spec.sha256 or Path(spec.filename).suffix not in (".pt", ".pth"):
+        return None
+    damaged = archive_problem(path)
+    if damaged:
+        return f"{path}: {damaged}"
+    from terf_studio.fusion.checkpoint import load_network, load_weights_file
+    from terf_studio.tuning.engines.weights import read_engine
+
+    try:
+        if spec.content is None:
+            load_weights_file(path, "weights")
+        elif spec.content[0] == "fusion":
+            load_network(path, spec.content[1])
+        else:
+            read_engine(path, spec.content[1])
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
 def _checked_text(spec: ModelSpec) -> str:
     if spec.sha256:
         return "size and sha256 match the published values" if spec.size else "sha256 matches the published value"
     if spec.size:
         return "size matches (no published sha256)"
+    if spec.content is not None:
+        what = "fusion network" if spec.content[0] == "fusion" else "engine"
+        return f"archive CRCs checked, loads as the '{spec.content[1]}' {what}; no published checksum"
+    if Path(spec.filename).suffix in (".pt", ".pth"):
+        return "archive CRCs checked, loads with weights_only; no published checksum"
     return "not verified (no published checksum)"
 
 
@@ -402,7 +444,8 @@ def install_model(name: str, source: str | os.PathLike, dest_dir: str | os.PathL
         return _install_folder(spec, src, dest)
     if src.is_dir():
         raise ModelError(f"{spec.name} is one file ({spec.filename}); {src} is a folder")
-    for problem in (_name_problem(spec, src), problem_with(spec, src), _type_problem(spec, src)):
+    for problem in (_name_problem(spec, src), problem_with(spec, src), _type_problem(spec, src),
+                    _content_problem(spec, src)):
         if problem:
             raise ModelError(f"cannot add {spec.name}: {problem}; nothing was installed")
     target = dest / spec.filename

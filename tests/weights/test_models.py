@@ -199,13 +199,16 @@ def test_add_checks_size_name_and_type(tmp_path, test_model):
 
 
 def test_add_a_real_checkpoint_without_published_checksum(random_lite_weights, tmp_path, capsys):
-    # A file named like another model is refused; under a neutral name it is installed.
+    # A file named like another model is refused; under a neutral name it is installed as the
+    # network it holds (and refused as the other one).
     assert main(["models", "add", "fusion-full", str(random_lite_weights)]) == 2
     assert "named like model 'fusion-lite'" in capsys.readouterr().err
     best = tmp_path / "best.pt"
     best.write_bytes(random_lite_weights.read_bytes())
-    assert main(["models", "add", "fusion-full", str(best)]) == 0
-    target = registry.user_models_dir() / "fusion-full.pt"
+    assert main(["models", "add", "fusion-full", str(best)]) == 2
+    assert "for the 'lite' network, not 'full'" in capsys.readouterr().err
+    assert main(["models", "add", "fusion-lite", str(best)]) == 0
+    target = registry.user_models_dir() / "fusion-lite.pt"
     assert target.read_bytes() == random_lite_weights.read_bytes()
     assert "no published checksum" in capsys.readouterr().out
 
