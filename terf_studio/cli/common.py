@@ -6,6 +6,7 @@ import argparse
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", choices=["lite", "full"], default="lite", help="network configuration (default: lite)")
+    p.add_argument("--arch", choices=["lite", "full"],
+                   help="network configuration (default: lite, or the one the --weights file holds)")
     p.add_argument("--weights", help="weights file (default: the registered model for --arch)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")

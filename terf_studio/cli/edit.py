@@ -39,7 +39,8 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-project", help="also save the session as a .terf project")
     p.add_argument("--llm", default="none",
                    help="text parser: none (rules only, default), auto (rules + the embedded LLM) or a GGUF path")
-    p.add_argument("--arch", choices=["lite", "full"], default="lite")
+    p.add_argument("--arch", choices=["lite", "full"],
+                   help="network configuration (default: lite, or the one the --weights file holds)")
     p.add_argument("--weights")
     p.add_argument("--device", default="auto")
     p.add_argument("--resize-ir", action="store_true")

@@ -59,8 +59,11 @@ class Fuser:
         return to_numpy(run_network(self.net, ir_t, vi_t).float().cpu())
 
 
-def load_fuser(arch: str = "lite", weights: str | os.PathLike | None = None, device: str = "auto") -> Fuser:
-    """Load the registered weights for ``arch`` (or the given file) onto ``device``."""
-    path = Path(weights) if weights is not None else require_model(f"fusion-{arch}")
-    net, _ = load_network(path, arch=None if weights is not None else arch)
+def load_fuser(arch: str | None = "lite", weights: str | os.PathLike | None = None, device: str = "auto") -> Fuser:
+    """Load the registered weights for ``arch`` (or the given file) onto ``device``.
+
+    With ``weights`` given, ``arch`` None takes the network the file describes; an ``arch``
+    that differs from it is a ModelError, never a silent run of the other network."""
+    path = Path(weights) if weights is not None else require_model(f"fusion-{arch or 'lite'}")
+    net, _ = load_network(path, arch=arch)
     return Fuser(net, resolve_device(device), path)
