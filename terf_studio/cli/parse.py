@@ -12,6 +12,7 @@ from typing import TextIO
 from terf_studio.errors import TerfError
 from terf_studio.language.combined import get_parser
 from terf_studio.language.plan import EditPlan
+from terf_studio.language.words import clean_command
 
 NAME = "parse"
 HELP = "turn a text command into an edit plan"
@@ -49,14 +50,27 @@ def _format_plan(plan: EditPlan) -> str:
     return "\n".join(lines)
 
 
+def _batch_text(source: str) -> str:
+    """The batch file (or stdin) decoded as UTF-8; anything else is a one-line error."""
+    name = "standard input" if source == "-" else f"the batch file {source}"
+    try:
+        if source == "-":
+            stdin = sys.stdin
+            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogateescape")
+        else:
+            data = Path(source).read_bytes()
+    except OSError as exc:
+        raise TerfError(f"Cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TerfError(f"Cannot read {name}: it is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+                        "save it as UTF-8") from None
+
+
 def _batch_lines(source: str) -> Iterable[str]:
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TerfError(f"Cannot read the batch file {source}: {exc.strerror or exc}") from exc
+    text = _batch_text(source)
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("{"):
@@ -78,6 +92,7 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
         parser = get_parser(args.llm, getattr(args, "policy", "always"))
         commands = list(_batch_lines(args.batch)) if args.batch is not None else [args.text]
         for command in commands:
+            command = clean_command(command)  # never echo a terminal escape or control character
             plan = parser.parse(command)
             if args.json:
                 out.write(json.dumps(plan.to_dict(compact=True)) + "\n")

@@ -13,12 +13,15 @@ Public API::
   thread-safe LLM parser (loading is slow: call from a worker thread).
 * :class:`Task`, :class:`Edit`, :class:`EditPlan`, :class:`Disagreement` -
   the plan's types, with ``to_dict``/``from_dict`` for JSON.
+* :func:`clean_command` - a command without terminal escapes and control
+  characters (every parser applies it; use it before echoing a command).
 """
 
 from .combined import CombinedParser, get_parser, normalise_target, parse
 from .llm import LlmParser, default_model_path, get_llm_parser, load_llm_parser_async
 from .plan import STRENGTH_WORDS, Disagreement, Edit, EditPlan, Task
 from .rules import RuleParser, parse_rules
+from .words import clean_command
 
 __all__ = [
     "STRENGTH_WORDS",
@@ -29,6 +32,7 @@ __all__ = [
     "LlmParser",
     "RuleParser",
     "Task",
+    "clean_command",
     "default_model_path",
     "get_llm_parser",
     "get_parser",

@@ -49,6 +49,7 @@ from typing import Protocol
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
 from .rules import RuleEdit, RuleReading, analyse
+from .words import clean_command
 
 _ARTICLES = {"the", "a", "an"}
 
@@ -84,6 +85,8 @@ class CombinedParser:
 
     def parse(self, text: str) -> EditPlan:
         start = time.perf_counter()
+        if isinstance(text, str):
+            text = clean_command(text)  # both readers and the plan see what the terminal showed
         reading = analyse(text)
         rules_plan = reading.plan(time.perf_counter() - start)
         if self.llm is None:

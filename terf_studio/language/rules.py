@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from .clauses import Clause, read_command_clauses, split_clauses
 from .plan import Edit, EditPlan
-from .words import Piece, join_words, match_pieces, normalise, tokenise
+from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise
 
 __all__ = [
     "Clause",
@@ -210,6 +210,8 @@ def _message(text: str, edits: list[RuleEdit], joined: _Joiner) -> str:
 
 def analyse(text: str) -> RuleReading:
     """Read ``text`` into edits with their evidence; never raises."""
+    if isinstance(text, str):
+        text = clean_command(text)
     if not isinstance(text, str) or not text.strip():
         return RuleReading([], "Nothing to parse: the command is empty.", text if isinstance(text, str) else "")
     clauses = read_command_clauses(text)

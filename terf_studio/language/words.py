@@ -47,6 +47,28 @@ _IS_AFTER = {"too", "very", "so", "quite", "really", "not", "a", "way", "far", "
              "rather", "overly", "extremely", "super", "kind", "sort", "pretty", "still"}
 
 
+# Terminal escape sequences: CSI (ESC [ or C1 CSI ... final byte), OSC (ESC ] or C1 OSC ... BEL or
+# ST, or to the end), and the two- or three-byte escapes (ESC, intermediates, final byte).
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+# C0 and C1 control characters except tab and newline, and DEL.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Lone surrogates: how Python passes on bytes of a command line that are not valid UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_command(text: str) -> str:
+    """``text`` safe to parse and to echo: terminal escape sequences removed (their invisible
+    parameters must not end up in targets: ESC[31mtrees is "trees"), other control characters
+    (C0 and C1 except tab and newline) replaced by a space, and undecodable bytes (lone
+    surrogates) by U+FFFD, so the text can always be printed.
+    """
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub(" ", _ESCAPES.sub("", text)))
+
+
 def normalise(text: str) -> str:
     """Lower case, unify quotes and dashes, expand contractions."""
     s = text.lower()

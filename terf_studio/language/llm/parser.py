@@ -24,6 +24,7 @@ from typing import Any
 
 from ...errors import ModelError
 from ..plan import EditPlan
+from ..words import clean_command
 from .decoder import MAX_ANSWER_TOKENS, N_CTX, Decoder, LayoutError
 from .grammar import command_grammar, validate_output
 from .loading import default_threads, import_llama, is_instruction_tuned, resolve_model_path
@@ -135,6 +136,8 @@ class LlmParser:
     def parse(self, text: str) -> EditPlan:
         """The validated plan for ``text``; problems go into its message, never raised."""
         start = time.perf_counter()
+        if isinstance(text, str):
+            text = clean_command(text)
         if not isinstance(text, str) or not text.strip():
             return EditPlan(text=text if isinstance(text, str) else "", parser=self.name,
                             message="Nothing to parse: the command is empty.")
