@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from terf_studio.tuning.specs import ENGINE_CHOICES
 
 if TYPE_CHECKING:
+    import numpy as np
     from tqdm import tqdm
 
     from terf_studio.regions import Mask
@@ -48,28 +49,45 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from terf_studio.document.project import load_project, save_project
+    from terf_studio.cli.outputs import refuse_constant_output, refuse_overwriting_inputs
+    from terf_studio.document.project import check_project_path, load_project, save_project
     from terf_studio.document.session import EditSession
     from terf_studio.errors import TerfError
     from terf_studio.imaging import write_image
-    from terf_studio.language import parse
+    from terf_studio.imaging.io import check_output_image_path
+    from terf_studio.language import clean_command, parse
     from terf_studio.regions import Mask
 
-    if args.project:
-        if args.vis or args.ir:
-            raise TerfError("give either VIS IR or --project, not both")
-        session = load_project(args.project, device=args.device)
-    elif args.vis and args.ir:
-        session = EditSession.open(args.vis, args.ir, args.arch, args.weights, args.device, args.resize_ir)
-    else:
+    if args.project and (args.vis or args.ir):
+        raise TerfError("give either VIS IR or --project, not both")
+    if not args.project and not (args.vis and args.ir):
         raise TerfError("usage: terf-studio edit VIS IR --command TEXT -o OUT (or --project P.terf)")
+    # every output is checked before any work: a wrong name must not cost a whole edit
+    check_output_image_path(args.output, args.bit_depth)
+    if args.save_project:
+        check_project_path(args.save_project)
+    inputs = [("visible image", args.vis), ("infrared image", args.ir), ("weights file", args.weights)]
+    inputs += [("mask", m) for m in args.mask]
+    refuse_overwriting_inputs({"output image": args.output}, [*inputs, ("project", args.project)])
+    refuse_overwriting_inputs({"project": args.save_project}, inputs)  # over --project is fine: saves are atomic
+    mask_images = [_read_mask_image(path) for path in args.mask]  # an empty mask fails before the fusion
+
+    if args.project:
+        session = load_project(args.project, device=args.device)
+        refuse_overwriting_inputs({"output image": args.output, "project": args.save_project},
+                                  {"visible image the project came from": session.vi_path,
+                                   "infrared image the project came from": session.ir_path})
+    else:
+        session = EditSession.open(args.vis, args.ir, args.arch, args.weights, args.device, args.resize_ir)
+    refuse_constant_output(session.fused, (session.vi, session.ir), args.output, args.bit_depth)
     from terf_studio.regions.grounded import register_grounded_if_available
 
     register_grounded_if_available(device=args.device)  # GroundingDINO + SAM first when installed
     shape = session.vi16.shape[:2]
-    masks = [_load_mask(Mask, path, shape) for path in args.mask]
+    masks = [_as_mask(Mask, image, path, shape) for image, path in zip(mask_images, args.mask, strict=True)]
 
     for text in args.command:
+        text = clean_command(text)  # no terminal escapes in progress bars, messages or the project
         plan = parse(text, llm=args.llm)
         if not plan.edits:
             raise TerfError(f"no edit understood in {text!r}: try e.g. 'brighten the sky' or 'denoise the road'")
@@ -89,7 +107,10 @@ def run_edit(args: argparse.Namespace) -> int:
                   + (f", region by {info['finder']}" if info.get("finder") else ""), file=sys.stderr)
             if info.get("notice"):
                 print(f"notice: {info['notice']}", file=sys.stderr)
-    write_image(args.output, session.current(), bit_depth=args.bit_depth)
+    result = session.current()
+    refuse_constant_output(result, (session.vi, session.ir), args.output, args.bit_depth,
+                           cause="the edits left a flat image (try a lower strength or a smaller region)")
+    write_image(args.output, result, bit_depth=args.bit_depth)
     if args.save_project:
         save_project(session, args.save_project)
     if args.json:
@@ -118,13 +139,25 @@ def _progress_bar(text: str) -> tuple[tqdm, Callable[[str, int, int, float], Non
     return bar, progress
 
 
-def _load_mask(mask_cls: type[Mask], path: str, shape: tuple[int, int]) -> Mask:
+def _read_mask_image(path: str) -> np.ndarray:
+    """A mask file as a grey float image; an all-black mask is an error (see below)."""
     from terf_studio.errors import TerfError
     from terf_studio.imaging import read_image
 
     image = read_image(path)
     if image.ndim == 3:
         image = image.mean(axis=2)
+    # An all-black mask selects no pixel, so the edit would run and change nothing: refused before
+    # any work (a non-zero exit scripts notice, rather than a notice after a full run).
+    if not image.any():
+        raise TerfError(f"mask '{path}' is all black: it selects no pixel, so the edit would change nothing "
+                        "(white marks the region to edit)")
+    return image
+
+
+def _as_mask(mask_cls: type[Mask], image: np.ndarray, path: str, shape: tuple[int, int]) -> Mask:
+    from terf_studio.errors import TerfError
+
     if image.shape != shape:
         raise TerfError(f"mask '{path}' is {image.shape[1]}x{image.shape[0]} but the images are {shape[1]}x{shape[0]}")
     return mask_cls(image, label=Path(path).stem, source="file")

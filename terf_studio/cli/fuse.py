@@ -10,19 +10,25 @@ from pathlib import Path
 from tqdm import tqdm
 
 from terf_studio.cli.common import add_model_arguments
+from terf_studio.cli.outputs import refuse_constant_output, refuse_overwriting_inputs
 from terf_studio.device import describe_device
 from terf_studio.errors import TerfError
 from terf_studio.fusion import load_fuser
 from terf_studio.imaging import read_pair, write_image
 from terf_studio.imaging.folders import find_pairs
+from terf_studio.imaging.io import check_output_image_path
 
 
 def fuse_one(args: argparse.Namespace) -> int:
+    check_output_image_path(args.output, args.bit_depth)
+    refuse_overwriting_inputs({"output image": args.output},
+                              {"visible image": args.vis, "infrared image": args.ir, "weights file": args.weights})
     fuser = load_fuser(args.arch, args.weights, args.device)
     vi, ir = read_pair(args.vis, args.ir, resize_ir=args.resize_ir)
     t0 = time.perf_counter()
     fused = fuser.fuse(vi, ir)
     seconds = time.perf_counter() - t0
+    refuse_constant_output(fused, (vi, ir), args.output, args.bit_depth)
     write_image(args.output, fused, bit_depth=args.bit_depth)
     where = describe_device(fuser.device)
     print(f"fused {args.vis} + {args.ir} -> {args.output} ({fuser.arch}, {where}, {seconds:.2f} s)")
@@ -32,13 +38,21 @@ def fuse_one(args: argparse.Namespace) -> int:
 def fuse_folders(args: argparse.Namespace) -> int:
     pairs = find_pairs(Path(args.vi_dir), Path(args.ir_dir))
     out_dir = Path(args.out_dir)
-    fuser = load_fuser(args.arch, args.weights, args.device)
     ext = args.ext.lstrip(".")
+    check_output_image_path(out_dir / f"fused.{ext}", args.bit_depth)
+    outputs = {pair.name: out_dir / f"{pair.name}.{ext}" for pair in pairs}
+    inputs = [("visible image", pair.vi) for pair in pairs] + [("infrared image", pair.ir) for pair in pairs]
+    # every output against every input: one pair's output may be another pair's input
+    refuse_overwriting_inputs([("output image", out) for out in outputs.values()],
+                              inputs + [("weights file", args.weights)])
+    fuser = load_fuser(args.arch, args.weights, args.device)
     failures = []
     for pair in tqdm(pairs, desc=f"fusing ({fuser.arch})", unit="pair"):
         try:
             vi, ir = read_pair(pair.vi, pair.ir, resize_ir=args.resize_ir)
-            write_image(out_dir / f"{pair.name}.{ext}", fuser.fuse(vi, ir), bit_depth=args.bit_depth)
+            fused = fuser.fuse(vi, ir)
+            refuse_constant_output(fused, (vi, ir), outputs[pair.name], args.bit_depth)
+            write_image(outputs[pair.name], fused, bit_depth=args.bit_depth)
         except TerfError as exc:  # one bad pair must not stop the batch
             failures.append(str(exc))
             tqdm.write(f"skipped: {exc}", file=sys.stderr)
