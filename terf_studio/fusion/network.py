@@ -120,13 +120,29 @@ class ChannelAttention(nn.Module):
         self.qkv_dw = nn.Conv2d(channels * 3, channels * 3, 3, padding=1, groups=channels * 3, bias=False)
         self.project = nn.Conv2d(channels, channels, 1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn: torch.Tensor | None = None) -> torch.Tensor:
+        """``attn`` (B, C, C), when given, replaces the matrix computed from ``x`` (see
+        :meth:`statistics`: a tile of an image uses the matrix of the whole image)."""
         b, c, h, w = x.shape
         q, k, v = self.qkv_dw(self.qkv(x)).flatten(2).chunk(3, dim=1)
-        q = F.normalize(q, dim=-1)
-        k = F.normalize(k, dim=-1)
-        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
-        return self.project((attn @ v).view(b, c, h, w))
+        if attn is None:
+            q = F.normalize(q, dim=-1)
+            k = F.normalize(k, dim=-1)
+            attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        return self.project((attn.to(v.dtype) @ v).view(b, c, h, w))
+
+    def statistics(self, x: torch.Tensor, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+        """The sums behind the attention matrix over ``x[..., rows, cols]`` (float64): ``q k^T``,
+        ``|q|^2`` and ``|k|^2`` per channel. Sums over the parts of an image add up to the whole."""
+        q, k, _ = self.qkv_dw(self.qkv(x))[..., rows, cols].flatten(2).chunk(3, dim=1)
+        return (q @ k.transpose(-2, -1)).double(), (q * q).sum(-1).double(), (k * k).sum(-1).double()
+
+    def matrix(self, gram: torch.Tensor, q_sq: torch.Tensor, k_sq: torch.Tensor) -> torch.Tensor:
+        """The attention matrix from summed :meth:`statistics` (as ``F.normalize`` + softmax)."""
+        qn = q_sq.sqrt().clamp_min(1e-12)
+        kn = k_sq.sqrt().clamp_min(1e-12)
+        cos = gram / (qn[..., :, None] * kn[..., None, :])
+        return (cos * self.temperature.double()).softmax(dim=-1).float()
 
 
 class FeedForward(nn.Module):
@@ -150,9 +166,12 @@ class TransformerBlock(nn.Module):
         self.norm2 = ChannelLayerNorm(channels)
         self.ffn = FeedForward(channels, expansion, depthwise)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, attn: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), attn)
         return x + self.ffn(self.norm2(x))
+
+    def statistics(self, x: torch.Tensor, rows: slice, cols: slice) -> tuple[torch.Tensor, ...]:
+        return self.attn.statistics(self.norm1(x), rows, cols)
 
 
 class FusionNet(nn.Module):
@@ -200,6 +219,18 @@ class FusionNet(nn.Module):
             self.head = nn.Conv2d(c, 3, 3, padding=1)
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+        g, context = self.encode(ir, vi)
+        return self.decode(self.refine(g), context)
+
+    # The forward pass in three parts, so that it can run in tiles (terf_studio.fusion.tiled):
+    # everything is local (convolutions) except the transformer blocks' channel attention, whose
+    # matrix is a statistic of the whole image.
+    @property
+    def blocks(self) -> list[TransformerBlock]:
+        return list(self.refine)  # type: ignore[arg-type]
+
+    def encode(self, ir: torch.Tensor, vi: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Up to the transformer blocks: their input and what :meth:`decode` needs."""
         x = torch.cat((ir, vi), 1)
         stem = F.pixel_unshuffle(x, 2) if self.config.half_resolution else x
         f0 = self.extract(stem)
@@ -208,8 +239,11 @@ class FusionNet(nn.Module):
         for block in self.dense_blocks:
             f = block(f)
             feats.append(f)
-        f = self.refine(self.global_fusion(torch.cat(feats, 1))) + f0
-        up = self.integrate(f)
+        return self.global_fusion(torch.cat(feats, 1)), (x, f0)
+
+    def decode(self, refined: torch.Tensor, context: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        x, f0 = context
+        up = self.integrate(refined + f0)
         if self.config.half_resolution:
             up = torch.cat((up, x), 1)
         return self.head(up)
