@@ -39,7 +39,9 @@ from terf_studio.errors import ModelError
 from terf_studio.fusion.inference import pad_to_multiple
 from terf_studio.fusion.losses import color_loss, gradient_loss
 from terf_studio.fusion.network import FusionConfig, FusionNet
+from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles
 from terf_studio.imaging.color import rgb_to_ycrcb, to_numpy, to_tensor
+from terf_studio.imaging.tiles import needs_tiles
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 
 ENGINE = "inclination"
@@ -87,6 +89,16 @@ class ConditionedFusion(nn.Module):
         return [p for name, p in self.named_parameters() if not name.startswith("base.")]
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        g, context = self.encode(ir, vi, lam)
+        return self.decode(self.base.refine(g), context)
+
+    # Split at the transformer blocks as FusionNet is, so it runs in tiles (terf_studio.fusion.tiled).
+    @property
+    def blocks(self) -> list[nn.Module]:
+        return list(self.base.refine)
+
+    def encode(self, ir: torch.Tensor, vi: torch.Tensor,
+               lam: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         b = self.base
         lam_half = F.avg_pool2d(lam, 2)
         x = torch.cat((ir, vi), 1)
@@ -96,7 +108,12 @@ class ConditionedFusion(nn.Module):
         for block in b.dense_blocks:
             f = block(f)
             feats.append(f)
-        f = self.film_refine(b.refine(b.global_fusion(torch.cat(feats, 1))) + f0, lam_half)
+        return b.global_fusion(torch.cat(feats, 1)), (x, f0, lam, lam_half)
+
+    def decode(self, refined: torch.Tensor, context: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        b = self.base
+        x, f0, lam, lam_half = context
+        f = self.film_refine(refined + f0, lam_half)
         up = self.film_integrate(b.integrate(f), lam)
         head_conv, head_act, head_out = cast(nn.Sequential, b.head)  # the half-resolution head
         hidden = self.film_head(head_act(head_conv(torch.cat((up, x), 1))), lam)
@@ -104,6 +121,17 @@ class ConditionedFusion(nn.Module):
 
     def film_state(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in self.state_dict().items() if not k.startswith("base.")}
+
+
+#: Core side of an inclination tile: as the lite fusion's (about 270 bytes per pixel of window).
+INCLINATION_TILE = 1024
+
+
+def _rgb_visible(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    tensors = list(tensors)
+    if tensors[1].shape[1] == 1:
+        tensors[1] = tensors[1].expand(-1, 3, -1, -1)
+    return tensors
 
 
 def _ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -176,12 +204,20 @@ def load_conditioned(path: str | os.PathLike, base: FusionNet) -> ConditionedFus
 
 @torch.inference_mode()
 def incline_fast(net: ConditionedFusion, vi: np.ndarray, ir: np.ndarray, lam: np.ndarray,
-                 device: torch.device | str = "cpu") -> np.ndarray:
+                 device: torch.device | str = "cpu", tile: int = INCLINATION_TILE) -> np.ndarray:
     """One forward pass: ``vi`` (H, W, 3), ``ir`` (H, W), ``lam`` (H, W) in [-1, 1] -> (H, W, 3).
 
-    Where ``lam`` is 0 everywhere this equals the plain fusion of the base network.
+    Where ``lam`` is 0 everywhere this equals the plain fusion of the base network. A crop larger
+    than one ``tile`` runs in overlapping tiles with the same result.
     """
     dev = torch.device(device)
+    h, w = ir.shape[:2]
+    if needs_tiles(h, w, tile, FUSION_MARGIN):
+        lam = np.clip(np.asarray(lam, np.float32), -1.0, 1.0)
+        out = np.empty((h, w, 3), np.float32)
+        if bool(np.any(lam != 0)):
+            return run_staged_tiles(net, [ir, vi, lam], out, tile, FUSION_MARGIN, dev, prepare=_rgb_visible)
+        return run_staged_tiles(net.base, [ir, vi], out, tile, FUSION_MARGIN, dev, prepare=_rgb_visible)
     vi_t = to_tensor(vi).to(dev)
     if vi_t.shape[1] == 1:
         vi_t = vi_t.expand(-1, 3, -1, -1)

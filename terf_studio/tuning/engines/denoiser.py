@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.tiles import map_tiles, needs_tiles
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 
 ENGINE = "denoise"
@@ -111,13 +112,30 @@ def estimate_sigma(image: np.ndarray) -> float:
     return float(np.mean(per_channel))
 
 
+#: Context around a tile: the receptive radius is 13 pixels (six 3x3 convolutions at half
+#: resolution, the 2x2 unshuffle; the widest blur reaches 10).
+DENOISE_MARGIN = 16
+#: Core side of a tile: the network holds about 190 bytes per pixel of window while it runs.
+DENOISE_TILE = 1024
+
+
 @torch.inference_mode()
 def denoise_fast(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float,
-                 device: torch.device | str = "cpu") -> np.ndarray:
-    """``noisy`` (H, W) or (H, W, 3) in [0, 1], noise level ``sigma`` (same units) -> denoised."""
+                 device: torch.device | str = "cpu", tile: int = DENOISE_TILE) -> np.ndarray:
+    """``noisy`` (H, W) or (H, W, 3) in [0, 1], noise level ``sigma`` (same units) -> denoised.
+
+    An image larger than one ``tile`` runs in overlapping tiles with the same result.
+    """
     dev = torch.device(device)
     net = net.to(dev)
-    x = to_tensor(noisy).to(dev)
+    h, w = noisy.shape[:2]
+    if needs_tiles(h, w, tile, DENOISE_MARGIN):
+        out = np.empty(noisy.shape, np.float32)
+        return map_tiles(lambda x: _denoise_tensor(net, x, sigma), [noisy], out, tile, DENOISE_MARGIN, 2, dev)
+    return to_numpy(_denoise_tensor(net, to_tensor(noisy).to(dev), sigma).float().cpu())
+
+
+def _denoise_tensor(net: NoiseConditionedDenoiser, x: torch.Tensor, sigma: float) -> torch.Tensor:
     grey = x.shape[1] == 1
     if grey:
         x = x.expand(-1, 3, -1, -1)
@@ -129,4 +147,4 @@ def denoise_fast(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float,
     out = net(x, sigma_map)[..., :h, :w].clamp(0.0, 1.0)
     if grey:
         out = out.mean(1, keepdim=True)
-    return to_numpy(out.float().cpu())
+    return out

@@ -26,6 +26,7 @@ from torch import nn
 
 from terf_studio.errors import TerfError
 from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.tiles import needs_tiles, store, tile_grid, window_tensor
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 from terf_studio.tuning.illumination import Decomposition, RetinexUnits
 from terf_studio.tuning.region import Box, fingerprint
@@ -41,13 +42,24 @@ def load_units(path: str | os.PathLike) -> RetinexUnits:
     return load_state(RetinexUnits(), read_engine(path, ENGINE), path)
 
 
+#: Context around a tile: the units' receptive radius is 5 pixels (five 3x3 convolutions).
+RETINEX_MARGIN = 8
+#: Core side of a tile: the units hold about 450 bytes per pixel of window while they run.
+RETINEX_TILE = 768
+
+
 @torch.inference_mode()
-def decompose_fast(units: RetinexUnits, image: np.ndarray, device: torch.device | str = "cpu") -> Decomposition:
-    """``S`` and ``N`` of ``image`` (H, W, 3) in one forward pass of the trained units."""
+def decompose_fast(units: RetinexUnits, image: np.ndarray, device: torch.device | str = "cpu",
+                   tile: int = RETINEX_TILE) -> Decomposition:
+    """``S`` and ``N`` of ``image`` (H, W, 3) in one forward pass of the trained units (in
+    overlapping tiles when it is larger than one ``tile``, with the same result)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise TerfError(f"the illumination task needs an RGB image, got shape {image.shape}")
     dev = torch.device(device)
     units = units.to(dev)
+    h, w = image.shape[:2]
+    if needs_tiles(h, w, tile, RETINEX_MARGIN):
+        return _decompose_tiles(units, image, dev, tile)
     x = to_tensor(image).to(dev)
     s = torch.sigmoid(units.illumination(x))
     n = torch.tanh(units.noise(x))
@@ -57,6 +69,24 @@ def decompose_fast(units: RetinexUnits, image: np.ndarray, device: torch.device 
     reflectance = np.clip((source - noise) / np.maximum(illumination, 1e-4)[..., None], 0.0, 1.0)
     return Decomposition(source=source, illumination=illumination, reflectance=reflectance.astype(np.float32),
                          noise=noise, loss=float("nan"), iterations=0)
+
+
+def _decompose_tiles(units: RetinexUnits, image: np.ndarray, device: torch.device, tile: int) -> Decomposition:
+    h, w = image.shape[:2]
+    source = np.array(image, dtype=np.float32)
+    illumination = np.empty((h, w), np.float32)
+    noise = np.empty((h, w, 3), np.float32)
+    reflectance = np.empty((h, w, 3), np.float32)
+    for t in tile_grid(h, w, tile, RETINEX_MARGIN, align=1):
+        x = window_tensor(source, t.outer, device)
+        inner = t.inner
+        store(illumination, t.core, torch.sigmoid(units.illumination(x))[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
+        store(noise, t.core, torch.tanh(units.noise(x))[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
+        core = t.core.slices
+        s_core = np.maximum(illumination[core], 1e-4)[..., None]
+        reflectance[core] = np.clip((source[core] - noise[core]) / s_core, 0.0, 1.0)
+    return Decomposition(source=source, illumination=illumination, reflectance=reflectance, noise=noise,
+                         loss=float("nan"), iterations=0)
 
 
 def crop_decomposition(d: Decomposition, box: Box) -> Decomposition:
