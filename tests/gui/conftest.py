@@ -1,5 +1,6 @@
-"""Fixtures shared by the editor's tests (test_gui.py, test_gui_strength.py): a scene pair on
-disk, throwaway settings and offscreen main windows that are shut down after each test.
+"""Fixtures shared by the editor's tests: a scene pair on disk, throwaway settings, the user's
+state and config folders moved into the test's folder, and offscreen main windows that are shut
+down after each test.
 
 Qt is imported inside the fixtures, so this folder still collects without PySide6 (each test
 module then skips itself).
@@ -20,6 +21,14 @@ def _scene(h=56, w=72):
     ir = np.full((h, w), 0.25, np.float32) + 0.02 * rng.standard_normal((h, w)).astype(np.float32)
     ir[18:38, 10:19] = 0.95
     return vi, np.clip(ir, 0, 1)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path, monkeypatch):
+    """Autosaves (the user state folder) and the default QSettings (the user config folder) of
+    windows and scripted runs go to this test's folder, never the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from terf_studio.gui.dialogs import ShortcutsDialog
 from terf_studio.gui.engines import EngineMenu
 from terf_studio.gui.layers import DocumentLayers
 from terf_studio.gui.panels import LayersPanel, MasksPanel
+from terf_studio.gui.recovery import Recovery
 from terf_studio.gui.strength import StrengthController
 from terf_studio.gui.window import actions, widgets
 from terf_studio.gui.window.actions import icon
@@ -61,7 +62,9 @@ class MainWindow(QMainWindow):
     idle = Signal()  # no job running and no scripted command waiting
     session_changed = Signal()
 
-    def __init__(self, settings: QSettings | None = None, device: str = "auto", llm: str | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, device: str = "auto", llm: str | None = None,
+                 recovery_dir: Path | None = None) -> None:
+        """``settings`` and ``recovery_dir`` (where autosaves go) default to the user's."""
         super().__init__()
         warm_imports()
         self.settings = settings if settings is not None else QSettings("TeRF Studio", "TeRF Studio")
@@ -87,6 +90,7 @@ class MainWindow(QMainWindow):
         self.plans = Plans(self)
         self.mask_tools = MaskTools(self)
         self.display = Display(self)
+        self.recovery = Recovery(self, recovery_dir)
         self._build_actions()
         self.strength_control = StrengthController(self, self.plan_panel.strength)
         self._connect()
@@ -188,6 +192,8 @@ class MainWindow(QMainWindow):
         # Bound methods, not lambdas: Qt drops them by itself when the window goes away.
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.undo_stack.indexChanged.connect(self._on_index_changed)
+        self.undo_stack.indexChanged.connect(self.recovery.document_changed)
+        self.undo_stack.cleanChanged.connect(self.recovery.document_changed)
         self.layers.masks_changed.connect(self.display.refresh_masks)
         self.layers.looks_changed.connect(self.display.refresh_looks)
         self.canvas.pixel_hovered.connect(self.display.show_pixel)
@@ -402,6 +408,7 @@ class MainWindow(QMainWindow):
             return
         self._save_layout()
         self.shutdown()
+        self.recovery.finish()  # a clean close: nothing to recover
         event.accept()
 
     def shutdown(self) -> None:
