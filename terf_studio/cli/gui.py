@@ -24,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto, fast, quick or exact for this run (default: as last set in Edit > Engine)")
     p.add_argument("--llm", choices=["auto", "none"], help="use the local LLM for commands (default: as last set)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--save-settings", action="store_true",
+                   help="let a scripted run (--run, --screenshot, --exit-when-idle) change your settings "
+                        "(recent files, window layout, engine); by default it reads them and changes nothing")
+    p.add_argument("--recover", choices=["ask", "restore", "discard", "ignore"],
+                   help="unsaved work left by an editor that did not close normally: ask (the default), restore "
+                        "it, discard it, or ignore it for now (the default for scripted runs)")
 
 
 def run(args: argparse.Namespace) -> int:

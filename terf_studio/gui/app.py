@@ -1,10 +1,22 @@
-"""Starting the editor (``terf-studio gui``, options in :mod:`terf_studio.cli.gui`) and scripted runs."""
+"""Starting the editor (``terf-studio gui``, options in :mod:`terf_studio.cli.gui`) and scripted runs.
+
+A scripted run (``--run``, ``--screenshot``, ``--exit-when-idle``) reads the user's settings but
+writes to a throwaway copy unless ``--save-settings`` is given, so demos and tests leave the
+recent files, window layout and engine choice as they were.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+ORGANISATION = APPLICATION = "TeRF Studio"
 
 
 def has_display() -> bool:
@@ -16,7 +28,26 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def settings_for_run(scripted: bool, save: bool, folder: str | Path) -> QSettings:
+    """The user's settings; for a scripted run not asked to ``save``, a copy of them in ``folder``
+    (an INI file thrown away with it), so the run reads the user's choices and changes none."""
+    from PySide6.QtCore import QSettings
+
+    user = QSettings(ORGANISATION, APPLICATION)
+    if not scripted or save:
+        return user
+    scratch = QSettings(str(Path(folder) / "scripted-run.ini"), QSettings.Format.IniFormat)
+    for key in user.allKeys():
+        scratch.setValue(key, user.value(key))
+    return scratch
+
+
 def run_gui(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="terf-studio-run-") as scratch:
+        return _run_gui(args, scratch)
+
+
+def _run_gui(args: argparse.Namespace, scratch: str) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -35,10 +66,12 @@ def run_gui(args: argparse.Namespace) -> int:
                         "set QT_QPA_PLATFORM=offscreen for scripted runs, or use the headless commands (fuse, edit)")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)  # widgets need a QApplication, not a bare QCoreApplication
-    app.setApplicationName("TeRF Studio")
-    app.setOrganizationName("TeRF Studio")
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANISATION)
     apply_theme(app)
-    window = MainWindow(device=args.device, llm=args.llm)
+    settings = settings_for_run(scripted, getattr(args, "save_settings", False), scratch)
+    recover = getattr(args, "recover", None) or ("ignore" if scripted else "ask")
+    window = MainWindow(settings, device=args.device, llm=args.llm)
     if getattr(args, "engine", None):
         from terf_studio.tuning.specs import check_engine
 
@@ -77,7 +110,10 @@ def run_gui(args: argparse.Namespace) -> int:
     def start() -> None:
         if args.run:
             window.script = list(args.run)
-        if len(files) == 2:
+        if window.recovery.offer(recover):  # the restored document replaces the files given
+            if files:
+                print(f"terf-studio: restoring unsaved work instead of opening {' '.join(files)}", file=sys.stderr)
+        elif len(files) == 2:
             window.open_pair(files[0], files[1])
         elif len(files) == 1:
             window.open_project(files[0])
@@ -90,4 +126,5 @@ def run_gui(args: argparse.Namespace) -> int:
     QTimer.singleShot(0, start)
     code = app.exec()
     window.shutdown()
+    settings.sync()  # before the scratch folder goes
     return outcome["code"] or code

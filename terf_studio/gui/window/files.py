@@ -3,6 +3,7 @@ drop, and the fusion network used for a newly opened pair."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -195,10 +196,14 @@ class Files(QObject):
 
     # -- recent files --------------------------------------------------------------------------
     def recent(self) -> list[str]:
+        """Projects and pairs (``VI|IR``) opened lately, newest first; absolute paths only (an
+        entry relative to some earlier working folder cannot be found again)."""
         value = self.settings.value(RECENT_KEY, [])
-        return [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+        entries = [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+        return [e for e in entries if all(os.path.isabs(p) for p in e.split("|"))]
 
     def add_recent(self, entry: str) -> None:
+        entry = "|".join(os.path.abspath(p) for p in entry.split("|"))
         entries = [entry] + [e for e in self.recent() if e != entry]
         self.settings.setValue(RECENT_KEY, entries[:MAX_RECENT])
         self.fill_recent_menu()
