@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
 )
+
+from terf_studio.gui.images import FULL_SIZE_KEY
 
 TOOLS = ("navigate", "brush", "eraser", "point", "box")
 MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
@@ -40,7 +42,8 @@ class SplitPixmapItem(QGraphicsPixmapItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001 - Qt signature
         if self.split_x is not None:
             rect = self.boundingRect()
-            painter.setClipRect(QRectF(self.split_x, rect.top(), rect.right() - self.split_x, rect.height()))
+            x = self.split_x / self.transform().m11()  # scene (image) x to this pixmap's x
+            painter.setClipRect(QRectF(x, rect.top(), rect.right() - x, rect.height()))
         super().paint(painter, option, widget)
 
 
@@ -102,6 +105,13 @@ class CanvasView(QGraphicsView):
                 item.set_split(self._split_x())
         item.setPixmap(QPixmap.fromImage(image))
         size = (image.width(), image.height())
+        full = image.text(FULL_SIZE_KEY)  # a reduced display image (gui.images) stands for this size
+        if full:
+            fw, fh = (int(v) for v in full.split("x"))
+            item.setTransform(QTransform.fromScale(fw / size[0], fh / size[1]))
+            size = (fw, fh)
+        elif not item.transform().isIdentity():
+            item.setTransform(QTransform())
         if size != self._size:
             self._size = size
             self.scene().setSceneRect(QRectF(0, 0, *size))
