@@ -110,6 +110,8 @@ def _run_gui(args: argparse.Namespace, scratch: str) -> int:
     def start() -> None:
         if args.run:
             window.script = list(args.run)
+        if scripted:
+            window.recovery.restored.connect(lambda text: print(f"terf-studio: {text}"))
         if window.recovery.offer(recover):  # the restored document replaces the files given
             if files:
                 print(f"terf-studio: restoring unsaved work instead of opening {' '.join(files)}", file=sys.stderr)

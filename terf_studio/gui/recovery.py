@@ -123,6 +123,7 @@ class Recovery(QObject):
 
     saved = Signal(str)  # the recovery file, after each autosave (tests, scripted runs)
     removed = Signal()  # the recovery files are gone (the document is clean)
+    restored = Signal(str)  # a message: what was restored (scripted runs print it)
 
     def __init__(self, window: MainWindow, folder: Path | None = None) -> None:
         super().__init__(window)
@@ -272,7 +273,9 @@ class Recovery(QObject):
             self._adopted.append(orphan)
             w.undo_stack.resetClean()  # unsaved changes: [*] in the title, Save, ask before closing
             w.update_title()
-            w.message(f"restored unsaved changes to {orphan.title} ({len(session.steps)} steps)")
+            text = f"restored unsaved changes to {orphan.title} ({len(session.steps)} steps)"
+            w.message(text)
+            self.restored.emit(text)
 
         def failed(message: str, _exc: Exception) -> None:
             orphan.release()

@@ -87,7 +87,7 @@ def test_a_running_editors_file_is_not_offered(qtbot, make_window, pair):
 
 def test_restore_after_the_editor_was_killed(qtbot, make_window, pair, tmp_path):
     """The editor runs in its own process, is killed (SIGKILL) once its two steps are autosaved,
-    and a new editor (this process) restores them."""
+    and new editors restore them (``gui --recover restore``, then this process's window)."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "OMP_NUM_THREADS": "1",
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state")}
     cmd = [sys.executable, "-m", "terf_studio", "gui", *pair, "--run", "blur the person", "--run",
@@ -116,6 +116,17 @@ def test_restore_after_the_editor_was_killed(qtbot, make_window, pair, tmp_path)
     assert [n for n in left if n.endswith(".terf")] and [n for n in left if n.endswith(".lock")], left
     killed = next(folder.glob("*.terf"))
     expected = load_project(killed, device="cpu")
+
+    # A scripted run is never asked and leaves the file alone; --recover restore takes it (and,
+    # quitting at once with --exit-when-idle, drops the restored copy and keeps the file).
+    quick = cmd[:4] + ["--llm", "none", "--device", "cpu", "--exit-when-idle"]
+    ignored = subprocess.run(quick, env=env, capture_output=True, text=True, timeout=KILL_TIMEOUT_S)
+    assert ignored.returncode == 0 and "restored" not in ignored.stdout, ignored.stderr
+    restored = subprocess.run(quick + ["--recover", "restore"], env=env, capture_output=True, text=True,
+                              timeout=KILL_TIMEOUT_S)
+    assert restored.returncode == 0, restored.stderr
+    assert "restored unsaved changes to scene.png (2 steps)" in restored.stdout
+    assert killed.exists()
 
     window = make_window()
     with qtbot.waitSignal(window.recovery.saved, timeout=JOB_TIMEOUT_MS):  # its own copy, then the old one goes
