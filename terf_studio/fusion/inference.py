@@ -13,7 +13,7 @@ from terf_studio.device import resolve_device
 from terf_studio.errors import TerfError
 from terf_studio.fusion.checkpoint import load_network
 from terf_studio.fusion.network import FusionNet
-from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles
+from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
 from terf_studio.imaging.color import to_numpy, to_tensor
 from terf_studio.imaging.tiles import needs_tiles
 from terf_studio.weights.registry import require_model
@@ -43,11 +43,6 @@ def run_network(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> torch.Ten
 #: pixel of its window with ``lite`` (1104 x 1104: about 320 MB) and 3.2 kB with ``full``
 #: (640 x 640: about 1.3 GB); 640x480 images still run in one pass.
 FUSION_TILES = {"lite": 1024, "full": 560}
-
-
-def _grey_visible_to_rgb(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    ir, vi = tensors
-    return [ir, vi.expand(-1, 3, -1, -1) if vi.shape[1] == 1 else vi]
 
 
 class Fuser:
@@ -85,7 +80,7 @@ class Fuser:
         if needs_tiles(h, w, self.tile, FUSION_MARGIN):
             target = out if out is not None else np.empty((h, w, 3), np.float32)
             return run_staged_tiles(self.net, [ir, vi], target, self.tile, FUSION_MARGIN, self.device,
-                                    self.memory_format, prepare=_grey_visible_to_rgb)
+                                    self.memory_format, prepare=visible_as_rgb)
         fused = self._fuse_whole(vi, ir)
         if out is None:
             return fused

@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from terf_studio.imaging.tiles import Tile, store, tile_grid, window_tensor
+from terf_studio.fusion.network import FusionNet
+from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.tiles import Tile, needs_tiles, store, tile_grid, window_tensor
 
 #: Context around each tile's core: at least the networks' receptive radius (31 pixels; a test
 #: checks that a change to one pixel reaches no further), rounded up with some slack.
@@ -108,3 +110,27 @@ def run_staged_tiles(
         y = net.decode(g, context)[..., inner.y0 : inner.y1, inner.x0 : inner.x1]
         store(out, t.core, y.clamp(0.0, 1.0))
     return out
+
+
+@torch.inference_mode()
+def fuse_arrays(net: FusionNet, vi: np.ndarray, ir: np.ndarray, device: torch.device | str = "cpu",
+                tile: int | None = None) -> np.ndarray:
+    """Fuse numpy images with ``net`` as it is (no device or layout change): one pass when the
+    image fits in one tile, else overlapping tiles. (H, W, 3) float32 in [0, 1]."""
+    from terf_studio.fusion.inference import FUSION_TILES, run_network
+
+    tile = tile or FUSION_TILES.get(net.config.name, FUSION_TILES["full"])
+    h, w = ir.shape[:2]
+    if needs_tiles(h, w, tile, FUSION_MARGIN):
+        out = np.empty((h, w, 3), np.float32)
+        return run_staged_tiles(net, [ir, vi], out, tile, FUSION_MARGIN, device, prepare=visible_as_rgb)
+    fused = run_network(net, to_tensor(ir).to(device), to_tensor(vi).to(device))
+    return to_numpy(fused.float())
+
+
+def visible_as_rgb(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """(ir, vi, ...) with a grey visible window repeated to three channels."""
+    tensors = list(tensors)
+    if tensors[1].shape[1] == 1:
+        tensors[1] = tensors[1].expand(-1, 3, -1, -1)
+    return tensors

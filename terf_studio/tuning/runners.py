@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from terf_studio.errors import TerfError
-from terf_studio.fusion.inference import Fuser, run_network
+from terf_studio.fusion.inference import Fuser
 from terf_studio.fusion.network import FusionConfig, FusionNet
-from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.fusion.tiled import fuse_arrays
 from terf_studio.tuning import blur as blur_mod
 from terf_studio.tuning import denoise as denoise_mod
 from terf_studio.tuning import illumination as illum_mod
@@ -100,8 +100,7 @@ def _fuse_crop(
     net = fusion_net_of(fusion_net)
     if next(net.parameters()).device != device:
         net = copy.deepcopy(net).to(device)
-    with torch.no_grad():
-        return to_numpy(run_network(net, to_tensor(ir).to(device), to_tensor(vi).to(device)).float())
+    return fuse_arrays(net, vi, ir, device)  # in tiles on a large crop
 
 
 # --- the tasks on a crop ---------------------------------------------------------------------

@@ -132,3 +132,14 @@ def test_a_wrong_output_array_is_a_clear_error(lite):
     vi, ir = _pair(20, 30)
     with pytest.raises(TerfError, match="output array"):
         lite.fuse(vi, ir, out=np.empty((20, 30), np.float32))
+
+
+def test_fuse_arrays_tiles_a_large_crop_without_moving_the_network(lite):
+    """What the tasks use to fuse a crop (the denoise-the-visible tasks): same result tiled."""
+    from terf_studio.fusion.tiled import fuse_arrays
+
+    vi, ir = _pair(150, 210, seed=5)
+    whole = fuse_arrays(lite.net, vi[..., 1], ir)
+    tiled = fuse_arrays(lite.net, vi[..., 1], ir, tile=48)
+    assert whole.shape == (150, 210, 3)
+    assert np.abs(tiled - whole).max() < 1e-4

@@ -39,7 +39,7 @@ from terf_studio.errors import ModelError
 from terf_studio.fusion.inference import pad_to_multiple
 from terf_studio.fusion.losses import color_loss, gradient_loss
 from terf_studio.fusion.network import FusionConfig, FusionNet
-from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles
+from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
 from terf_studio.imaging.color import rgb_to_ycrcb, to_numpy, to_tensor
 from terf_studio.imaging.tiles import needs_tiles
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
@@ -127,13 +127,6 @@ class ConditionedFusion(nn.Module):
 INCLINATION_TILE = 1024
 
 
-def _rgb_visible(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    tensors = list(tensors)
-    if tensors[1].shape[1] == 1:
-        tensors[1] = tensors[1].expand(-1, 3, -1, -1)
-    return tensors
-
-
 def _ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return kornia.metrics.ssim(a, b, 11, max_val=1.0, padding="same").mean(1, keepdim=True)
 
@@ -216,8 +209,8 @@ def incline_fast(net: ConditionedFusion, vi: np.ndarray, ir: np.ndarray, lam: np
         lam = np.clip(np.asarray(lam, np.float32), -1.0, 1.0)
         out = np.empty((h, w, 3), np.float32)
         if bool(np.any(lam != 0)):
-            return run_staged_tiles(net, [ir, vi, lam], out, tile, FUSION_MARGIN, dev, prepare=_rgb_visible)
-        return run_staged_tiles(net.base, [ir, vi], out, tile, FUSION_MARGIN, dev, prepare=_rgb_visible)
+            return run_staged_tiles(net, [ir, vi, lam], out, tile, FUSION_MARGIN, dev, prepare=visible_as_rgb)
+        return run_staged_tiles(net.base, [ir, vi], out, tile, FUSION_MARGIN, dev, prepare=visible_as_rgb)
     vi_t = to_tensor(vi).to(dev)
     if vi_t.shape[1] == 1:
         vi_t = vi_t.expand(-1, 3, -1, -1)
