@@ -39,10 +39,10 @@ def run_network(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> torch.Ten
     return net(ir_p, vi_p)[..., :h, :w].clamp(0.0, 1.0)
 
 
-#: Core side of a fusion tile per layout. Measured on a CPU, a pass holds about 270 bytes per
-#: pixel of its window with ``lite`` (1104 x 1104: about 320 MB) and 3.2 kB with ``full``
-#: (640 x 640: about 1.3 GB); 640x480 images still run in one pass.
-FUSION_TILES = {"lite": 1024, "full": 560}
+#: Core side of a fusion tile per layout. Measured on 2 CPU threads, tiling adds about 500 MB
+#: with ``lite`` at 768 (635 MB at 1024, 322 MB at 640 but 20% slower); ``full`` holds 3.2 kB per
+#: pixel of its window (640 x 640: about 1.3 GB). 640x480 images still run in one pass.
+FUSION_TILES = {"lite": 768, "full": 560}
 
 
 class Fuser:

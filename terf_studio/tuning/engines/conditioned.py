@@ -123,8 +123,8 @@ class ConditionedFusion(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith("base.")}
 
 
-#: Core side of an inclination tile: as the lite fusion's (about 270 bytes per pixel of window).
-INCLINATION_TILE = 1024
+#: Core side of an inclination tile: as the lite fusion's (see fusion.inference.FUSION_TILES).
+INCLINATION_TILE = 768
 
 
 def _ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
