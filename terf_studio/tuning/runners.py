@@ -71,6 +71,7 @@ class TaskInput:
     cancel: CancelToken | None
     seed: int
     exact: bool
+    start: torch.nn.Module | None = None  # the fast engine's module a fine-tuning run starts from
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,17 +167,21 @@ def decomposition_from_payload(previous: Mapping[str, Any]) -> illum_mod.Decompo
 
 def _run_illumination(inp: TaskInput) -> RunOutput:
     gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
-    train_scale = 1 if inp.engine == "exact" else QUICK_ILLUMINATION_SCALE
     if inp.previous is not None:
         report(inp.progress, 1, 1, 0.0)
         return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
                                     gamma_step, None, {})
+    start = inp.start if isinstance(inp.start, illum_mod.RetinexUnits) else None
+    # A warm start trains at full resolution (quick differs from exact by its count); from
+    # scratch, quick trains at half resolution.
+    train_scale = 1 if inp.engine == "exact" or start is not None else QUICK_ILLUMINATION_SCALE
     decomposition = illum_mod.decompose(
         inp.fused, iterations=inp.iterations, seed=inp.seed, device=inp.device, progress=inp.progress,
-        cancel=inp.cancel, train_scale=train_scale,
+        cancel=inp.cancel, train_scale=train_scale, start=start,
+        lr=illum_mod.WARM_LR if start is not None else illum_mod.LR,
     )
     return _illumination_output(decomposition, gamma_step, gamma_step, decomposition.loss,
-                                {"train_scale": train_scale})
+                                {"train_scale": train_scale, "warm_start": start is not None})
 
 
 def _run_illumination_fast(inp: TaskInput) -> RunOutput:

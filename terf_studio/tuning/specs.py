@@ -13,6 +13,10 @@ Engines (see :mod:`terf_studio.tuning.engines`):
 ``exact``   the paper's test-time fine-tuning with the paper's counts (section 3.1.2)
 ==========  ==========================================================================
 
+Brighten / darken fine-tune from the fast engine's trained units when they are installed (a warm
+start, with the ``warm_*`` counts): the trained units already fit an image's own Retinex loss
+better than 500 iterations from scratch (numbers in :mod:`terf_studio.tuning.illumination`).
+
 ``auto`` picks ``fast`` on a CPU and ``quick`` on CUDA (where fine-tuning takes seconds).
 """
 
@@ -48,6 +52,10 @@ class TaskSpec:
     exact_iterations: int = 0
     quick_iterations: int = 0
     iterations_scale_with_strength: bool = False  # else the strength sets a parameter (gamma, sigma)
+    #: Counts of quick / exact when they start from the fast engine's weights (a warm start);
+    #: 0: the fine-tuning engines always start from scratch.
+    warm_quick_iterations: int = 0
+    warm_exact_iterations: int = 0
     fast_model: str | None = None  # model registry name of the fast engine's weights
     trains: bool = True  # False: nothing is optimised by any engine (blur)
     measure: str = ""  # the direction measure of the benchmarks (terf_studio.bench.edit)
@@ -68,9 +76,13 @@ _SPECS: tuple[TaskSpec, ...] = (
              quick_iterations=45, iterations_scale_with_strength=True, fast_model="fast-inclination-lite",
              measure="closer to visible"),
     TaskSpec("brighten", "raise the illumination (gamma < 1)", exact_iterations=illum_mod.EXACT_ITERATIONS,
-             quick_iterations=400, fast_model="fast-illumination", measure="brighter"),
+             quick_iterations=400, fast_model="fast-illumination", measure="brighter",
+             warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
+             warm_exact_iterations=illum_mod.WARM_EXACT_ITERATIONS),
     TaskSpec("darken", "lower the illumination (gamma > 1)", exact_iterations=illum_mod.EXACT_ITERATIONS,
-             quick_iterations=400, fast_model="fast-illumination", measure="darker"),
+             quick_iterations=400, fast_model="fast-illumination", measure="darker",
+             warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
+             warm_exact_iterations=illum_mod.WARM_EXACT_ITERATIONS),
     TaskSpec("denoise", "remove noise", modes=denoise_mod.MODES, default_mode="visible",
              exact_iterations=denoise_mod.EXACT_ITERATIONS, quick_iterations=80,
              iterations_scale_with_strength=True, fast_model="fast-denoise", measure="less noise"),

@@ -22,6 +22,7 @@ task                exact  quick (default)
 ==================  =====  ====================================================================
 infrared / visible  50     45 epochs
 brighten / darken   500    400 iterations, units trained at half resolution (about 1/5 the cost)
+  warm start        200    100 iterations at full resolution, lr 2e-4, from the fast units
 denoise             100    80 iterations
 blur                -      - (nothing is trained)
 ==================  =====  ====================================================================
@@ -264,14 +265,17 @@ def continues(
     return True
 
 
-def _iterations(spec: TaskSpec, iterations: int | None, engine: str, strength: float) -> int:
+def _iterations(spec: TaskSpec, iterations: int | None, engine: str, strength: float, warm: bool = False) -> int:
     if not spec.trains or engine == "fast":
         return 0
     if iterations is not None:
         if iterations < 0:
             raise TerfError("iterations must be zero or more")
         return int(iterations)
-    base = spec.exact_iterations if engine == "exact" else spec.quick_iterations
+    if warm and spec.warm_exact_iterations:
+        base = spec.warm_exact_iterations if engine == "exact" else spec.warm_quick_iterations
+    else:
+        base = spec.exact_iterations if engine == "exact" else spec.quick_iterations
     if spec.iterations_scale_with_strength:
         return max(1, round(base * strength))
     return base
@@ -288,6 +292,18 @@ def _choose_engine(spec: TaskSpec, engine: str, exact: bool, device: torch.devic
         fallback = _fine_tuning(exact)
         return fallback, f"{exc}; used the fine-tuning engine ({fallback}) instead"
     return engine, None
+
+
+def _warm_start(spec: TaskSpec, engine: str, device: torch.device,
+                fusion_net: FusionNet | Fuser | None) -> torch.nn.Module | None:
+    """The fast engine's module a fine-tuning engine starts from, or None (no warm start for
+    this task, or its weights are missing: then it starts from scratch, as the paper does)."""
+    if engine == "fast" or not spec.warm_exact_iterations:
+        return None
+    try:
+        return fast_module(spec, device, fusion_net)
+    except ModelError:
+        return None
 
 
 def _check_strength(strength: object) -> None:
@@ -376,16 +392,17 @@ def run_task(
         box = state.box
     else:
         box = _work_box(name, mode, m, strength, margin) if crop else Box.full(h, w)
+    warm = None if go_on else _warm_start(spec, used, dev, fusion_net)
     if name in ("brighten", "darken") and go_on:
         n_iter = 0  # the same decomposition, gamma applied again
     else:
-        n_iter = _iterations(spec, iterations, used, strength)
+        n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
     inp = TaskInput(
         spec=spec, mode=mode, engine=used, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused),
         mask=box.crop(m), whole=fused, box=box, strength=strength, iterations=n_iter,
         previous=state.payload if go_on and state is not None else None, fusion_net=fusion_net, device=dev,
-        progress=progress, cancel=cancel, seed=seed, exact=exact,
+        progress=progress, cancel=cancel, seed=seed, exact=exact, start=warm,
     )
     runners = FAST_RUNNERS if used == "fast" else RUNNERS
     out = runners[name](inp)

@@ -162,6 +162,23 @@ def test_units_round_trip_and_cache(tmp_path, scene):
     assert len(cache) == 2 and cache.get(fused) is None  # the oldest was dropped
 
 
+def test_prior_units_start_at_the_max_rgb_and_keep_their_kind_in_the_file(tmp_path, scene):
+    _, _, fused, _ = scene
+    units = RetinexUnits(prior=True)
+    units.zero_illumination_head()
+    s0 = np.clip(fused.max(-1), 0.02, 0.98)
+    np.testing.assert_allclose(decompose_fast(units, fused).illumination, s0, atol=1e-5)
+    save_units(tmp_path / "p.pt", units)
+    again = load_units(tmp_path / "p.pt")
+    assert again.prior is True and load_units_kind(tmp_path / "p.pt") == "prior"
+    save_units(tmp_path / "plain.pt", RetinexUnits())
+    assert load_units(tmp_path / "plain.pt").prior is False
+
+
+def load_units_kind(path) -> str:
+    return torch.load(path, weights_only=True)["config"]["units"]
+
+
 @pytest.mark.parametrize("task", ["brighten", "darken"])
 def test_fast_illumination_from_the_cache_equals_the_crop_path(scene, fuser, task):
     vi, ir, fused, mask = scene
@@ -400,3 +417,41 @@ def test_each_engine_trains_a_few_steps_and_writes_a_loadable_file(pair_dir, tmp
         load_units(out)
     else:
         load_denoiser(out)
+
+
+def test_fine_tuned_brighten_starts_from_the_fast_units(scene, fuser):
+    """A warm start: with no iteration the fine-tuning engines give the fast engine's result, and
+    training leaves the shared fast units untouched."""
+    from terf_studio.tuning.engines.retinex import CACHE
+
+    vi, ir, fused, mask = scene
+    CACHE.clear()
+    fast = run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="fast")
+    units = loader.fast_engine("fast-illumination", torch.device("cpu"))
+    before = {k: v.clone() for k, v in units.state_dict().items()}
+    for engine in ("quick", "exact"):
+        r = run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine=engine, iterations=0)
+        assert r.params["warm_start"] is True and r.params["train_scale"] == 1
+        np.testing.assert_allclose(r.image, fast.image, atol=1e-5)
+        trained = run_task("brighten", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine=engine,
+                           iterations=2)
+        assert trained.iterations == 2 and not np.array_equal(trained.image, r.image)
+    assert all(torch.equal(before[k], v) for k, v in units.state_dict().items())
+
+
+def test_warm_start_counts_and_the_scratch_fallback(scene, fuser, monkeypatch):
+    from terf_studio.tuning import illumination
+    from terf_studio.tuning.tasks import _iterations
+
+    spec = TASK_SPECS["darken"]
+    assert _iterations(spec, None, "exact", 1.0, warm=True) == illumination.WARM_EXACT_ITERATIONS
+    assert _iterations(spec, None, "exact", 1.0, warm=False) == illumination.EXACT_ITERATIONS
+    assert _iterations(spec, None, "quick", 1.0, warm=True) == illumination.WARM_QUICK_ITERATIONS
+    assert _iterations(TASK_SPECS["denoise"], None, "exact", 1.0, warm=True) == TASK_SPECS["denoise"].exact_iterations
+    vi, ir, fused, mask = scene
+    monkeypatch.setattr(loader, "find_model", lambda name: None)
+    loader.clear_cache()
+    r = run_task("darken", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=fuser, engine="exact", iterations=1)
+    assert r.params["warm_start"] is False and r.iterations == 1
+    monkeypatch.undo()
+    loader.clear_cache()

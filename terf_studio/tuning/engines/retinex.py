@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from terf_studio.errors import TerfError
+from terf_studio.errors import ModelError, TerfError
 from terf_studio.imaging.color import to_numpy, to_tensor
 from terf_studio.imaging.tiles import needs_tiles, store, tile_grid, window_tensor
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
@@ -35,11 +35,15 @@ ENGINE = "illumination"
 
 
 def save_units(path: str | os.PathLike, units: RetinexUnits, meta: dict | None = None) -> None:
-    save_engine(path, ENGINE, units, {"units": "paper"}, meta)
+    save_engine(path, ENGINE, units, {"units": "prior" if units.prior else "paper"}, meta)
 
 
 def load_units(path: str | os.PathLike) -> RetinexUnits:
-    return load_state(RetinexUnits(), read_engine(path, ENGINE), path)
+    payload = read_engine(path, ENGINE)
+    kind = payload.get("config", {}).get("units", "paper")
+    if kind not in ("paper", "prior"):
+        raise ModelError(f"engine weights '{path}' hold unknown Retinex units {kind!r}")
+    return load_state(RetinexUnits(prior=kind == "prior"), payload, path)
 
 
 #: Context around a tile: the units' receptive radius is 5 pixels (five 3x3 convolutions).
@@ -61,8 +65,8 @@ def decompose_fast(units: RetinexUnits, image: np.ndarray, device: torch.device 
     if needs_tiles(h, w, tile, RETINEX_MARGIN):
         return _decompose_tiles(units, image, dev, tile)
     x = to_tensor(image).to(dev)
-    s = torch.sigmoid(units.illumination(x))
-    n = torch.tanh(units.noise(x))
+    s = units.illumination_map(x)
+    n = units.noise_map(x)
     source = np.array(image, dtype=np.float32)
     illumination = to_numpy(s.cpu())
     noise = to_numpy(n.cpu())
@@ -80,8 +84,8 @@ def _decompose_tiles(units: RetinexUnits, image: np.ndarray, device: torch.devic
     for t in tile_grid(h, w, tile, RETINEX_MARGIN, align=1):
         x = window_tensor(source, t.outer, device)
         inner = t.inner
-        store(illumination, t.core, torch.sigmoid(units.illumination(x))[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
-        store(noise, t.core, torch.tanh(units.noise(x))[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
+        store(illumination, t.core, units.illumination_map(x)[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
+        store(noise, t.core, units.noise_map(x)[..., inner.y0 : inner.y1, inner.x0 : inner.x1])
         core = t.core.slices
         s_core = np.maximum(illumination[core], 1e-4)[..., None]
         reflectance[core] = np.clip((source[core] - noise[core]) / s_core, 0.0, 1.0)
