@@ -34,6 +34,76 @@ def _worker_stack() -> str:
                    for ident, frame in sys._current_frames().items() if ident != me)
 
 
+class GapMeter:
+    """A timer ticking every :data:`TICK_MS` on the GUI thread; the time between two ticks is a
+    gap, kept under the name of the job that ran meanwhile (``phase``, or a label the caller sets).
+    Only ticks while the window's worker runs something count, unless ``always``."""
+
+    def __init__(self, window: Any | None, *, trace: bool = False, always: bool = False) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.gaps: dict[str, list[float]] = {}
+        self.label = "idle"  # the caller's phase when no job runs (used with ``always``)
+        self.phase: dict[str, Any] = {"name": "idle", "last": 0.0}
+        self.trace = trace
+        self.always = always
+        self.clock = QElapsedTimer()
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.follow(window)
+
+    def follow(self, window: Any | None) -> None:
+        """Measure ``window``'s jobs (a soak opens a new window per loop; None: no window)."""
+        self.window = window
+        if window is None:
+            return
+        window.runner.started.connect(lambda job: self.phase.update(name=job.name))
+        window.runner.background_started.connect(
+            lambda job: self.phase.update(name="Strength previews" if job.kind == "preview" else job.name))
+
+    def set_label(self, label: str) -> None:
+        self.label = label
+        self.phase["name"] = label
+
+    def start(self) -> None:
+        self.clock.start()
+        self.phase["last"] = 0.0
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed() / 1e6
+        working = self.window is not None and (self.window.runner.busy or self.window.runner.active)
+        if working or self.always:
+            gap = now - self.phase["last"]
+            self.gaps.setdefault(self.phase["name"], []).append(gap)
+            if self.trace and gap > 100:  # where the worker was before and after
+                print(f"gap {gap:.0f} ms in {self.phase['name']}; worker before:\n"
+                      f"{self.phase.get('where', '?')}\nafter:\n{_worker_stack()}", file=sys.stderr)
+        if self.trace:
+            self.phase["where"] = _worker_stack()
+        if not working and self.always:
+            self.phase["name"] = self.label
+        self.phase["last"] = now
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per phase: ticks, the largest gap, the 99th percentile, gaps over 100 ms."""
+        rows: list[dict[str, Any]] = []
+        for name, values in self.gaps.items():
+            values = sorted(values)
+            rows.append({
+                "job": name,
+                "ticks": len(values),
+                "max_gap_ms": round(values[-1], 1),
+                "p99_gap_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 1),
+                "gaps_over_100ms": sum(v > 100 for v in values),
+            })
+        return rows
+
+
 def _drag_strength(app, window, loop_done: dict) -> None:  # noqa: ANN001
     """Drag the strength slider from 1 to 2 and back to 0.5 (a value every 20 ms), release, and
     wait for the step it applies."""
@@ -71,7 +141,7 @@ def add_bench_gui_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_bench_gui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from terf_studio.errors import TerfError
@@ -85,31 +155,8 @@ def run_bench_gui(args: argparse.Namespace) -> int:
         window.engines.choose(args.engine, remember=False)
         window.resize(1400, 880)
         window.show()
-        clock = QElapsedTimer()
-        gaps: dict[str, list[float]] = {}
-        phase: dict[str, Any] = {"name": "idle", "last": 0.0}
-
-        trace = os.environ.get("TERF_STUDIO_BENCH_TRACE") == "1"
-
-        def tick() -> None:
-            now = clock.nsecsElapsed() / 1e6
-            if window.runner.busy or window.runner.active:
-                gaps.setdefault(phase["name"], []).append(now - phase["last"])
-                if trace and now - phase["last"] > 100:  # where the worker was before and after
-                    print(f"gap {now - phase['last']:.0f} ms in {phase['name']}; worker before:\n"
-                          f"{phase.get('where', '?')}\nafter:\n{_worker_stack()}", file=sys.stderr)
-            if trace:
-                phase["where"] = _worker_stack()
-            phase["last"] = now
-
-        timer = QTimer()
-        timer.setInterval(TICK_MS)
-        timer.timeout.connect(tick)
-        window.runner.started.connect(lambda job: phase.update(name=job.name))
-        window.runner.background_started.connect(
-            lambda job: phase.update(name="Strength previews" if job.kind == "preview" else job.name))
-        clock.start()
-        timer.start()
+        meter = GapMeter(window, trace=os.environ.get("TERF_STUDIO_BENCH_TRACE") == "1")
+        meter.start()
         seconds = {}
         start = time.perf_counter()
         window.script = list(args.command or DEFAULT_COMMANDS)
@@ -125,23 +172,14 @@ def run_bench_gui(args: argparse.Namespace) -> int:
             _drag_strength(app, window, loop_done)
             seconds["drag"] = round(time.perf_counter() - drag_start, 2)
         seconds["total"] = round(time.perf_counter() - start, 2)
-        timer.stop()
+        meter.stop()
         error = window.last_error
         window.undo_stack.setClean()
         window.close()
         window.shutdown()
     if error:
         raise TerfError(f"the benchmark's jobs failed: {error}")
-    rows: list[dict[str, Any]] = []
-    for name, values in gaps.items():
-        values = sorted(values)
-        rows.append({
-            "job": name,
-            "ticks": len(values),
-            "max_gap_ms": round(values[-1], 1),
-            "p99_gap_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 1),
-            "gaps_over_100ms": sum(v > 100 for v in values),
-        })
+    rows = meter.rows()
     report = {"tick_ms": TICK_MS, "seconds": seconds, "jobs": rows,
               "worst_gap_ms": max((r["max_gap_ms"] for r in rows), default=0.0)}
     if args.json:
