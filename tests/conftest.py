@@ -5,6 +5,25 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Hypothesis profiles for tests/fuzz, registered here (the root conftest is read before
+# hypothesis's own --hypothesis-profile option is applied). "ci", the default: a few hundred
+# examples over the whole fuzz suite, derandomized so every run tries the same inputs.
+# "long": pytest tests/fuzz --hypothesis-profile long (thousands of random examples).
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # an environment set up before hypothesis joined the dev extra
+    pass
+else:
+    _fuzz_checks = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+    settings.register_profile(
+        "ci", max_examples=20, deadline=None, derandomize=True, database=None, print_blob=False,
+        suppress_health_check=_fuzz_checks,
+    )
+    settings.register_profile(
+        "long", max_examples=1000, deadline=None, print_blob=True, suppress_health_check=_fuzz_checks,
+    )
+    settings.load_profile("ci")
+
 
 @pytest.fixture(autouse=True)
 def isolated_model_dirs(tmp_path_factory, monkeypatch):
