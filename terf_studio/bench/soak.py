@@ -204,6 +204,8 @@ class Driver:
 def one_loop(driver: Driver, pair: tuple[str, str], commands: tuple[str, ...], folder: Path,
              settings: Any, device: str, rng: random.Random) -> dict[str, Any]:
     """Open, edit, paint, drag the strength, undo/redo, save, reopen, close; what it did."""
+    from PySide6.QtCore import QEvent
+
     window = driver.open_window(settings, folder / "recovery", device)
     driver.meter.start()  # after the window is built (the first one imports torch on this thread)
     done: dict[str, Any] = {"pair": Path(pair[0]).name, "edits": 0}
@@ -259,7 +261,9 @@ def one_loop(driver: Driver, pair: tuple[str, str], commands: tuple[str, ...], f
         window.shutdown()
         window.deleteLater()
         driver.pump(0.05)
-        driver.app.sendPostedEvents(None, 0)  # the deferred delete
+        # Outside a running event loop, processEvents never deletes: without this, every closed
+        # window (and its session) stays in memory.
+        driver.app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         driver.window = None
     return done
 
