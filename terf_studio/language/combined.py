@@ -49,7 +49,7 @@ from typing import Protocol
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
 from .rules import RuleEdit, RuleReading, analyse
-from .words import clean_command
+from .words import clean_command, too_long
 
 _ARTICLES = {"the", "a", "an"}
 
@@ -89,7 +89,7 @@ class CombinedParser:
             text = clean_command(text)  # both readers and the plan see what the terminal showed
         reading = analyse(text)
         rules_plan = reading.plan(time.perf_counter() - start)
-        if self.llm is None:
+        if self.llm is None or too_long(text):  # the rules' plan says why a long command is refused
             return rules_plan.with_timing(time.perf_counter() - start)
         if self.policy == "fallback" and not _has_gap(reading):
             return EditPlan(

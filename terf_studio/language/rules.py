@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from .clauses import Clause, read_command_clauses, split_clauses
 from .plan import Edit, EditPlan
-from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise
+from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise, too_long
 
 __all__ = [
     "Clause",
@@ -214,6 +214,8 @@ def analyse(text: str) -> RuleReading:
         text = clean_command(text)
     if not isinstance(text, str) or not text.strip():
         return RuleReading([], "Nothing to parse: the command is empty.", text if isinstance(text, str) else "")
+    if message := too_long(text):
+        return RuleReading([], message, text)
     clauses = read_command_clauses(text)
     joined = _Joiner(clauses).run()
     edits = _merge_duplicates(joined.edits)

@@ -60,6 +60,20 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+#: The longest command the parsers read, in characters. A command is a sentence or two; reading
+#: (and typo-matching) every word of a pasted page would stall the editor for seconds (20 000
+#: unknown words took 17 s).
+MAX_COMMAND_CHARS = 2000
+
+
+def too_long(text: object) -> str:
+    """The message for a command longer than :data:`MAX_COMMAND_CHARS`; empty when it is not."""
+    if not isinstance(text, str) or len(text) <= MAX_COMMAND_CHARS:
+        return ""
+    return (f"The command is too long ({len(text)} characters, the limit is {MAX_COMMAND_CHARS}): "
+            "say what to change in a sentence or two.")
+
+
 def clean_command(text: str) -> str:
     """``text`` safe to parse and to echo: terminal escape sequences removed (their invisible
     parameters must not end up in targets: ESC[31mtrees is "trees"), other control characters

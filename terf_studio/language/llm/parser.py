@@ -24,7 +24,7 @@ from typing import Any
 
 from ...errors import ModelError
 from ..plan import EditPlan
-from ..words import clean_command
+from ..words import clean_command, too_long
 from .decoder import MAX_ANSWER_TOKENS, N_CTX, Decoder, LayoutError
 from .grammar import command_grammar, validate_output
 from .loading import default_threads, import_llama, is_instruction_tuned, resolve_model_path
@@ -141,6 +141,8 @@ class LlmParser:
         if not isinstance(text, str) or not text.strip():
             return EditPlan(text=text if isinstance(text, str) else "", parser=self.name,
                             message="Nothing to parse: the command is empty.")
+        if message := too_long(text):
+            return EditPlan(text=text, parser=self.name, message=message)
         try:
             raw = self.raw(text)
         except ModelError as exc:
