@@ -26,9 +26,11 @@ Fine-tuning continuation states are not saved: after reopening, repeating a comm
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -146,26 +148,48 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
             vi16 = decode_png16(vi_png)
             ir16 = decode_png16(_read_png(z, "images/ir.png", shape))
             base16 = decode_png16(_read_png(z, "images/fused.png", shape))
+            if (vi16.ndim == 3 and vi16.shape[2] != 3) or ir16.ndim != 2 or base16.shape != (*shape, 3):
+                raise ValueError("its images do not have the expected channels")
             steps = [_read_step(z, entry, n, shape) for n, entry in enumerate(meta["steps"])]
             cursor = int(meta["cursor"])
-            network = meta["network"]
+            network, sources = _fields(meta, "network", "sources")
+            arch, weights, vi_path, ir_path = network["arch"], network.get("weights"), sources["vi"], sources["ir"]
+            paths = (weights, vi_path, ir_path)
+            if not isinstance(arch, str) or not all(v is None or isinstance(v, str) for v in paths):
+                raise ValueError("its network or source paths are not text")
             masks = [_read_mask(z, record, shape) for record in meta.get("masks", [])]
     except (_TooLarge, ImageReadError) as exc:  # a limit: said as it is, not as "damaged"
         raise ProjectError(f"cannot open project '{path}': {exc}") from None
     except ProjectError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, TerfError) as exc:
+    except _DAMAGED as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ProjectError(f"cannot open project '{path}': it is damaged ({reason})") from None
     if not 0 <= cursor <= len(steps) or base16.shape[:2] != vi16.shape[:2]:
         raise ProjectError(f"cannot open project '{path}': its history is inconsistent")
-    weights = network.get("weights")
-    fuser = load_fuser(network["arch"], weights if weights and Path(weights).is_file() else None, device)
-    session = EditSession(vi16, ir16, fuser, fused=base16, vi_path=meta["sources"]["vi"], ir_path=meta["sources"]["ir"])
+    fuser = load_fuser(arch, weights if weights and Path(weights).is_file() else None, device)
+    session = EditSession(vi16, ir16, fuser, fused=base16, vi_path=vi_path, ir_path=ir_path)
     session.steps = steps
     session.go_to(cursor)
     session.masks = masks
     return session
+
+
+#: What reading a damaged or crafted archive raises, besides our own errors: zipfile's own, the
+#: decompressors' (zlib, bz2 as OSError, lzma; EOFError when a stream ends early), unsupported or
+#: encrypted members (NotImplementedError, RuntimeError), JSON nested too deep (RecursionError),
+#: and values of the wrong type or range in project.json (int(inf) is an OverflowError).
+_DAMAGED = (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, ArithmeticError, RuntimeError,
+            EOFError, OSError, zlib.error, lzma.LZMAError, TerfError)
+
+
+def _fields(meta: dict[str, Any], *names: str) -> list[dict[str, Any]]:
+    """The JSON objects ``meta[name]``; a ValueError names one that is not an object."""
+    values = [meta[name] for name in names]
+    for name, value in zip(names, values):
+        if not isinstance(value, dict):
+            raise ValueError(f"'{name}' is not an object")
+    return values
 
 
 class _TooLarge(ProjectError):
@@ -230,13 +254,15 @@ def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int, shape: tuple[i
         if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
             raise ValueError(f"step {n}'s box {[x0, y0, x1, y1]} is outside the image")
         patch = Patch((x0, y0, x1, y1), _read_png(z, f"steps/{n}.png", (y1 - y0, x1 - x0)))
-        if decode_png16(patch.png).shape[:2] != (y1 - y0, x1 - x0):
+        if decode_png16(patch.png).shape != (y1 - y0, x1 - x0, 3):  # fused images are RGB
             raise ValueError(f"step {n}'s patch does not match its box")
     edits = [
         AppliedEdit(Edit.from_dict(e["edit"]), _read_png(z, e["mask"], shape) if e["mask"] else None,
                     _info(e["info"]))
         for e in entry["edits"]
     ]
+    if not isinstance(entry["text"], str):
+        raise ValueError(f"step {n}'s text is not text")
     return Step(entry["text"], edits, patch, float(entry["seconds"]))
 
 
