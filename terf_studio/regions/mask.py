@@ -18,10 +18,12 @@ Conventions
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import io
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging.io import to_float
+from terf_studio.imaging.io import MAX_PIXELS, png_dimensions, to_float
 
 DEFAULT_COLOUR = (255, 64, 64)
 
@@ -324,11 +326,16 @@ class Mask:
         keyword arguments override it."""
         if not data.startswith(_PNG_SIGNATURE):
             raise ValueError("not PNG data")
+        width, height = png_dimensions(data)  # checked before Pillow decodes it to read the text
+        if width * height > MAX_PIXELS:
+            raise ValueError(f"it is too large ({width}x{height}, the limit is {MAX_PIXELS / 1e6:.0f} MP)")
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                text = dict(getattr(img, "text", {}) or {})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as img:
+                    text = dict(getattr(img, "text", {}) or {})
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for damaged files
-            raise ValueError(f"damaged PNG data ({exc})") from None
+            raise ValueError(f"damaged PNG data ({' '.join(str(exc).split())})") from None
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ValueError("damaged PNG data")
@@ -341,8 +348,9 @@ class Mask:
         if _PNG_META_KEY in text:
             try:
                 saved = {k: v for k, v in json.loads(text[_PNG_META_KEY]).items() if k in _META_FIELDS}
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):
                 saved = {}
+            _check_meta(saved)
         saved.update(meta)
         return cls(pixels, **saved)
 
@@ -391,8 +399,13 @@ class Mask:
     @classmethod
     def from_rle(cls, rle: dict, **meta: Any) -> Mask:
         """Inverse of :meth:`to_rle`."""
-        h, w = (int(v) for v in rle["size"])
-        counts = np.asarray(rle["counts"], dtype=np.int64)
+        try:
+            h, w = (int(v) for v in rle["size"])
+            counts = np.asarray(rle["counts"], dtype=np.int64)
+        except (KeyError, TypeError, OverflowError) as exc:  # a record read from a file: untrusted
+            raise ValueError(f"not an RLE record ({exc})") from None
+        if not (0 < h and 0 < w and h * w <= MAX_PIXELS) or counts.ndim != 1:
+            raise ValueError(f"RLE size {h}x{w} is empty or above the image limit")
         if counts.sum() != h * w or (counts < 0).any():
             raise ValueError(f"RLE counts do not add up to {h}x{w} pixels")
         values = np.arange(counts.size) % 2 == 1
@@ -411,12 +424,19 @@ class Mask:
 
     @classmethod
     def from_dict(cls, record: dict) -> Mask:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; ValueError for a record that is not one."""
+        if not isinstance(record, dict):
+            raise ValueError("a mask record is a JSON object")
         meta = {k: record[k] for k in _META_FIELDS if k in record}
+        _check_meta(meta)
         if "rle" in record:
             return cls.from_rle(record["rle"], **meta)
         if "png16" in record:
-            return cls.from_png_bytes(base64.b64decode(record["png16"]), **meta)
+            try:
+                data = base64.b64decode(record["png16"])
+            except (TypeError, binascii.Error) as exc:
+                raise ValueError(f"not a base64 mask PNG ({exc})") from None
+            return cls.from_png_bytes(data, **meta)
         raise ValueError("a mask record needs 'rle' or 'png16'")
 
     def _meta(self) -> dict:
@@ -436,6 +456,20 @@ class Mask:
 
 
 _META_FIELDS = ("label", "colour", "source", "confidence")
+
+
+def _check_meta(saved: dict[str, Any]) -> None:
+    """Metadata read from a file is untrusted: a ValueError names a field of the wrong type."""
+    for key in ("label", "source"):
+        if key in saved and not isinstance(saved[key], str):
+            raise ValueError(f"damaged mask metadata ({key} is not text)")
+    colour = saved.get("colour", DEFAULT_COLOUR)
+    if not (isinstance(colour, (list, tuple)) and len(colour) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in colour)):
+        raise ValueError("damaged mask metadata (colour is not three integers in 0..255)")
+    confidence = saved.get("confidence", 1.0)
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not np.isfinite(confidence):
+        raise ValueError("damaged mask metadata (confidence is not a number)")
 
 
 def _distance_to(region: np.ndarray) -> np.ndarray:
