@@ -255,13 +255,21 @@ class EditPlan:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "EditPlan":
+        """The plan a JSON object describes; ValueError for anything else."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            raise ValueError(f"not an edit plan ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> "EditPlan":
         if not isinstance(data, Mapping):
             raise ValueError("an edit plan must be a JSON object")
         edits = data.get("edits", [])
         if not isinstance(edits, list):
             raise ValueError("'edits' must be a list")
         readings = {
-            str(name): cls.from_dict(plan) for name, plan in (data.get("readings") or {}).items()
+            str(name): cls._from_dict(plan) for name, plan in (data.get("readings") or {}).items()
         }
         return cls(
             edits=tuple(Edit.from_dict(e) for e in edits),
