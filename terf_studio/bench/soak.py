@@ -54,6 +54,18 @@ def rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def trim_heap() -> bool:
+    """Hand the allocator's free heap pages back to the system (glibc's ``malloc_trim``; False
+    elsewhere). The RSS that this removes was fragmentation, not objects alive."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def load_average() -> list[float] | None:
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -276,6 +288,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic-size", default="240x320", help="HxW of the synthetic pairs")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0, help="order of the pairs and the strokes")
+    p.add_argument("--trim", action="store_true",
+                   help="also measure RSS after handing free heap pages back (malloc_trim) each loop: "
+                        "tells a leak from fragmentation")
     p.add_argument("--json", action="store_true")
 
 
@@ -288,6 +303,7 @@ def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     errors: list[dict[str, Any]] = []
     rss: list[float] = []
+    trimmed: list[float] = []  # with --trim: RSS after malloc_trim
     loops: list[dict[str, Any]] = []
     load_start = load_average()
     start = time.perf_counter()
@@ -331,6 +347,9 @@ def run(args: argparse.Namespace) -> int:
                 gc.collect()
                 rss.append(round(rss_mb(), 1))
                 done.update(loop=i + 1, rss_mb=rss[-1], seconds=round(time.perf_counter() - start, 1))
+                if args.trim and trim_heap():
+                    trimmed.append(round(rss_mb(), 1))
+                    done["rss_trimmed_mb"] = trimmed[-1]
                 loops.append(done)
                 print(f"loop {i + 1}: {done['pair']}, {done.get('edits', 0)} edits, RSS {rss[-1]:.0f} MB, "
                       f"{len(errors)} errors so far", file=sys.stderr, flush=True)  # progress, beside --json
@@ -348,6 +367,7 @@ def run(args: argparse.Namespace) -> int:
         "rss_end_mb": rss[-1],
         "rss_max_mb": max(rss),
         "rss_growth_after_first_loop_mb": round(rss[-1] - rss[0], 1),
+        "rss_trimmed_growth_after_first_loop_mb": round(trimmed[-1] - trimmed[0], 1) if trimmed else None,
         "max_gap_ms": worst["max_gap_ms"] if worst else 0.0,
         "max_gap_step": worst["job"] if worst else None,
         "gaps_over_100ms": sum(r["gaps_over_100ms"] for r in rows),
@@ -365,6 +385,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"soak: {report['loops']} loops in {report['minutes']} min over {report['pairs']} {source} pairs")
         print(f"RSS after loop 1 {report['rss_after_first_loop_mb']:.0f} MB, at the end {report['rss_end_mb']:.0f} MB "
               f"(growth {report['rss_growth_after_first_loop_mb']:+.0f} MB, max {report['rss_max_mb']:.0f} MB)")
+        if trimmed:
+            print(f"after malloc_trim: loop 1 {trimmed[0]:.0f} MB, at the end {trimmed[-1]:.0f} MB "
+                  f"(growth {trimmed[-1] - trimmed[0]:+.0f} MB)")
         print(f"GUI thread: largest gap {report['max_gap_ms']:.0f} ms ({report['max_gap_step']}), "
               f"{report['gaps_over_100ms']} gaps over 100 ms in {report['ticks']} ticks")
         print(f"load average {load_start} -> {report['load_average_end']}")

@@ -3,13 +3,17 @@
 :func:`fast_engine` returns the loaded module for a task or raises a one-line
 :class:`~terf_studio.errors.ModelError` saying which file is missing; callers fall back to
 fine-tuning with that message as a notice. Loaded modules are cached by file and device; the
-conditioned fusion network is cached per base network (its FiLM layers sit on that network).
+conditioned fusion network is cached per base network (its FiLM layers sit on a copy of that
+network) and goes when that network goes: each opened pair loads its own, so a cache keyed by
+``id(base)`` grew by one network per document (and could hand a new network the engine of an
+old one whose id it reused).
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _cache: dict[tuple, nn.Module] = {}
+_per_base: weakref.WeakKeyDictionary[nn.Module, dict[tuple, nn.Module]] = weakref.WeakKeyDictionary()
 
 
 def fast_weights_path(model: str) -> Path:
@@ -61,11 +66,10 @@ def fast_engine(model: str, device: torch.device, base: FusionNet | None = None)
     if model.startswith("fast-inclination"):
         if base is None:
             raise ModelError("the fast inclination engine needs the fusion network it was trained on")
-        key = _key(path, device, id(base))
-    else:
-        key = _key(path, device)
+    key = _key(path, device)
     with _lock:
-        found = _cache.get(key)
+        cache = _per_base.setdefault(base, {}) if base is not None and model.startswith("fast-inclination") else _cache
+        found = cache.get(key)
         if found is not None:
             return found
         if model.startswith("fast-inclination"):
@@ -80,10 +84,11 @@ def fast_engine(model: str, device: torch.device, base: FusionNet | None = None)
         else:
             raise ModelError(f"no fast engine is called {model!r}")
         module = module.to(device).eval()
-        _cache[key] = module
+        cache[key] = module
         return module
 
 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _per_base.clear()
