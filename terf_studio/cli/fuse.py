@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from terf_studio.cli.common import add_model_arguments
@@ -18,18 +21,31 @@ from terf_studio.imaging import read_pair, write_image
 from terf_studio.imaging.folders import find_pairs
 from terf_studio.imaging.io import check_output_image_path
 
+if TYPE_CHECKING:
+    from terf_studio.fusion.inference import Fuser
+
+
+def fuse_stored(fuser: Fuser, vi_path: str | os.PathLike, ir_path: str | os.PathLike, output: str | os.PathLike,
+                bit_depth: int, resize_ir: bool) -> np.ndarray:
+    """Read a pair as stored (uint8/uint16) and fuse it into a uint8 or uint16 array of the output's
+    bit depth: no float copy of a whole image is made (the fusion converts a tile at a time), so a
+    large pair takes a few bytes a pixel. A flat result from non-flat inputs is refused."""
+    vi, ir = read_pair(vi_path, ir_path, resize_ir=resize_ir, stored=True)
+    out = np.empty((*ir.shape[:2], 3), np.uint8 if bit_depth == 8 else np.uint16)
+    fused = fuser.fuse(vi, ir, out=out)
+    refuse_constant_output(fused, (vi, ir), output, bit_depth)
+    return fused
+
 
 def fuse_one(args: argparse.Namespace) -> int:
     check_output_image_path(args.output, args.bit_depth)
     refuse_overwriting_inputs({"output image": args.output},
                               {"visible image": args.vis, "infrared image": args.ir, "weights file": args.weights})
     fuser = load_fuser(args.arch, args.weights, args.device)
-    vi, ir = read_pair(args.vis, args.ir, resize_ir=args.resize_ir)
     t0 = time.perf_counter()
-    fused = fuser.fuse(vi, ir)
+    fused = fuse_stored(fuser, args.vis, args.ir, args.output, args.bit_depth, args.resize_ir)
     seconds = time.perf_counter() - t0
-    refuse_constant_output(fused, (vi, ir), args.output, args.bit_depth)
-    write_image(args.output, fused, bit_depth=args.bit_depth)
+    write_image(args.output, fused, bit_depth=args.bit_depth, in_place=True)
     where = describe_device(fuser.device)
     print(f"fused {args.vis} + {args.ir} -> {args.output} ({fuser.arch}, {where}, {seconds:.2f} s)")
     return 0
@@ -49,10 +65,8 @@ def fuse_folders(args: argparse.Namespace) -> int:
     failures = []
     for pair in tqdm(pairs, desc=f"fusing ({fuser.arch})", unit="pair"):
         try:
-            vi, ir = read_pair(pair.vi, pair.ir, resize_ir=args.resize_ir)
-            fused = fuser.fuse(vi, ir)
-            refuse_constant_output(fused, (vi, ir), outputs[pair.name], args.bit_depth)
-            write_image(outputs[pair.name], fused, bit_depth=args.bit_depth)
+            fused = fuse_stored(fuser, pair.vi, pair.ir, outputs[pair.name], args.bit_depth, args.resize_ir)
+            write_image(outputs[pair.name], fused, bit_depth=args.bit_depth, in_place=True)
         except TerfError as exc:  # one bad pair must not stop the batch
             failures.append(str(exc))
             tqdm.write(f"skipped: {exc}", file=sys.stderr)

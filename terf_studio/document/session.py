@@ -45,6 +45,15 @@ def from_u16(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / np.float32(U16)
 
 
+def as_u16(image: np.ndarray) -> np.ndarray:
+    """An image on the 16-bit grid: uint16 as it is, uint8 exactly (x 257), float via :func:`to_u16`."""
+    if image.dtype == np.uint16:
+        return image
+    if image.dtype == np.uint8:
+        return image.astype(np.uint16) * np.uint16(257)
+    return to_u16(image)
+
+
 def encode_png16(image: np.ndarray) -> bytes:
     """Lossless 16-bit PNG bytes of a uint16 (H,W) or RGB (H,W,3) array."""
     data = image[..., ::-1] if image.ndim == 3 else image  # OpenCV stores BGR
@@ -135,12 +144,15 @@ class EditSession:
         vi_path: str | None = None,
         ir_path: str | None = None,
     ) -> None:
-        self.vi16 = vi if vi.dtype == np.uint16 else to_u16(vi)
-        self.ir16 = ir if ir.dtype == np.uint16 else to_u16(ir)
+        self.vi16 = as_u16(vi)
+        self.ir16 = as_u16(ir)
         self.fuser = fuser
         self.vi_path, self.ir_path = vi_path, ir_path
         if fused is None:
-            fused = fuser.fuse(from_u16(self.vi16), from_u16(self.ir16))
+            # Straight from and into the 16-bit arrays (the fusion converts a tile at a time): the
+            # same values as to_u16(fuse(from_u16(...))) without float copies of the whole pair.
+            out = np.empty((*self.ir16.shape[:2], 3), np.uint16)
+            fused = fuser.fuse(self.vi16, self.ir16, out=out)
         self.base16 = fused if fused.dtype == np.uint16 else to_u16(fused)
         self.steps: list[Step] = []
         self.cursor = 0  # steps[:cursor] are applied
@@ -163,7 +175,7 @@ class EditSession:
         from terf_studio.fusion import load_fuser
         from terf_studio.imaging import read_pair
 
-        vi, ir = read_pair(vi_path, ir_path, resize_ir=resize_ir)
+        vi, ir = read_pair(vi_path, ir_path, resize_ir=resize_ir, stored=True)
         return cls(vi, ir, load_fuser(arch, weights, device), vi_path=str(vi_path), ir_path=str(ir_path))
 
     # -- images ------------------------------------------------------------------------------
@@ -349,13 +361,15 @@ class EditSession:
     def warm_up_fast_engines(self) -> bool:
         """Decompose the current image for the fast brighten / darken (into the engines' cache),
         so those commands are a gamma on the cached illumination. False when the fast weights are
-        missing or the device is not a CPU (nothing to prepare then)."""
+        missing, the device is not a CPU or the image is above the cache's pixel limit
+        (``retinex.CACHE_MAX_PIXELS``; those commands then decompose their crop): nothing to
+        prepare then."""
         from terf_studio.errors import ModelError
         from terf_studio.tuning.engines.loader import fast_engine
-        from terf_studio.tuning.engines.retinex import prepare
+        from terf_studio.tuning.engines.retinex import cacheable, prepare
 
         device = self.fuser.device
-        if device.type != "cpu":
+        if device.type != "cpu" or not cacheable(self._current16):
             return False
         try:
             units = fast_engine("fast-illumination", device)

@@ -82,6 +82,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     are expanded and the EXIF orientation is applied. Any failure raises
     :class:`ImageReadError` with a one-line message naming the file.
     """
+    return to_float(read_image_stored(path))
+
+
+def read_image_stored(path: str | os.PathLike) -> np.ndarray:
+    """:func:`read_image` without the conversion to float: the samples as stored, uint8 or uint16.
+
+    A third (8-bit) or a sixth (16-bit) of the float image's memory: large images are read this
+    way and converted a tile at a time by whoever uses them.
+    """
     data = _read_bytes(path)
     fmt = next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), None)
     if fmt is None:
@@ -100,16 +109,21 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if pixels.dtype not in (np.uint8, np.uint16):
         reason = f"{pixels.dtype} samples are not supported, only 8- and 16-bit images"
         raise _read_error(path, reason)
-    return to_float(_orient(_to_grey_or_rgb(pixels), orientation))
+    del data  # the file's bytes, before the copies below
+    return _orient(_to_grey_or_rgb(pixels), orientation)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) -> None:
+def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, in_place: bool = False) -> None:
     """Write a (H, W) or (H, W, 3) RGB image; the format follows the extension.
 
     Float input is clipped to [0, 1] and rounded; uint8/uint16 input is written
     unchanged when it matches ``bit_depth``. PNG and TIFF take 8 or 16 bits,
     JPEG and BMP 8 bits. Missing parent folders are created. The file is
     replaced only once the new one is complete.
+
+    ``in_place``: a uint8/uint16 ``image`` at ``bit_depth`` has its channels put in the encoder's
+    order within itself, and back afterwards, instead of in a copy (a large image is then not held
+    twice; nothing else may read ``image`` meanwhile).
     """
     target = Path(path)
     ext = check_output_image_path(target, bit_depth)
@@ -118,15 +132,22 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8) 
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
     pixels = _quantize(image, bit_depth)
-    if pixels.ndim == 3:
+    swap = pixels.ndim == 3 and in_place and pixels is image and pixels.flags.c_contiguous and pixels.flags.writeable
+    if pixels.ndim == 3 and not swap:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(ext, pixels)
+    if swap:
+        _reverse_channels(pixels)
+    try:
+        ok, encoded = cv2.imencode(ext, pixels)
+    finally:
+        if swap:
+            _reverse_channels(pixels)
     if not ok:
         raise TerfError(f"cannot write image '{target}': encoding as {ext} failed")
     partial = target.with_name(target.name + ".part")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(encoded.tobytes())
+        partial.write_bytes(encoded.data)  # the encoder's buffer itself, not a copy of it
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -257,17 +278,42 @@ def _check_tiff_size(path: str | os.PathLike, data: bytes) -> None:
     check_pixel_limit(width, height, f"image '{os.fspath(path)}'")
 
 
+#: Rows per band when a whole image is compared or reordered a band at a time (no full-size temporaries).
+_BAND_ROWS = 256
+
+
 def _to_grey_or_rgb(pixels: np.ndarray) -> np.ndarray:
-    """Drop alpha, BGR to RGB, and collapse equal channels to one grey channel."""
+    """Drop alpha, BGR to RGB, and collapse equal channels to one grey channel.
+
+    Done a band of rows at a time and, for a plain 3-channel image, in place: a large image is
+    never held twice (the decoded array is ours alone).
+    """
     if pixels.ndim == 3:
         if pixels.shape[2] in (1, 2):  # grey, or grey + alpha
             return pixels[:, :, 0]
         bgr = pixels[:, :, :3]
-        blue, green, red = bgr[:, :, 0], bgr[:, :, 1], bgr[:, :, 2]
-        if np.array_equal(blue, green) and np.array_equal(blue, red):
-            return blue
-        return bgr[:, :, ::-1]
+        if _channels_equal(bgr):
+            return bgr[:, :, 0]
+        if pixels.shape[2] != 3:  # alpha: a new array without it
+            return bgr[:, :, ::-1]
+        _reverse_channels(pixels)
+        return pixels
     return pixels
+
+
+def _reverse_channels(pixels: np.ndarray) -> None:
+    """RGB <-> BGR within ``pixels`` (H, W, 3), a band of rows at a time."""
+    for y0 in range(0, pixels.shape[0], _BAND_ROWS):
+        band = pixels[y0 : y0 + _BAND_ROWS]
+        band[...] = band[:, :, ::-1].copy()
+
+
+def _channels_equal(bgr: np.ndarray) -> bool:
+    for y0 in range(0, bgr.shape[0], _BAND_ROWS):
+        band = bgr[y0 : y0 + _BAND_ROWS]
+        if not (np.array_equal(band[:, :, 0], band[:, :, 1]) and np.array_equal(band[:, :, 0], band[:, :, 2])):
+            return False
+    return True
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:

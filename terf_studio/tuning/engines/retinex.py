@@ -12,6 +12,10 @@ computes it in the background right after a pair opens (and after each edit) and
 darken command, or a strength change, is then a gamma on the cached ``S``: milliseconds.
 The units are convolutional with an 11x11 receptive field, so a crop decomposed on its own
 (with the task's 16-pixel margin) equals the cached whole-image decomposition inside the mask.
+
+A cached decomposition holds 40 bytes a pixel (float32 ``S``, ``R``, ``N`` and the source), so
+images above :data:`CACHE_MAX_PIXELS` are never cached: there a brighten or darken decomposes
+only the edited crop, as it does whenever the cache misses.
 """
 
 from __future__ import annotations
@@ -139,13 +143,22 @@ class DecompositionCache:
 #: The process-wide cache the editor fills in the background and the fast engine reads.
 CACHE = DecompositionCache()
 
+#: The largest image (in pixels) whose whole decomposition is cached: 16 MP is 640 MB an entry;
+#: larger ones are decomposed a crop at a time (a 179 MP image would take 7 GB an entry).
+CACHE_MAX_PIXELS = 16_000_000
+
+
+def cacheable(image: np.ndarray) -> bool:
+    """Whether the whole decomposition of ``image`` may be cached (:data:`CACHE_MAX_PIXELS`)."""
+    return image.shape[0] * image.shape[1] <= CACHE_MAX_PIXELS
+
 
 def decomposition_for(units: RetinexUnits, image: np.ndarray, box: Box | None = None,
                       device: torch.device | str = "cpu", cache: DecompositionCache | None = CACHE,
                       whole: np.ndarray | None = None) -> tuple[Decomposition, bool]:
     """The decomposition of ``whole[box]`` (or of ``image``): from the cache when ``whole`` is
     cached, else one forward pass on ``image`` (the crop). Returns it and whether it was cached."""
-    if cache is not None and whole is not None and box is not None:
+    if cache is not None and whole is not None and box is not None and cacheable(whole):
         cached = cache.get(whole)
         if cached is not None:
             return crop_decomposition(cached, box), True
@@ -153,8 +166,11 @@ def decomposition_for(units: RetinexUnits, image: np.ndarray, box: Box | None = 
 
 
 def prepare(units: RetinexUnits, image: np.ndarray, device: torch.device | str = "cpu",
-            cache: DecompositionCache = CACHE) -> Decomposition:
-    """Decompose a whole image into the cache (the editor calls this on its worker)."""
+            cache: DecompositionCache = CACHE) -> Decomposition | None:
+    """Decompose a whole image into the cache (the editor calls this on its worker); None, and
+    nothing done, for an image above :data:`CACHE_MAX_PIXELS`."""
+    if not cacheable(image):
+        return None
     found = cache.get(image)
     if found is None:
         found = decompose_fast(units, image, device)
