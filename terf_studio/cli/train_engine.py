@@ -30,6 +30,9 @@ def add_train_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    p.add_argument("--units", choices=("prior", "paper"), default="prior",
+                   help="illumination: units with the max-RGB prior (the fast engine, default) or the paper's plain "
+                   "units (the fine-tuning engines' start, models/illumination-start.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the weights in --out (fresh optimiser)")
 
 
@@ -40,7 +43,7 @@ def run_train_engine(args: argparse.Namespace) -> int:
         engine=args.engine, data=Path(args.data), out=Path(args.out or DEFAULT_OUT[args.engine]),
         minutes=args.minutes, steps=args.steps, batch_size=args.batch_size or DEFAULT_BATCH[args.engine],
         crop=args.crop or DEFAULT_CROP[args.engine], lr=args.lr, seed=args.seed, threads=args.threads,
-        limit=args.limit, resume=args.resume,
+        limit=args.limit, resume=args.resume, prior_units=args.units == "prior",
     )
     meta = train_engine(opts)
     print(f"trained the {args.engine} engine for {meta['steps']} steps in {meta['seconds']:.0f} s "

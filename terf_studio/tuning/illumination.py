@@ -42,14 +42,16 @@ image reduced 2x and applies them to the full-resolution image; the units are co
 learn a mostly local mapping, so this lands within about 1-1.3 grey levels of full-resolution
 training at a quarter of the cost per iteration (numbers in ``terf_studio.tuning.tasks``).
 
-Warm start. When the fast engine's trained units are installed, quick and exact start from a
-copy of them (lr 2e-4, 100 / 200 iterations at full resolution) instead of from scratch.
-Measured on the bench regions FLIR_00977 trees and MSRS 00858N (night), each reduced 2x
-(103x142 and 136x176): from scratch the paper's 500 iterations end at a loss of 0.343 and 0.403;
-the warm start begins at 0.321 and 0.709 and reaches 0.319 / 0.427 after 100 and 0.306 / 0.363
-after 200 iterations (lr 1e-4: 0.311 / 0.384 after 200; lr 5e-4: 0.304 / 0.361, with a larger
-bump over the first 25 iterations). Its brightened result lies 0.37 and 0.85 grey levels from
-the 500-iteration scratch result (mean absolute difference), at 40% of the iterations.
+Warm start. When ``models/illumination-start.pt`` (the paper's units trained once over many fused
+images) is installed, quick and exact start from a copy of it (lr 2e-4, 100 / 200 iterations at
+full resolution) instead of from scratch. Measured on the bench regions FLIR_00977 trees and MSRS
+00858N (night), each reduced 2x (103x142 and 136x176): from scratch the paper's 500 iterations
+end at a loss of 0.343 and 0.403; the warm start begins at 0.321 and 0.709 and reaches 0.319 /
+0.427 after 100 and 0.306 / 0.363 after 200 iterations (lr 1e-4: 0.311 / 0.384 after 200; lr
+5e-4: 0.304 / 0.361, with a larger bump over the first 25 iterations). Its brightened result lies
+0.37 and 0.85 grey levels from the 500-iteration scratch result (mean absolute difference), at
+40% of the iterations. The fast engine's units (``prior=True``) are not used as the start: from
+them 200 iterations reached only 0.435 / 0.819.
 
 Strength -> gamma: brighten ``gamma = 1 / (1 + 0.6 * strength)`` (0.625 at strength 1),
 darken ``gamma = 1 + 0.6 * strength`` (1.6 at strength 1). Repeating multiplies the gammas

@@ -13,9 +13,10 @@ Engines (see :mod:`terf_studio.tuning.engines`):
 ``exact``   the paper's test-time fine-tuning with the paper's counts (section 3.1.2)
 ==========  ==========================================================================
 
-Brighten / darken fine-tune from the fast engine's trained units when they are installed (a warm
-start, with the ``warm_*`` counts): the trained units already fit an image's own Retinex loss
-better than 500 iterations from scratch (numbers in :mod:`terf_studio.tuning.illumination`).
+Brighten / darken fine-tune from units trained once over many images (``illumination-start``)
+when they are installed (a warm start, with the ``warm_*`` counts): they already fit an image's own
+Retinex loss about as well as 500 iterations from scratch (numbers in
+:mod:`terf_studio.tuning.illumination`).
 
 ``auto`` picks ``fast`` on a CPU and ``quick`` on CUDA (where fine-tuning takes seconds).
 """
@@ -52,8 +53,9 @@ class TaskSpec:
     exact_iterations: int = 0
     quick_iterations: int = 0
     iterations_scale_with_strength: bool = False  # else the strength sets a parameter (gamma, sigma)
-    #: Counts of quick / exact when they start from the fast engine's weights (a warm start);
-    #: 0: the fine-tuning engines always start from scratch.
+    #: Model (registry name) the fine-tuning engines start from when it is installed (a warm
+    #: start), and their counts then; None: they always start from scratch.
+    warm_model: str | None = None
     warm_quick_iterations: int = 0
     warm_exact_iterations: int = 0
     fast_model: str | None = None  # model registry name of the fast engine's weights
@@ -77,11 +79,11 @@ _SPECS: tuple[TaskSpec, ...] = (
              measure="closer to visible"),
     TaskSpec("brighten", "raise the illumination (gamma < 1)", exact_iterations=illum_mod.EXACT_ITERATIONS,
              quick_iterations=400, fast_model="fast-illumination", measure="brighter",
-             warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
+             warm_model="illumination-start", warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
              warm_exact_iterations=illum_mod.WARM_EXACT_ITERATIONS),
     TaskSpec("darken", "lower the illumination (gamma > 1)", exact_iterations=illum_mod.EXACT_ITERATIONS,
              quick_iterations=400, fast_model="fast-illumination", measure="darker",
-             warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
+             warm_model="illumination-start", warm_quick_iterations=illum_mod.WARM_QUICK_ITERATIONS,
              warm_exact_iterations=illum_mod.WARM_EXACT_ITERATIONS),
     TaskSpec("denoise", "remove noise", modes=denoise_mod.MODES, default_mode="visible",
              exact_iterations=denoise_mod.EXACT_ITERATIONS, quick_iterations=80,

@@ -272,7 +272,7 @@ def _iterations(spec: TaskSpec, iterations: int | None, engine: str, strength: f
         if iterations < 0:
             raise TerfError("iterations must be zero or more")
         return int(iterations)
-    if warm and spec.warm_exact_iterations:
+    if warm and spec.warm_model is not None:
         base = spec.warm_exact_iterations if engine == "exact" else spec.warm_quick_iterations
     else:
         base = spec.exact_iterations if engine == "exact" else spec.quick_iterations
@@ -296,12 +296,14 @@ def _choose_engine(spec: TaskSpec, engine: str, exact: bool, device: torch.devic
 
 def _warm_start(spec: TaskSpec, engine: str, device: torch.device,
                 fusion_net: FusionNet | Fuser | None) -> torch.nn.Module | None:
-    """The fast engine's module a fine-tuning engine starts from, or None (no warm start for
-    this task, or its weights are missing: then it starts from scratch, as the paper does)."""
-    if engine == "fast" or not spec.warm_exact_iterations:
+    """The trained module a fine-tuning engine starts from, or None (no warm start for this task,
+    or its weights are missing: then it starts from scratch, as the paper does)."""
+    from terf_studio.tuning.engines.loader import fast_engine
+
+    if engine == "fast" or spec.warm_model is None:
         return None
     try:
-        return fast_module(spec, device, fusion_net)
+        return fast_engine(spec.warm_model, device)
     except ModelError:
         return None
 

@@ -120,9 +120,21 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="fast-illumination",
             filename="fast-illumination.pt",
-            description="fast engine: the paper's Retinex units trained over many fused images (brighten / darken)",
+            description="fast engine: Retinex units with a max-RGB prior trained over many fused images "
+            "(brighten / darken)",
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine illumination`",
+            shipped=True,
+            content=("engine", "illumination"),
+        ),
+        ModelSpec(
+            name="illumination-start",
+            filename="illumination-start.pt",
+            description="the paper's Retinex units trained over many fused images: where brighten / darken "
+            "fine-tuning (quick, exact) starts instead of from scratch",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train-engine illumination --units paper "
+            "--out models/illumination-start.pt`",
             shipped=True,
             content=("engine", "illumination"),
         ),

@@ -77,7 +77,7 @@ def fast_engine(model: str, device: torch.device, base: FusionNet | None = None)
             # torch's stub for Module.to lacks memory_format, which Module.to accepts.
             plain = copy.deepcopy(base).to(device, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
             module: nn.Module = load_conditioned(path, plain)
-        elif model == "fast-illumination":
+        elif model in ("fast-illumination", "illumination-start"):
             module = load_units(path)
         elif model == "fast-denoise":
             module = load_denoiser(path)

@@ -36,7 +36,7 @@ from terf_studio.fusion.training import list_pairs, load_pairs, random_crop, see
 from terf_studio.tuning.engines.conditioned import ConditionedFusion, inclination_loss, save_conditioned
 from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, save_denoiser
 from terf_studio.tuning.engines.retinex import save_units
-from terf_studio.tuning.illumination import RetinexLoss, RetinexUnits
+from terf_studio.tuning.illumination import ILLUMINATION_BIAS, RetinexLoss, RetinexUnits
 from terf_studio.tuning.units import xavier_init
 
 ENGINES = ("inclination", "illumination", "denoise")
@@ -58,6 +58,7 @@ class EngineTrainOptions:
     save_every: int = 50
     limit: int | None = None  # first N training pairs only (quick runs, tests)
     resume: bool = False  # start from the weights already in ``out`` (the optimiser starts afresh)
+    prior_units: bool = True  # illumination: Retinex units with the max-RGB prior (the fast engine)
 
 
 def training_pairs(data: Path, limit: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -232,8 +233,13 @@ def train_illumination(opts: EngineTrainOptions) -> dict:
     # The prior units start at S = max RGB (see RetinexUnits): the paper's plain units, trained
     # over many images, settled on a nearly constant S (0.74-0.82 on every bench image, night
     # ones included), so fast brightening hardly moved dark images.
-    units = xavier_init(RetinexUnits(prior=True), opts.seed)
-    units.zero_illumination_head()
+    # The paper's plain units (prior_units=False) are what the fine-tuning engines start from
+    # (models/illumination-start.pt): a good start, but a poor fast engine on their own.
+    units = xavier_init(RetinexUnits(prior=opts.prior_units), opts.seed)
+    if opts.prior_units:
+        units.zero_illumination_head()
+    else:
+        units.set_illumination_bias(ILLUMINATION_BIAS)
     done = _resume(opts, units, "illumination")
     units.train()
 
