@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from terf_studio.bench.gui import GapMeter, _drag_strength
+from terf_studio.bench.gui import GapMeter, _drag_strength, _worker_stack
 from terf_studio.paths import SHARED_DATA
 
 #: Typed edits, one set per loop in turn (fast engines: about a second each on 2 CPU cores).
@@ -136,7 +136,7 @@ class Driver:
         end = time.perf_counter() + timeout
         while not done():
             if time.perf_counter() > end:
-                raise SoakError(f"timed out after {timeout:.0f} s")
+                raise SoakError(f"timed out after {timeout:.0f} s; the other threads:\n{_worker_stack()}")
             self.app.processEvents()
             time.sleep(0.001)
 
