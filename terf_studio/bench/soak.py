@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from terf_studio.bench.gui import GapMeter, _drag_strength, _worker_stack
+from terf_studio.memory import release_free_memory
 from terf_studio.paths import SHARED_DATA
 
 #: Typed edits, one set per loop in turn (fast engines: about a second each on 2 CPU cores).
@@ -52,18 +53,6 @@ def rss_mb() -> float:
             pages = int(f.read().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     return float(psutil.Process().memory_info().rss) / 2**20
-
-
-def trim_heap() -> bool:
-    """Hand the allocator's free heap pages back to the system (glibc's ``malloc_trim``; False
-    elsewhere). The RSS that this removes was fragmentation, not objects alive."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return False
-    return True
 
 
 def load_average() -> list[float] | None:
@@ -347,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
                 gc.collect()
                 rss.append(round(rss_mb(), 1))
                 done.update(loop=i + 1, rss_mb=rss[-1], seconds=round(time.perf_counter() - start, 1))
-                if args.trim and trim_heap():
+                if args.trim and release_free_memory():
                     trimmed.append(round(rss_mb(), 1))
                     done["rss_trimmed_mb"] = trimmed[-1]
                 loops.append(done)

@@ -54,6 +54,7 @@ from terf_studio.gui.window.mask_tools import MaskTools
 from terf_studio.gui.window.plans import PendingPlan, Plans
 from terf_studio.gui.worker import JobRunner
 from terf_studio.language import EditPlan
+from terf_studio.memory import release_free_memory
 
 
 class MainWindow(QMainWindow):
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
             self._show_session(session, project)
         finally:
             self.jobs.loading = False
+        release_free_memory()  # the previous document's arrays are gone: hand their pages back
         self.jobs.warm_key = None
         self.jobs.schedule_warm_up()
         self.session_changed.emit()
