@@ -217,7 +217,7 @@ def _run_denoise(inp: TaskInput) -> RunOutput:
 
 
 def _run_denoise_fast(inp: TaskInput) -> RunOutput:
-    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, denoise_fast, estimate_sigma
+    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, denoise_with_strength, estimate_sigma
 
     net = fast_module(inp.spec, inp.device, inp.fusion_net)
     assert isinstance(net, NoiseConditionedDenoiser)
@@ -228,11 +228,11 @@ def _run_denoise_fast(inp: TaskInput) -> RunOutput:
         source = inp.vi if inp.mode == "visible" else inp.fused
         sigma, total = estimate_sigma(source), inp.strength
     step_check(inp.cancel)
-    denoised = denoise_fast(net, source, sigma * total, inp.device)
+    denoised = denoise_with_strength(net, source, sigma, total, inp.device)
     raw = _fuse_crop(inp.fusion_net, inp.ir, denoised, inp.device) if inp.mode == "visible" else denoised
     report(inp.progress, 1, 1, 0.0)
     payload = {"source": _tensor(source), "sigma": sigma, "strength": total}
-    params = {"sigma": round(sigma * 255.0, 2), "sigma_used": round(sigma * total * 255.0, 2), "denoised": denoised}
+    params = {"sigma": round(sigma * 255.0, 2), "strength_total": round(total, 4), "denoised": denoised}
     return RunOutput(raw, payload, None, params)
 
 

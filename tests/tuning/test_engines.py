@@ -269,7 +269,26 @@ def test_fast_denoise_through_run_task_and_its_repeat(fuser):
     err = lambda a: float(np.mean((a - clean) ** 2))  # noqa: E731
     assert err(r1.image) < err(noisy)
     assert r1.params["sigma"] == pytest.approx(25, rel=0.2)  # grey levels, estimated from the image
-    assert r2.continued and r2.params["sigma_used"] == pytest.approx(2 * r1.params["sigma_used"], rel=1e-3)
+    assert r2.continued and r2.params["strength_total"] == pytest.approx(2.0)
+    # A repeat runs the network again on its own output: smoother than one pass.
+    lap = lambda a: float(np.var(np.diff(a.mean(-1), 2, axis=1)))  # noqa: E731
+    assert lap(r2.image) < lap(r1.image)
+
+
+def test_fast_denoise_strength_blends_and_repeats(scene):
+    """Below 1 the strength blends the image with one pass; above 1 it runs further passes."""
+    from terf_studio.tuning.engines.denoiser import MAX_PASSES, denoise_with_strength
+
+    _, _, fused, _ = scene
+    noisy = np.clip(fused + np.random.default_rng(1).normal(0, 20 / 255, fused.shape), 0, 1).astype(np.float32)
+    net = loader.fast_engine("fast-denoise", torch.device("cpu"))
+    one = denoise_with_strength(net, noisy, 0.08, 1.0)
+    np.testing.assert_allclose(denoise_with_strength(net, noisy, 0.08, 0.5), (noisy + one) / 2, atol=1e-6)
+    np.testing.assert_allclose(denoise_with_strength(net, noisy, 0.08, 0.0), noisy, atol=0)
+    two = denoise_with_strength(net, noisy, 0.08, 2.0)
+    np.testing.assert_allclose(two, denoise_fast(net, one, 0.08), atol=1e-6)
+    assert np.array_equal(denoise_with_strength(net, noisy, 0.08, 100.0),
+                          denoise_with_strength(net, noisy, 0.08, float(MAX_PASSES)))
 
 
 @pytest.mark.parametrize("where", ["one pixel", "whole image", "border"])

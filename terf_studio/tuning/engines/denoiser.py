@@ -135,6 +135,34 @@ def denoise_fast(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float,
     return to_numpy(_denoise_tensor(net, to_tensor(noisy).to(dev), sigma).float().cpu())
 
 
+#: The most passes a fast denoise of high strength runs (strength is clipped to this).
+MAX_PASSES = 4
+
+
+def denoise_with_strength(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float, strength: float,
+                          device: torch.device | str = "cpu") -> np.ndarray:
+    """What a fast denoise of ``strength`` gives on ``noisy`` (noise level ``sigma``).
+
+    The shipped network hardly reads its noise-level input: it judges the noise from the image
+    itself (measured on three bench regions: the same output for 0 to 3 times the estimated
+    level, at noise sigma 8 and 20 grey levels). So the strength acts on its output: below 1 a
+    blend of the image and one pass (0.5 is half way), above 1 further passes on its own output
+    (a repeat smooths further), at most :data:`MAX_PASSES`.
+    """
+    strength = min(max(float(strength), 0.0), float(MAX_PASSES))
+    source = np.asarray(noisy, dtype=np.float32)
+    out = denoise_fast(net, source, sigma, device)
+    if strength < 1.0:
+        return (source + np.float32(strength) * (out - source)).astype(np.float32)
+    rest = strength - 1.0
+    while rest > 1e-6:
+        step = min(rest, 1.0)
+        again = denoise_fast(net, out, sigma, device)
+        out = (out + np.float32(step) * (again - out)).astype(np.float32)
+        rest -= step
+    return out
+
+
 def _denoise_tensor(net: NoiseConditionedDenoiser, x: torch.Tensor, sigma: float) -> torch.Tensor:
     grey = x.shape[1] == 1
     if grey:
