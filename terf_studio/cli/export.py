@@ -35,7 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.output.lower().endswith(EXPORT_FORMATS):  # before the project is read
         raise TerfError(f"export as .png or .tif/.tiff, not '{args.output}'")
+    from terf_studio.cli.outputs import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs({"output image": args.output}, {"project": args.project})
     session = load_project(args.project, device="cpu")  # nothing is computed: the CPU is enough
+    refuse_overwriting_inputs({"output image": args.output},
+                              {"visible image the project came from": session.vi_path,
+                               "infrared image the project came from": session.ir_path})
     total = len(session.steps)
     if args.step is not None:
         if not 0 <= args.step <= total:

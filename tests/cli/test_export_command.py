@@ -81,3 +81,19 @@ def test_bad_requests_are_one_line_errors(project, tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing.terf"), "-o", str(tmp_path / "x.png")]) == 2
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_export_never_writes_over_the_sources_of_the_project(random_lite_weights, tmp_path, capsys):
+    from terf_studio.imaging import write_image
+
+    rng = np.random.default_rng(6)
+    vi_path, ir_path = tmp_path / "vi.png", tmp_path / "ir.png"
+    write_image(vi_path, rng.random((24, 32, 3)).astype(np.float32))
+    write_image(ir_path, rng.random((24, 32)).astype(np.float32))
+    session = EditSession.open(vi_path, ir_path, weights=str(random_lite_weights), device="cpu")
+    project = save_project(session, tmp_path / "p.terf")
+    before = vi_path.read_bytes()
+    assert main(["export", str(project), "-o", str(tmp_path / "." / "vi.png")]) == 2
+    err = capsys.readouterr().err
+    assert "visible image the project came from" in err and len(err.strip().splitlines()) == 1
+    assert vi_path.read_bytes() == before
