@@ -165,12 +165,18 @@ def decomposition_from_payload(previous: Mapping[str, Any]) -> illum_mod.Decompo
     )
 
 
+def _relight_again(inp: TaskInput, gamma_step: float) -> RunOutput:
+    """A repeated brighten/darken (any engine): the kept decomposition, gamma applied again."""
+    assert inp.previous is not None
+    report(inp.progress, 1, 1, 0.0)
+    return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
+                                gamma_step, None, {})
+
+
 def _run_illumination(inp: TaskInput) -> RunOutput:
     gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
     if inp.previous is not None:
-        report(inp.progress, 1, 1, 0.0)
-        return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
-                                    gamma_step, None, {})
+        return _relight_again(inp, gamma_step)
     start = inp.start if isinstance(inp.start, illum_mod.RetinexUnits) else None
     # A warm start trains at full resolution (quick differs from exact by its count); from
     # scratch, quick trains at half resolution.
@@ -189,9 +195,7 @@ def _run_illumination_fast(inp: TaskInput) -> RunOutput:
 
     gamma_step = illum_mod.gamma_for(inp.spec.name, inp.strength)
     if inp.previous is not None:
-        report(inp.progress, 1, 1, 0.0)
-        return _illumination_output(decomposition_from_payload(inp.previous), inp.previous["gamma"] * gamma_step,
-                                    gamma_step, None, {})
+        return _relight_again(inp, gamma_step)
     units = fast_module(inp.spec, inp.device, inp.fusion_net)
     assert isinstance(units, illum_mod.RetinexUnits)
     decomposition, cached = decomposition_for(units, inp.fused, inp.box, inp.device, whole=inp.whole)

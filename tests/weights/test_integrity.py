@@ -72,15 +72,21 @@ def test_manifest_check_and_write_commands(tmp_path, capsys):
     assert manifest.REGENERATE in err
 
 
-@pytest.fixture
-def damaged_shipped_tree(tmp_path, monkeypatch):
-    """A copy of the source tree's models/ (fusion-lite only) whose model is then damaged."""
+def _shipped_tree(tmp_path, monkeypatch):
+    """A source tree whose models/ holds a copy of fusion-lite and its manifest, in use."""
     root = tmp_path / "tree"
     (root / "models").mkdir(parents=True)
     shutil.copyfile(SHIPPED_LITE, root / "models" / "fusion-lite.pt")
     manifest.write_manifest(root / "models")
     monkeypatch.setattr(manifest, "PROJECT_ROOT", root)
     monkeypatch.setattr(registry, "PROJECT_ROOT", root)
+    return root
+
+
+@pytest.fixture
+def damaged_shipped_tree(tmp_path, monkeypatch):
+    """A copy of the source tree's models/ (fusion-lite only) whose model is then damaged."""
+    root = _shipped_tree(tmp_path, monkeypatch)
     path = root / "models" / "fusion-lite.pt"
     load_weights_file(path)  # whole: loads (and its digest is now cached)
     _flip_middle(path)
@@ -103,12 +109,7 @@ def test_a_damaged_shipped_model_is_refused_on_load_lookup_and_by_doctor(damaged
 
 
 def test_a_shipped_model_of_another_size_is_passed_over(tmp_path, monkeypatch):
-    root = tmp_path / "tree"
-    (root / "models").mkdir(parents=True)
-    shutil.copyfile(SHIPPED_LITE, root / "models" / "fusion-lite.pt")
-    manifest.write_manifest(root / "models")
-    monkeypatch.setattr(manifest, "PROJECT_ROOT", root)
-    monkeypatch.setattr(registry, "PROJECT_ROOT", root)
+    root = _shipped_tree(tmp_path, monkeypatch)
     with (root / "models" / "fusion-lite.pt").open("ab") as f:
         f.write(b"\0")
     problem = registry.problem_with(registry.get_spec("fusion-lite"), root / "models" / "fusion-lite.pt")
