@@ -188,12 +188,18 @@ def _mean_std(values: list[dict[str, float]], keys: Sequence[str]) -> tuple[dict
 
 def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, iterations: int | None = None,
                 seed: int = 0, max_seconds: float | None = None, timing: bool = True,
-                progress: Progress | None = None, engine: str | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, engine: str | None = None,
+                rows: Sequence[str] = ROWS, pair_log: Path | None = None) -> dict[str, Any]:
     """Table 2 over ``pairs`` (and the 640x480 timing unless ``timing`` is False).
 
     With ``max_seconds`` no new pair is started once that much time has passed (the timing
-    included); ``pairs`` in the result says how many were done.
+    included); ``pairs`` in the result says how many were done. ``rows`` limits the task rows
+    made (baseline and V are always made); the others are left empty. ``pair_log`` gets one JSON
+    line per finished pair (its rows' metrics and seconds), so a long run that is stopped still
+    leaves its pairs behind.
     """
+    import json
+
     from terf_studio.device import describe_device
     from terf_studio.imaging import read_pair
     from terf_studio.tuning import EXACT_ITERATIONS, QUICK_ITERATIONS
@@ -212,19 +218,26 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
             vi = np.repeat(vi[..., None], 3, axis=2)
         if timing and timing_table is None:
             timing_table = timing_rows(vi, ir, fuser, exact=exact, iterations=iterations, seed=seed, engine=engine)
-        images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations, engine=engine)
+        images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations, engine=engine,
+                              rows=rows)
         clean = images["baseline"][0]
-        for row in ROWS:
-            image, secs, _ = images[row]
-            per_row[row].append(row_metrics(image, vi, ir, clean if row in NOISY_ROWS else None))
+        pair_rows = {}
+        for row, (image, secs, _) in images.items():
+            pair_rows[row] = {"metrics": row_metrics(image, vi, ir, clean if row in NOISY_ROWS else None),
+                              "seconds": round(secs, 3)}
+            per_row[row].append(pair_rows[row]["metrics"])
             seconds[row].append(secs)
         names.append(pair.name)
+        if pair_log is not None:
+            with open(pair_log, "a", encoding="utf-8") as log:
+                log.write(json.dumps({"engine": engine or ("exact" if exact else "quick"), "pair": pair.name,
+                                      "rows": pair_rows}) + "\n")
         if progress is not None:
             progress(f"{pair.name}: {len(names)} of {len(pairs)} pairs, {time.perf_counter() - start:.0f} s")
     rows = []
     for row in ROWS:
         keys = METRICS + DIRECTION_METRICS + (CLEAN_METRICS if row in NOISY_ROWS else ())
-        mean, std = _mean_std(per_row[row], keys) if names else ({}, {})
+        mean, std = _mean_std(per_row[row], keys) if per_row[row] else ({}, {})
         task, mode = ROW_TASKS.get(row, (None, None))
         rows.append({
             "row": row,
@@ -235,7 +248,7 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
                 iterations if iterations is not None else (counts[task] if task else 0)),
             "metrics": mean,
             "std": std,
-            "seconds_per_pair": float(np.mean(seconds[row])) if names else None,
+            "seconds_per_pair": float(np.mean(seconds[row])) if seconds[row] else None,
             "paper": PAPER_TABLE2[row],
         })
     return {
@@ -341,13 +354,14 @@ def run_bench_tasks(args: Any) -> int:
     engines = [e.strip() for e in (args.engines or "").split(",") if e.strip()] or [None]
     if any(e is not None and e not in ENGINES for e in engines):
         raise TerfError(f"--engines takes a comma-separated list of {', '.join(ENGINES)}")
+    rows = _parse_rows(args.rows)
     results = {}
     for engine in engines:
         results[engine or ("exact" if args.exact else "quick")] = bench_table(
             pairs, fuser, exact=args.exact or engine == "exact", iterations=args.iterations, seed=args.seed,
             max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
             progress=_progress_printer(engine),
-            engine=engine,
+            engine=engine, rows=rows, pair_log=Path(args.pair_log) if args.pair_log else None,
         )
     if len(results) == 1:
         (result,) = results.values()
@@ -364,6 +378,19 @@ def run_bench_tasks(args: Any) -> int:
             print()
         print(format_comparison(comparison, list(results), reference))
     return 0
+
+
+def _parse_rows(text: str | None) -> tuple[str, ...]:
+    """``--rows I,III`` -> the task rows to make (all when None)."""
+    from terf_studio.errors import TerfError
+
+    if not text:
+        return ROWS
+    chosen = tuple(r.strip() for r in text.split(",") if r.strip())
+    unknown = [r for r in chosen if r not in ROW_TASKS]
+    if unknown or not chosen:
+        raise TerfError(f"--rows takes a comma-separated list of {', '.join(ROW_TASKS)}; got {text!r}")
+    return chosen
 
 
 NAME = "tasks"
@@ -383,6 +410,9 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--iterations", type=int, default=None, help="override every task's iteration count")
     p.add_argument("--max-minutes", type=float, default=None, help="start no new pair after this long")
     p.add_argument("--no-timing", action="store_true", help="skip the 640x480 quarter-mask timing")
+    p.add_argument("--rows", default=None,
+                   help="comma-separated task rows to make (I,II,III,IV,VI,VII; default all; baseline and V always)")
+    p.add_argument("--pair-log", default=None, help="append one JSON line per finished pair to this file")
     p.add_argument("--seed", type=int, default=0)
     add_model_arguments(p)
     p.add_argument("--json", action="store_true")

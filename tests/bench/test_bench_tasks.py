@@ -113,3 +113,23 @@ def test_engines_are_compared_on_each_rows_own_measure(roadscene_like, capsys):
         assert np.isfinite(c["fast"]) and np.isfinite(c["quick"])
     # Brighten raises and darken lowers the mean grey level with either engine.
     assert comparison["III"]["fast"] > 0 and comparison["IV"]["fast"] > 0
+
+
+def test_rows_subset_and_pair_log(roadscene_like, tmp_path, capsys):
+    log = tmp_path / "pairs.jsonl"
+    code = main(["bench", "tasks", "--data", str(roadscene_like), "--pairs", "2", "--iterations", "2",
+                 "--device", "cpu", "--no-timing", "--rows", "III,VII", "--pair-log", str(log), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    made = {r["row"] for r in result["rows"] if r["metrics"]}
+    assert made == {"baseline", "III", "V", "VII"}
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["pair"] for line in lines] == ["b", "a"]
+    assert set(lines[0]["rows"]) == {"baseline", "V", "III", "VII"}
+    mean_iii = np.mean([line["rows"]["III"]["metrics"]["MEAN"] for line in lines])
+    assert mean_iii == pytest.approx({r["row"]: r for r in result["rows"]}["III"]["metrics"]["MEAN"])
+
+
+def test_unknown_rows_are_a_clear_error(roadscene_like, capsys):
+    assert main(["bench", "tasks", "--data", str(roadscene_like), "--rows", "VIII", "--no-timing"]) == 2
+    assert "--rows takes" in capsys.readouterr().err
