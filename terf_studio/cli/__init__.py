@@ -20,7 +20,7 @@ from terf_studio.errors import TerfError
 
 #: Command modules under ``terf_studio.cli`` (imported when the parser is built).
 COMMANDS: tuple[str, ...] = ("fuse", "edit", "export", "train", "train_engine", "eval", "compare", "parse", "segment",
-                             "models", "doctor", "gui", "bench")
+                             "models", "doctor", "gui", "install_desktop", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
