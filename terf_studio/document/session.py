@@ -331,14 +331,20 @@ class EditSession:
         if not self.strength_adjustable():
             raise TerfError("only the latest step, made by the fast engine, can change its strength")
         latest = self.steps[self.cursor - 1]
-        before = self._image_after(self.cursor - 1)
+        # A step that changed a strength was rendered from the image before the step it changed:
+        # changing it again starts from there too, not from on top of that first rendering.
+        first = self.cursor - 1
+        while first > 0 and self.steps[first].edits and self.steps[first].edits[0].info.get("replaces_previous"):
+            first -= 1
+        before = self._image_after(first)
         if strength == 0:
             return before, [], latest
         old = latest.edits[0]
         edit = replace(old.edit, strength=strength)
         image16, applied = self._run_edits([edit], {0: old.mask}, before, engine="fast", iterations=None,
-                                           progress=None, cancel=cancel, continue_from=self.cursor - 1)
+                                           progress=None, cancel=cancel, continue_from=first)
         applied[0].info.setdefault("finder", old.info.get("finder"))
+        applied[0].info["replaces_previous"] = True  # rendered from the image before ``latest`` (recipes)
         return image16, applied, latest
 
     def preview_strength(self, strength: float, cancel: CancelToken | None = None) -> np.ndarray:

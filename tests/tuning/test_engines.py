@@ -373,6 +373,12 @@ def test_session_records_the_engine_and_changes_the_latest_strength(fuser, tmp_p
     path = save_project(session, tmp_path / "p.terf")
     reopened = load_project(path, device="cpu")
     assert [s.edits[0].info["engine"] for s in reopened.steps] == ["fast", "fast"]
+    # A second change of strength replaces the first one too: it is not applied on top of it.
+    half = session.preview_strength(0.5)
+    session.set_strength(0.5)
+    once = EditSession(*_scene(), fuser)
+    once.apply([Edit(None, Task.BRIGHTEN, strength=0.5)], [_mask()], engine="fast")
+    assert np.allclose(half, once.current(), atol=2 / 65535) and np.allclose(session.current(), half, atol=1 / 65535)
 
 
 def test_fine_tuned_steps_keep_their_strength_and_old_projects_say_so(fuser, tmp_path):
