@@ -11,6 +11,8 @@ HELP = "open the editor window (the default with no command)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="VIS IR | PROJECT.terf",
                    help="a visible and an infrared image, or a project, to open")
+    p.add_argument("--sample", action="store_true",
+                   help="open the bundled sample pair (a synthetic night street, resources/samples/)")
     p.add_argument("--run", action="append", default=[], metavar="COMMAND",
                    help="run this command as if typed (repeat for several)")
     p.add_argument("--screenshot", metavar="PATH", help="save a picture of the window once idle")
@@ -23,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", metavar="ENGINE",
                    help="auto, fast, quick or exact for this run (default: as last set in Edit > Engine)")
     p.add_argument("--llm", choices=["auto", "none"], help="use the local LLM for commands (default: as last set)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--device", help="auto (CUDA when available), cpu or cuda (default: as set in Edit > Preferences, "
+                                    "else auto)")
     p.add_argument("--save-settings", action="store_true",
                    help="let a scripted run (--run, --screenshot, --exit-when-idle) change your settings "
                         "(recent files, window layout, engine); by default it reads them and changes nothing")

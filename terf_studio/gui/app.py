@@ -53,9 +53,16 @@ def _run_gui(args: argparse.Namespace, scratch: str) -> int:
 
     from terf_studio.errors import TerfError
     from terf_studio.gui.main_window import MainWindow
+    from terf_studio.gui.preferences import device_setting, theme_setting
     from terf_studio.gui.theme import apply_theme
 
     files = list(args.files)
+    if getattr(args, "sample", False):
+        if files:
+            raise TerfError("give files to open or --sample, not both")
+        from terf_studio.gui.welcome import sample_pair
+
+        files = [str(p) for p in sample_pair()]
     if len(files) not in (0, 1, 2):
         raise TerfError("give a visible and an infrared image, or one .terf project")
     if len(files) == 1 and not files[0].lower().endswith(".terf"):
@@ -68,10 +75,10 @@ def _run_gui(args: argparse.Namespace, scratch: str) -> int:
     assert isinstance(app, QApplication)  # widgets need a QApplication, not a bare QCoreApplication
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANISATION)
-    apply_theme(app)
     settings = settings_for_run(scripted, getattr(args, "save_settings", False), scratch)
+    apply_theme(app, theme_setting(settings))
     recover = getattr(args, "recover", None) or ("ignore" if scripted else "ask")
-    window = MainWindow(settings, device=args.device, llm=args.llm)
+    window = MainWindow(settings, device=args.device or device_setting(settings), llm=args.llm)
     if getattr(args, "engine", None):
         from terf_studio.tuning.specs import check_engine
 

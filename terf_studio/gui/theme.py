@@ -1,4 +1,7 @@
-"""Look and feel: the Fusion style with a dark palette, or a light one when the system is light."""
+"""Look and feel: the Fusion style with a dark palette, or a light one when the system is light.
+
+The choice (Edit > Preferences) is ``system``, ``dark`` or ``light``; ``system`` follows
+TERF_STUDIO_THEME when set, else the desktop's colour scheme."""
 
 from __future__ import annotations
 
@@ -18,8 +21,14 @@ QListView::indicator:unchecked, QCheckBox::indicator:unchecked {
 """
 
 
-def wants_dark() -> bool:
-    """TERF_STUDIO_THEME=dark|light decides; otherwise follow the system, dark when it says nothing."""
+THEMES = ("system", "dark", "light")
+
+
+def wants_dark(choice: str = "system") -> bool:
+    """``choice`` dark or light decides; else TERF_STUDIO_THEME=dark|light; else the system, dark
+    when it says nothing."""
+    if choice in ("dark", "light"):
+        return choice == "dark"
     choice = os.environ.get("TERF_STUDIO_THEME", "").lower()
     if choice in ("dark", "light"):
         return choice == "dark"
@@ -53,8 +62,9 @@ def dark_palette() -> QPalette:
     return p
 
 
-def apply_theme(app: QApplication) -> None:
+def apply_theme(app: QApplication, choice: str = "system") -> None:
+    """Style, palette and style sheet for ``choice`` (see :func:`wants_dark`); callable again to switch."""
     app.setStyle("Fusion")
-    if wants_dark():
-        app.setPalette(dark_palette())
+    style = app.style()
+    app.setPalette(dark_palette() if wants_dark(choice) else style.standardPalette())
     app.setStyleSheet(STYLE_SHEET)

@@ -50,6 +50,7 @@ FILE_ACTIONS = [
                "Open an image pair"),
     ActionSpec("open_project", "Open &project…", "files.open_project_dialog", ("Ctrl+Shift+O",),
                tip="Open a project"),
+    ActionSpec("open_sample", "Open the sa&mple pair", "open_sample", tip="Open the bundled synthetic sample pair"),
     "@recent",
     SEP,
     ActionSpec("save", "&Save project", "files.save", (QKeySequence.StandardKey.Save,), "save"),
@@ -68,6 +69,9 @@ EDIT_ACTIONS = [
                tip="Read commands with the rule parser and the local LLM (else rules only)", checkable=True),
     "@engine",
     "@arch",
+    SEP,
+    ActionSpec("preferences", "&Preferences…", "show_preferences", ("Ctrl+,",),
+               tip="Device, network, engine, LLM, model folder, theme"),
 ]
 VIEW_ACTIONS = [
     ActionSpec("zoom_in", "Zoom &in", "canvas.zoom_by", (QKeySequence.StandardKey.ZoomIn,), args=(1.25,)),
@@ -99,6 +103,7 @@ MASK_ACTIONS = [
 ]
 HELP_ACTIONS = [
     ActionSpec("shortcuts", "&Keyboard shortcuts", "show_shortcuts", ("F1",), tip="This sheet"),
+    ActionSpec("models", "&Models…", "show_models", tip="Installed models, what each optional one adds, add one"),
     ActionSpec("about", "&About TeRF Studio", "about"),
 ]
 MENUS: list[tuple[str, list]] = [

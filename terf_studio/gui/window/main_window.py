@@ -36,15 +36,19 @@ from PySide6.QtWidgets import (
 
 from terf_studio import __version__
 from terf_studio.document.session import EditSession
+from terf_studio.errors import TerfError
 from terf_studio.gui.canvas import CanvasView
 from terf_studio.gui.command_bar import CommandBar, PlanPanel
 from terf_studio.gui.commands import StepCommand
 from terf_studio.gui.dialogs import ShortcutsDialog
 from terf_studio.gui.engines import EngineMenu
 from terf_studio.gui.layers import DocumentLayers
+from terf_studio.gui.models_dialog import ModelsDialog
 from terf_studio.gui.panels import LayersPanel, MasksPanel
+from terf_studio.gui.preferences import PreferencesDialog, llm_choice
 from terf_studio.gui.recovery import Recovery
 from terf_studio.gui.strength import StrengthController
+from terf_studio.gui.welcome import WelcomePanel, sample_pair
 from terf_studio.gui.window import actions, widgets
 from terf_studio.gui.window.actions import icon
 from terf_studio.gui.window.display import Display
@@ -70,7 +74,7 @@ class MainWindow(QMainWindow):
         warm_imports()
         self.settings = settings if settings is not None else QSettings("TeRF Studio", "TeRF Studio")
         self.device = device
-        self.llm = llm if llm is not None else str(self.settings.value("parser/llm", "auto"))
+        self.llm = llm if llm is not None else llm_choice(self.settings)
         self.session: EditSession | None = None
         self.project_path: Path | None = None
         self.iterations: int | None = None  # an override of the tasks' iteration counts (previews, tests)
@@ -102,6 +106,7 @@ class MainWindow(QMainWindow):
     # -- building ------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.canvas = CanvasView()
+        self.welcome = WelcomePanel(self.canvas)  # over the empty canvas until a document opens
         self.command_bar = CommandBar()
         self.run_button = QPushButton(icon("run"), "Run")
         self.run_button.setToolTip("Run the typed command (Enter)")
@@ -208,6 +213,10 @@ class MainWindow(QMainWindow):
         self.masks_panel.delete_requested.connect(self.mask_tools.delete)
         self.masks_panel.new_requested.connect(self.mask_tools.new_mask)
         self.masks_panel.list.currentItemChanged.connect(lambda *_: self.update_enabled())
+        self.welcome.open_pair_requested.connect(self.files.open_pair_dialog)
+        self.welcome.open_project_requested.connect(self.files.open_project_dialog)
+        self.welcome.sample_requested.connect(self.open_sample)
+        self.welcome.models_requested.connect(self.show_models)
 
     # -- the document --------------------------------------------------------------------------
     def set_session(self, session: EditSession, project: str | None) -> None:
@@ -285,8 +294,11 @@ class MainWindow(QMainWindow):
         has_mask = self.masks_panel.selected_uid() is not None
         a = self.actions_by_id
         recent = self.files.recent_menu
-        for act in (a["open"], a["open_project"], *([recent.menuAction()] if recent is not None else [])):
+        for act in (a["open"], a["open_project"], a["open_sample"],
+                    *([recent.menuAction()] if recent is not None else [])):
             act.setEnabled(not busy)
+        self.welcome.setVisible(not has)
+        self.welcome.setEnabled(not busy)
         for name in ("save", "save_as", "export", "new_mask"):
             a[name].setEnabled(has and not busy)
         for name in ("invert_mask", "delete_mask"):
@@ -330,14 +342,39 @@ class MainWindow(QMainWindow):
         self.tool_actions[tool].setChecked(True)
 
     def toggle_llm(self) -> None:
-        self.llm = "auto" if self.act_llm.isChecked() else "none"
-        self.settings.setValue("parser/llm", self.llm)
+        self.llm = llm_choice(self.settings, self.act_llm.isChecked())  # the model file set in Preferences
+        self.settings.setValue("parser/llm", "auto" if self.act_llm.isChecked() else "none")
 
     def _toggle_compare(self) -> None:  # terf_studio/gui/app.py calls this for --split
         self.display.toggle_compare()
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(actions.shortcut_rows(self.actions_by_id), self).exec()
+
+    def show_models(self) -> ModelsDialog:
+        """Help > Models (window-modal, not blocking)."""
+        self.models_dialog = ModelsDialog(self)
+        self.models_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.models_dialog.open()
+        return self.models_dialog
+
+    def show_preferences(self) -> PreferencesDialog:
+        """Edit > Preferences (window-modal, not blocking)."""
+        self.preferences_dialog = PreferencesDialog(self)
+        self.preferences_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.preferences_dialog.open()
+        return self.preferences_dialog
+
+    def open_sample(self) -> bool:
+        """Open the bundled synthetic sample pair (Try a sample)."""
+        if not self.may_discard():
+            return False
+        try:
+            vi, ir = sample_pair()
+        except TerfError as exc:
+            self.error(str(exc))
+            return False
+        return self.open_pair(str(vi), str(ir))
 
     def about(self) -> None:
         QMessageBox.about(self, "About TeRF Studio",
