@@ -32,8 +32,14 @@ def _renderer() -> Renderer | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from terf_studio import desktop
+    import sys
 
+    from terf_studio import desktop
+    from terf_studio.errors import TerfError
+
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not args.data_home:
+        raise TerfError("install-desktop writes freedesktop.org menu entries (Linux and BSD desktops); "
+                        "use --data-home DIR to write them elsewhere")
     root = Path(args.data_home).expanduser().absolute() if args.data_home else desktop.data_home()
     if args.uninstall:
         result = desktop.uninstall(root, refresh=not args.no_refresh)

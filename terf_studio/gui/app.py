@@ -75,6 +75,7 @@ def _run_gui(args: argparse.Namespace, scratch: str) -> int:
     assert isinstance(app, QApplication)  # widgets need a QApplication, not a bare QCoreApplication
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANISATION)
+    app.setDesktopFileName("terf-studio")  # the menu entry `terf-studio install-desktop` writes (its icon)
     settings = settings_for_run(scripted, getattr(args, "save_settings", False), scratch)
     apply_theme(app, theme_setting(settings))
     recover = getattr(args, "recover", None) or ("ignore" if scripted else "ask")

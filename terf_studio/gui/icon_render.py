@@ -29,7 +29,7 @@ def render_svg_png(svg: Path, size: int) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, b"PNG"):
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; it takes str
         raise TerfError(f"cannot encode the {size}x{size} icon as PNG")
     buffer.close()
     return bytes(data.data())
