@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up TeRF Studio in a virtual environment (default: .venv in the source tree).
-#   packaging/setup.sh            -> .venv with the app and the test tools
+#   packaging/setup.sh            -> .venv with the app, the test tools and Ray (batch --executor ray)
 #   TERF_VENV=/path packaging/setup.sh
 # A torch already present in the environment (e.g. a CUDA build) is kept; otherwise the CPU
 # build torch==2.13.0 is installed first. Safe to run again: it only installs what is missing.
@@ -23,5 +23,5 @@ fi
 echo "installing terf-studio and its dependencies (the first time, building llama-cpp-python takes ~11 minutes)"
 # A portable llama.cpp build: no -march=native, so the result runs on other CPUs too.
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-"${pip[@]}" -e "$root[dev]"
+"${pip[@]}" -e "$root[dev,ray]"
 "$venv/bin/terf-studio" --version

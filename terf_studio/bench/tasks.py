@@ -221,11 +221,11 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
         images = table_images(vi, ir, fuser, seed=seed + index, exact=exact, iterations=iterations, engine=engine,
                               rows=rows)
         clean = images["baseline"][0]
-        pair_rows = {}
+        pair_rows: dict[str, dict[str, Any]] = {}
         for row, (image, secs, _) in images.items():
-            pair_rows[row] = {"metrics": row_metrics(image, vi, ir, clean if row in NOISY_ROWS else None),
-                              "seconds": round(secs, 3)}
-            per_row[row].append(pair_rows[row]["metrics"])
+            metrics = row_metrics(image, vi, ir, clean if row in NOISY_ROWS else None)
+            pair_rows[row] = {"metrics": metrics, "seconds": round(secs, 3)}
+            per_row[row].append(metrics)
             seconds[row].append(secs)
         names.append(pair.name)
         if pair_log is not None:
@@ -234,12 +234,12 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
                                       "rows": pair_rows}) + "\n")
         if progress is not None:
             progress(f"{pair.name}: {len(names)} of {len(pairs)} pairs, {time.perf_counter() - start:.0f} s")
-    rows = []
+    table: list[dict[str, Any]] = []
     for row in ROWS:
         keys = METRICS + DIRECTION_METRICS + (CLEAN_METRICS if row in NOISY_ROWS else ())
         mean, std = _mean_std(per_row[row], keys) if per_row[row] else ({}, {})
         task, mode = ROW_TASKS.get(row, (None, None))
-        rows.append({
+        table.append({
             "row": row,
             "description": DESCRIPTIONS[row],
             "task": task,
@@ -261,7 +261,7 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
         "seed": seed,
         "conventions": "grey 0.299R+0.587G+0.114B on 0-255 after 8-bit rounding; SSIM = SUM over ir and vi "
                        "(paper: mean); PSNR_clean/SSIM_clean against the clean baseline's grey level",
-        "rows": rows,
+        "rows": table,
         "timing_640x480_quarter_mask": timing_table,
         "seconds_total": round(time.perf_counter() - start, 2),
     }

@@ -19,8 +19,8 @@ from terf_studio import __version__
 from terf_studio.errors import TerfError
 
 #: Command modules under ``terf_studio.cli`` (imported when the parser is built).
-COMMANDS: tuple[str, ...] = ("fuse", "edit", "export", "train", "train_engine", "eval", "compare", "parse", "segment",
-                             "models", "doctor", "gui", "install_desktop", "bench")
+COMMANDS: tuple[str, ...] = ("fuse", "edit", "batch", "export", "train", "train_engine", "eval", "compare", "parse",
+                             "segment", "models", "doctor", "gui", "install_desktop", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,8 @@ Layout (format ``terf-project/1``)::
     images/fused.png        the original files have moved
     steps/N.png             the patch of step N (16-bit RGB), its box in project.json
     steps/N-M-mask.png      the mask of edit M of step N (16-bit), absent for whole-image edits
+    recipe.json             the applied steps as a recipe (terf_studio.recipes), to run them on
+                            other pairs; absent when no step is applied (older projects: derived)
     masks/K.png             the document's mask layer K (16-bit, its label, colour, source and
                             confidence in the PNG's text chunk); listed in project.json "masks"
 
@@ -40,9 +42,11 @@ from terf_studio.document.session import AppliedEdit, EditSession, Patch, Step, 
 from terf_studio.errors import ImageReadError, TerfError
 from terf_studio.imaging import io as image_io
 from terf_studio.language import Edit
+from terf_studio.recipes.recipe import Recipe, RecipeError, parse_recipe, recipe_from_session, recipe_from_steps
 from terf_studio.regions import Mask
 
 FORMAT = "terf-project/1"
+RECIPE_MEMBER = "recipe.json"
 
 #: The largest member read (a 16-bit RGB PNG at the 179 MP image limit is about 1.1 GB).
 MAX_MEMBER_BYTES = 2 * 1024**3
@@ -128,6 +132,8 @@ def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> Non
             z.writestr(f"masks/{k}.png", mask.to_png_bytes(bit_depth=16))
             meta["masks"].append({"file": f"masks/{k}.png", "label": mask.label})
         z.writestr("project.json", json.dumps(meta, indent=1))
+        if session.cursor:
+            z.writestr(RECIPE_MEMBER, json.dumps(recipe_from_session(session).to_dict(), indent=1))
 
 
 def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
@@ -173,6 +179,29 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
     session.go_to(cursor)
     session.masks = masks
     return session
+
+
+def read_project_recipe(path: str | os.PathLike) -> Recipe:
+    """The recipe of a project's applied steps: its ``recipe.json``, or for a project saved
+    before recipes existed, derived from its steps. Problems are one-line errors."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            if RECIPE_MEMBER in z.namelist():
+                data = json.loads(_read_member(z, RECIPE_MEMBER, MAX_JSON_BYTES))
+                return parse_recipe(data, source=f"{path}:{RECIPE_MEMBER}")
+            meta = json.loads(_read_member(z, "project.json", MAX_JSON_BYTES))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ProjectError(f"'{path}' is not a TeRF Studio project")
+            shape = _png_shape(_read_member(z, "images/vi.png"), "images/vi.png")
+            steps = [_read_step(z, entry, n, shape) for n, entry in enumerate(meta["steps"])]
+            (network,) = _fields(meta, "network")
+            return recipe_from_steps(steps[: int(meta["cursor"])], str(network["arch"]), name=path.stem)
+    except (ProjectError, RecipeError):
+        raise
+    except _DAMAGED as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ProjectError(f"cannot read the recipe of project '{path}': it is damaged ({reason})") from None
 
 
 #: What reading a damaged or crafted archive raises, besides our own errors: zipfile's own, the

@@ -14,6 +14,7 @@ edit after undoing past that point starts afresh); states are not saved in proje
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # torch-heavy modules, loaded by the caller anyway
     from terf_studio.tuning.control import CancelToken
 U16 = 65535.0
 KEPT_STATES = 4
+#: What :meth:`EditSession.set_strength` appends to a step's text (once, however often it is used).
+STRENGTH_SUFFIX = re.compile(r"(?: \(strength [0-9.eE+-]+\))+$")
 
 #: progress(step label, iteration, of, loss)
 SessionProgress = Callable[[str, int, int, float], None]
@@ -359,7 +362,7 @@ class EditSession:
             raise TerfError("a step's strength must be positive (undo removes it)")
         start = time.perf_counter()
         image16, applied, latest = self._restrength(strength, cancel)
-        text = f"{latest.text} (strength {strength:g})"
+        text = f"{STRENGTH_SUFFIX.sub('', latest.text)} (strength {strength:g})"
         step = Step(text, applied, Patch.between(self._current16, image16), time.perf_counter() - start)
         self._push(step, image16)
         return step

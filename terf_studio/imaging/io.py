@@ -144,14 +144,22 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, 
             _reverse_channels(pixels)
     if not ok:
         raise TerfError(f"cannot write image '{target}': encoding as {ext} failed")
+    atomic_write_bytes(target, encoded.data, what="image")  # the encoder's buffer itself, not a copy
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview, what: str = "file") -> None:
+    """Write ``data`` to ``path`` through a ``.part`` file renamed into place, so ``path`` is
+    either its old self or complete; missing folders are made. A failure (disk full, read-only
+    folder) removes the ``.part`` file and is a one-line :class:`TerfError`."""
+    target = Path(path)
     partial = target.with_name(target.name + ".part")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(encoded.data)  # the encoder's buffer itself, not a copy of it
+        partial.write_bytes(data)
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise TerfError(f"cannot write image '{target}': {exc.strerror or exc}") from None
+        raise TerfError(f"cannot write {what} '{target}': {exc.strerror or exc}") from None
 
 
 def check_output_image_path(path: str | os.PathLike, bit_depth: int = 8) -> str:

@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
-from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging.io import MAX_PIXELS, png_dimensions, to_float
+from terf_studio.errors import ImageReadError
+from terf_studio.imaging.io import MAX_PIXELS, atomic_write_bytes, png_dimensions, to_float
 
 DEFAULT_COLOUR = (255, 64, 64)
 
@@ -356,15 +356,7 @@ class Mask:
 
     def save_png(self, path: str | os.PathLike, bit_depth: int = 8) -> None:
         """Write :meth:`to_png_bytes` to ``path`` (replaced only once complete)."""
-        target = Path(path)
-        partial = target.with_name(target.name + ".part")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(self.to_png_bytes(bit_depth))
-            os.replace(partial, target)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise TerfError(f"cannot write mask '{target}': {exc.strerror or exc}") from None
+        atomic_write_bytes(path, self.to_png_bytes(bit_depth), what="mask")
 
     @classmethod
     def load_png(cls, path: str | os.PathLike, **meta: Any) -> Mask:
