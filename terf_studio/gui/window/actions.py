@@ -57,6 +57,11 @@ FILE_ACTIONS = [
     ActionSpec("save_as", "Save project &as…", "files.save_as", ("Ctrl+Shift+S",)),
     ActionSpec("export", "&Export…", "files.export_dialog", ("Ctrl+E",), "export", "Export the result"),
     SEP,
+    ActionSpec("save_recipe", "Save &recipe…", "recipes.save_dialog",
+               tip="Save the applied steps as a recipe file, to run on other pairs (terf-studio batch)"),
+    ActionSpec("apply_recipe", "Appl&y recipe to folder…", "recipes.apply_dialog",
+               tip="Run the applied steps on every pair of a folder (regions from text are found again)"),
+    SEP,
     ActionSpec("quit", "&Quit", "close", (QKeySequence.StandardKey.Quit,)),
 ]
 EDIT_ACTIONS = [

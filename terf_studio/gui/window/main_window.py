@@ -56,6 +56,7 @@ from terf_studio.gui.window.files import Files, dropped_paths
 from terf_studio.gui.window.jobs import Jobs, warm_imports
 from terf_studio.gui.window.mask_tools import MaskTools
 from terf_studio.gui.window.plans import PendingPlan, Plans
+from terf_studio.gui.window.recipes import Recipes
 from terf_studio.gui.worker import JobRunner
 from terf_studio.language import EditPlan
 from terf_studio.memory import release_free_memory
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self.jobs = Jobs(self)
         self.files = Files(self)
+        self.recipes = Recipes(self)
         self.plans = Plans(self)
         self.mask_tools = MaskTools(self)
         self.display = Display(self)
@@ -299,7 +301,7 @@ class MainWindow(QMainWindow):
             act.setEnabled(not busy)
         self.welcome.setVisible(not has)
         self.welcome.setEnabled(not busy)
-        for name in ("save", "save_as", "export", "new_mask"):
+        for name in ("save", "save_as", "export", "new_mask", "save_recipe", "apply_recipe"):
             a[name].setEnabled(has and not busy)
         for name in ("invert_mask", "delete_mask"):
             a[name].setEnabled(has and has_mask and not busy)
