@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from terf_studio.errors import TerfError
 from terf_studio.imaging.folders import Pair
-from terf_studio.recipes.recipe import Recipe, parse_recipe
+from terf_studio.recipes.recipe import Recipe
 
 MANIFEST = "terf-batch.json"
 REPORT_JSON = "batch-report.json"
@@ -62,7 +62,7 @@ class PairJob:
     vi_data: bytes
     ir_name: str
     ir_data: bytes
-    recipe: dict[str, Any]
+    recipe: Recipe  # plain dataclasses and numpy masks: pickled to a process or a Ray worker
     options: BatchOptions
     vi_path: str = ""  # where the sources were read (recorded in a saved project)
     ir_path: str = ""
@@ -121,8 +121,7 @@ def _run_pair(job: PairJob) -> PairResult:
     from terf_studio.imaging import read_pair, write_image
     from terf_studio.recipes.apply import apply_recipe
 
-    recipe = parse_recipe(job.recipe, source="recipe")
-    options = job.options
+    recipe, options = job.recipe, job.options
     with tempfile.TemporaryDirectory(prefix="terf-batch-") as tmp:
         folder = Path(tmp)
         # Each under its own name in its own folder: messages name the pair's files.
@@ -241,7 +240,6 @@ def run_batch(recipe: Recipe, pairs: Sequence[Pair], out_dir: str | os.PathLike,
         finished_record = record
         if progress is not None:
             progress(finished, total, finished_record)
-    recipe_data = recipe.to_dict()
     start = time.perf_counter()
 
     def jobs() -> Iterator[PairJob]:
@@ -249,7 +247,7 @@ def run_batch(recipe: Recipe, pairs: Sequence[Pair], out_dir: str | os.PathLike,
             if stop():
                 return
             yield PairJob(pair.name, pair.vi.name, pair.vi.read_bytes(), pair.ir.name, pair.ir.read_bytes(),
-                          recipe_data, options, vi_path=str(pair.vi.resolve()), ir_path=str(pair.ir.resolve()))
+                          recipe, options, vi_path=str(pair.vi.resolve()), ir_path=str(pair.ir.resolve()))
 
     try:
         for result in executor.run(jobs(), stop):
