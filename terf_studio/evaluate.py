@@ -228,6 +228,19 @@ def format_table(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
+def format_comparison(results: Sequence[EvalResult]) -> str:
+    """Several methods side by side: one row each (means over the same pairs), metrics as columns."""
+    width = max(12, *(len(r.method) + 2 for r in results))
+    lines = [f"pairs: {len(results[0].rows) if results else 0}",
+             f"{'method':<{width}}" + "".join(f"{k:>9}" for k in METRIC_NAMES) + f"{'s/pair':>9}"]
+    for r in results:
+        means, seconds = r.means(), r.seconds_per_pair()
+        lines.append(f"{r.method:<{width}}" + "".join(f"{means[k]:>9.3f}" for k in METRIC_NAMES)
+                     + (f"{seconds:>9.3f}" if seconds is not None else f"{'-':>9}"))
+    lines.append("(SSIM and VIF are sums over ir and vi; MI in bits; grey = 0.299R+0.587G+0.114B)")
+    return "\n".join(lines)
+
+
 def write_csv(result: EvalResult, path: Path) -> None:
     """One row per image (``name`` + metrics [+ ``seconds``]) and a final ``mean`` row."""
     columns = ["name", *METRIC_NAMES] + (["seconds"] if result.seconds else [])

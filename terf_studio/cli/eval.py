@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 from terf_studio.errors import TerfError
-from terf_studio.evaluate import FuseFn, evaluate_pairs, format_table, load_names, reference_fusion, write_csv
+from terf_studio.evaluate import (
+    EvalResult,
+    FuseFn,
+    evaluate_pairs,
+    format_comparison,
+    format_table,
+    load_names,
+    reference_fusion,
+    write_csv,
+)
 from terf_studio.imaging.folders import find_pairs
 
 NAME = "eval"
@@ -37,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fuse with our network of this architecture")
     source.add_argument("--method", choices=("mean", "max"),
                         help="reference fusion: pixel mean or maximum of the grey sources")
+    source.add_argument("--compare", nargs="+", metavar="SOURCE",
+                        help="several methods side by side, one row each: a folder of fused images "
+                             "(NAME=DIR or DIR), model:lite, model:full, method:mean, method:max")
     parser.add_argument("--weights", metavar="PATH", help="network weights (with --arch)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="device for --arch (default: auto)")
@@ -56,6 +68,27 @@ def _model_fusion(args: argparse.Namespace) -> tuple[FuseFn, bool]:
     return fuser.fuse, getattr(fuser.device, "type", str(fuser.device)) == "cuda"
 
 
+def _evaluate_source(spec: str, args: argparse.Namespace, names: list[str] | None) -> EvalResult:
+    """One ``--compare`` row: ``model:ARCH``, ``method:NAME``, ``NAME=DIR`` or ``DIR``."""
+    kind, _, value = spec.partition(":")
+    if kind == "model" and value in ("lite", "full"):
+        pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]
+        from terf_studio.fusion import load_fuser
+
+        fuser = load_fuser(value, device=args.device)
+        on_cuda = getattr(fuser.device, "type", str(fuser.device)) == "cuda"
+        return evaluate_pairs(pairs, f"model:{value}", fuser.fuse, timed=True, warm_up=on_cuda)
+    if kind == "method" and value in ("mean", "max"):
+        pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]
+        return evaluate_pairs(pairs, value, reference_fusion(value))
+    label, sep, folder = spec.partition("=")
+    folder_path = Path(folder if sep else spec)
+    if not folder_path.is_dir():
+        raise TerfError(f"--compare {spec!r}: not a folder, model:lite|full or method:mean|max")
+    pairs = find_pairs(args.vi_dir, args.ir_dir, names, folder_path)[: args.limit]
+    return evaluate_pairs(pairs, label if sep else folder_path.name)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation described by ``args``; returns the exit status (0).
 
@@ -68,7 +101,15 @@ def run(args: argparse.Namespace) -> int:
     pairs = find_pairs(args.vi_dir, args.ir_dir, names, args.fused_dir)
     if args.limit:
         pairs = pairs[:args.limit]
+    if args.compare and args.weights:
+        raise TerfError("--weights is only used with --arch")
 
+    if args.compare:
+        results = [_evaluate_source(spec, args, names) for spec in args.compare]
+        if args.csv:
+            raise TerfError("--csv takes one method; with --compare use --json")
+        print(json.dumps([r.to_json_dict() for r in results]) if args.json else format_comparison(results))
+        return 0
     if args.fused_dir:
         result = evaluate_pairs(pairs, f"fused:{args.fused_dir}")
     elif args.arch:

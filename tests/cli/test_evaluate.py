@@ -173,3 +173,22 @@ def test_exactly_one_fused_source_is_required(folders: Path) -> None:
     with pytest.raises(SystemExit):
         _parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir",
                "--method", "mean", "--arch", "lite")
+
+
+def test_compare_prints_several_methods_side_by_side(folders: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare", f"folder-mean={folders / 'fused'}",
+            "method:mean", "method:max", "model:lite", "--device", "cpu"]
+    rows = run_json(capsys, *args)
+    assert [r["method"] for r in rows] == ["folder-mean", "mean", "max", "model:lite"]
+    assert all(r["pairs"] == 3 for r in rows)
+    # The folder holds the mean fusion written to disk: the same numbers as computing it.
+    for key in KEYS:
+        assert rows[0]["metrics"][key] == pytest.approx(rows[1]["metrics"][key], rel=1e-6, abs=1e-6)
+    assert rows[2]["metrics"]["MI"] > rows[1]["metrics"]["MI"]  # the max copies a source
+    assert rows[3]["seconds_per_pair"] is not None and rows[0]["seconds_per_pair"] is None
+    assert eval_command.run(_parse(*map(str, args))) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "pairs: 3" and table[1].split()[:3] == ["method", "EN", "SD"]
+    assert [line.split()[0] for line in table[2:6]] == ["folder-mean", "mean", "max", "model:lite"]
+    with pytest.raises(TerfError, match="not a folder"):
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare", "model:huge"))
