@@ -181,6 +181,36 @@ def test_save_and_reopen_a_project(qtbot, make_window, pair, tmp_path):
     assert len(b.steps) == 2 and b.cursor == 2
 
 
+def test_saving_a_project_leaves_the_window_thread_free(qtbot, window, pair, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from terf_studio.document import project
+
+    open_pair(qtbot, window, pair)
+    type_command(qtbot, window, "blur the person")
+    real_save = project.save_project
+    threads = []
+
+    def slow_save(session, path):  # a large project: encoding takes a while
+        threads.append(threading.current_thread())
+        time.sleep(0.6)
+        return real_save(session, path)
+
+    monkeypatch.setattr(project, "save_project", slow_save)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    assert window.save_project(str(tmp_path / "slow.terf"))
+    timer.stop()
+    assert threads and threads[0] is not threading.main_thread()  # encoded on the worker
+    assert len(ticks) >= 10  # the window's timers kept firing while it saved
+    assert (tmp_path / "slow.terf").is_file() and not window.isWindowModified()
+
+
 def test_closing_with_unsaved_changes_asks(qtbot, window, pair, monkeypatch):
     open_pair(qtbot, window, pair)
     type_command(qtbot, window, "blur the person")

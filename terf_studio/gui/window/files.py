@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEventLoop, QObject
 from PySide6.QtGui import QActionGroup, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFileDialog, QMenu
 
@@ -152,15 +152,40 @@ class Files(QObject):
         return self.save_project(path)
 
     def save_project(self, path: str) -> bool:
+        """Save on the worker (a large project takes a second or more to encode) and wait for it
+        in a local event loop, so the window keeps painting and answering meanwhile and the
+        caller still gets the outcome (a close that asked to save waits for it)."""
         from terf_studio.document.project import save_project
+        from terf_studio.gui.recovery import snapshot
 
         w = self.window
         if w.session is None or w.runner.busy:
             return False
-        try:
-            save_project(w.session, path)
-        except (TerfError, OSError) as exc:
-            w.error(f"could not save the project: {exc}")
+        session = snapshot(w.session)  # nothing can change it meanwhile: editing waits for the job
+        written: list[bool] = []
+        outcome: list[bool] = []
+        loop = QEventLoop()
+
+        def job(progress: Progress, _cancel: CancelToken) -> str:
+            progress("saving", 0, 1)
+            save_project(session, path)
+            written.append(True)  # a cancel that comes later does not unsave it
+            return path
+
+        def finish(ok: bool) -> None:
+            outcome.append(ok)
+            loop.quit()
+
+        def failed(message: str, _exc: Exception) -> None:
+            w.error(f"could not save the project: {message}")
+            finish(False)
+
+        if not w.jobs.start(f"Save {Path(path).name}", job, lambda _p: finish(True), on_error=failed,
+                            on_cancel=lambda: finish(bool(written))):
+            return False
+        if not outcome:
+            loop.exec()
+        if not outcome[0]:
             return False
         w.project_path = Path(path)
         w.undo_stack.setClean()
