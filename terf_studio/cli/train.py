@@ -11,7 +11,8 @@ HELP = "train the fusion network on a folder of pairs"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder with vi/, ir/ and optionally split.json")
     p.add_argument("--split", default="train", help="split.json key to train on (default: train)")
-    p.add_argument("--arch", choices=["lite", "full"], default="lite")
+    p.add_argument("--arch", choices=["lite", "student", "full"], default="lite",
+                   help="network to train (student: lite with a larger full-resolution head, for --teacher)")
     p.add_argument("--out", default=None, help="output folder (default: runs/ARCH)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=8)
@@ -25,6 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="wall-clock budget: start no epoch that would end after it (then --resume continues)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--teacher", help="distil from this network (an arch such as full, or a weights file): its "
+                                     "fusion of each training pair is cached once, then matched beside the paper's "
+                                     "loss; crops at several scales and photometric changes of the visible image")
+    p.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the distillation loss (default 1)")
+    p.add_argument("--max-scale", type=float, default=2.0,
+                   help="with --teacher: crops of up to this many times --crop, reduced to it (default 2)")
+    p.add_argument("--prepare-teacher", action="store_true",
+                   help="only compute and cache the teacher's fusions of the training pairs (resumable), then stop")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +57,15 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         limit=args.limit,
         max_minutes=args.max_minutes,
+        teacher=args.teacher,
+        teacher_weight=args.teacher_weight,
+        max_scale=args.max_scale,
     )
+    if args.prepare_teacher:
+        from terf_studio.fusion.training import prepare_teacher
+
+        print(f"teacher fusions in {prepare_teacher(opts)}")
+        return 0
     summary = train(opts)
     if summary.get("stopped"):
         print(f"stopped: {summary['stopped']}")

@@ -42,7 +42,7 @@ def run_network(net: FusionNet, ir: torch.Tensor, vi: torch.Tensor) -> torch.Ten
 #: Core side of a fusion tile per layout. Measured on 2 CPU threads, tiling adds about 500 MB
 #: with ``lite`` at 768 (635 MB at 1024, 322 MB at 640 but 20% slower); ``full`` holds 3.2 kB per
 #: pixel of its window (640 x 640: about 1.3 GB). 640x480 images still run in one pass.
-FUSION_TILES = {"lite": 768, "full": 560}
+FUSION_TILES = {"lite": 768, "student": 768, "full": 560}
 
 
 class Fuser:

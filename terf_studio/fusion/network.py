@@ -20,7 +20,7 @@ are shallower and narrower and the feed-forward convolution is depthwise (as in 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,7 @@ class FusionConfig:
     ffn_depthwise: bool = False
     half_resolution: bool = False
     head_features: int = 16
+    head_layers: int = 2  # 3x3 convolutions of the full-resolution head (half-resolution layout)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,7 +64,10 @@ LITE = FusionConfig(
     half_resolution=True,
     head_features=8,
 )
-CONFIGS: dict[str, FusionConfig] = {c.name: c for c in (FULL, LITE)}
+#: ``lite`` with a wider, deeper full-resolution head, for distillation from ``full``
+#: (``terf-studio train --arch student --teacher full``): the head is where fine detail is made.
+STUDENT = replace(LITE, name="student", head_features=16, head_layers=3)
+CONFIGS: dict[str, FusionConfig] = {c.name: c for c in (FULL, LITE, STUDENT)}
 
 
 def get_config(arch: str) -> FusionConfig:
@@ -205,9 +209,10 @@ class FusionNet(nn.Module):
             h = config.head_features
             self.integrate = nn.Sequential(nn.Conv2d(c, h * 4, 3, padding=1), nn.PixelShuffle(2))
             # The head sees the sources again at full resolution so fine detail survives.
-            self.head: nn.Module = nn.Sequential(
-                nn.Conv2d(h + 4, h, 3, padding=1), nn.PReLU(), nn.Conv2d(h, 3, 3, padding=1)
-            )
+            layers: list[nn.Module] = [nn.Conv2d(h + 4, h, 3, padding=1), nn.PReLU()]
+            for _ in range(config.head_layers - 2):
+                layers += [nn.Conv2d(h, h, 3, padding=1), nn.PReLU()]
+            self.head: nn.Module = nn.Sequential(*layers, nn.Conv2d(h, 3, 3, padding=1))
         else:
             self.integrate = nn.Sequential(
                 nn.Conv2d(c, c * 4, 3, padding=1),

@@ -52,6 +52,11 @@ class TrainOptions:
     device: str = "cpu"
     limit: int | None = None
     max_minutes: float | None = None
+    #: Distillation (terf_studio.fusion.distill): the teacher network (arch or weights file), the
+    #: weight of its loss beside the paper's, and the largest crop window (x the crop) to reduce.
+    teacher: str | None = None
+    teacher_weight: float = 1.0
+    max_scale: float = 2.0
 
 
 def list_pairs(data: Path, split: str | None) -> list[Pair]:
@@ -109,6 +114,27 @@ def random_crop(x: torch.Tensor, crop: int, rng: random.Random) -> torch.Tensor:
     return x
 
 
+def split_pairs(opts: TrainOptions) -> tuple[list[Pair], list[Pair]]:
+    """(training pairs, validation pairs): ``val_pairs`` of the split held out by ``seed``."""
+    pairs = list_pairs(Path(opts.data), opts.split)[: opts.limit]
+    held_idx = set(random.Random(opts.seed).sample(range(len(pairs)), min(opts.val_pairs, max(0, len(pairs) - 1))))
+    return ([p for i, p in enumerate(pairs) if i not in held_idx], [p for i, p in enumerate(pairs) if i in held_idx])
+
+
+def _target_progress(i: int, n: int, name: str) -> None:
+    tqdm.write(f"teacher fusion {i}/{n}: {name}")
+
+
+def prepare_teacher(opts: TrainOptions, progress: bool = True) -> Path:
+    """Only the teacher's fusions of the training pairs (the slow part of a distillation, resumable)."""
+    from terf_studio.fusion.distill import prepare_targets
+
+    if not opts.teacher:
+        raise TerfError("--prepare-teacher needs --teacher")
+    train_set, _ = split_pairs(opts)
+    return prepare_targets(train_set, opts.teacher, opts.device, progress=_target_progress if progress else None)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -144,10 +170,7 @@ def train(
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    pairs = list_pairs(Path(opts.data), opts.split)[: opts.limit]
-    held_idx = set(random.Random(opts.seed).sample(range(len(pairs)), min(opts.val_pairs, max(0, len(pairs) - 1))))
-    held = [p for i, p in enumerate(pairs) if i in held_idx]
-    train_set = [p for i, p in enumerate(pairs) if i not in held_idx]
+    train_set, held = split_pairs(opts)
     names = {"train": [p.vi.name for p in train_set], "validation": [p.vi.name for p in held]}
     (out / "pairs.json").write_text(json.dumps(names, indent=1))
 
@@ -168,6 +191,12 @@ def train(
 
     train_pairs = load_pairs(train_set)
     val_pairs = load_pairs(held)
+    targets = None
+    if opts.teacher:
+        from terf_studio.fusion.distill import load_targets, prepare_targets
+
+        targets = load_targets(train_set, prepare_targets(train_set, opts.teacher, opts.device,
+                                                          progress=_target_progress if progress else None))
     log_path = out / "log.csv"
     if start_epoch == 0:
         with log_path.open("w", newline="") as f:
@@ -192,9 +221,20 @@ def train(
         for batch in bar:
             if should_stop is not None and should_stop():
                 raise CancelledError(f"training cancelled during epoch {epoch + 1}; '{last_path}' holds the last epoch")
-            ir, vi = random_batch(train_pairs, batch, opts.crop, rng)
-            ir, vi = ir.to(device), vi.to(device)
-            loss, terms = criterion(net(ir, vi), ir, vi)
+            if targets is None:
+                ir, vi = random_batch(train_pairs, batch, opts.crop, rng)
+                ir, vi = ir.to(device), vi.to(device)
+                loss, terms = criterion(net(ir, vi), ir, vi)
+            else:
+                from terf_studio.fusion.distill import distill_loss, make_batch
+
+                ir, vi, target, weight = (t.to(device) for t in make_batch(train_pairs, targets, batch, opts.crop, rng,
+                                                                             max_scale=opts.max_scale))
+                fused = net(ir, vi)
+                loss, terms = criterion(fused, ir, vi)
+                distill = distill_loss(fused, target, weight)
+                loss = loss + opts.teacher_weight * distill
+                terms = {**terms, "distill": float(distill.detach()), "total": float(loss.detach())}
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
