@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelError
+from ...paths import resource_path
 from .. import vocabulary as vocab
 from ..rules import join_words, tokenise
 
@@ -24,10 +25,8 @@ _CLAUSE_BREAKS = {",", ";", ".", "!", "?", ":", "and", "then", "&", "plus"}
 
 
 def resources_dir() -> Path:
-    """``resources/parser`` next to the package (repository layout)."""
-    import terf_studio
-
-    return Path(terf_studio.__file__).resolve().parents[1] / "resources" / "parser"
+    """``resources/parser`` next to the package (repository layout) or in the desktop bundle."""
+    return resource_path("parser")
 
 
 @dataclass(frozen=True)
