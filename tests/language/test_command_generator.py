@@ -1,0 +1,46 @@
+"""The generated command set for fine-tuning the parser's language model."""
+
+from __future__ import annotations
+
+import json
+
+from terf_studio.language import Edit
+from terf_studio.language.training.commands import HELDOUT_TARGETS, generate, main, typo
+
+
+def test_items_are_distinct_valid_plans_in_both_voices():
+    items = list(generate(2000, seed=1))
+    assert len(items) == 2000 and len({i["text"] for i in items}) == 2000
+    for item in items:
+        edits = [Edit.from_dict(e) for e in item["edits"]]  # every plan is a valid plan
+        assert len(edits) <= 3
+        for e in item["edits"]:
+            if e["target"] is not None and "typo" not in item["tags"]:
+                assert e["target"] in item["text"].lower()  # the target is the command's own words
+    tags = {t for i in items for t in i["tags"]}
+    assert {"direct", "indirect", "multi", "no-edit", "whole", "strength", "polite", "typo"} <= tags
+    share = sum("indirect" in i["tags"] for i in items) / len(items)
+    assert 0.3 < share < 0.7
+    assert {e["task"] for i in items for e in i["edits"]} == {"brighten", "darken", "denoise", "blur", "infrared",
+                                                              "visible"}
+
+
+def test_the_heldout_part_shares_no_sentence_and_no_heldout_target_with_training():
+    train = list(generate(3000))
+    heldout = list(generate(300, part="heldout"))
+    assert not {i["text"] for i in train} & {i["text"] for i in heldout}
+    train_targets = {e["target"].split()[-1] for i in train for e in i["edits"] if e["target"]}
+    assert not train_targets & HELDOUT_TARGETS
+    assert list(generate(50, seed=3)) == list(generate(50, seed=3))  # reproducible
+
+
+def test_typos_leave_the_targets_alone_and_the_writer(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    for _ in range(50):
+        out = typo(rng, "please brighten the parked truck", ["parked truck"])
+        assert out.endswith("parked truck") and out != "please brighten the parked truck"
+    assert main(["--count", "20", "--part", "heldout", "-o", str(tmp_path / "h.jsonl")]) == 0
+    lines = (tmp_path / "h.jsonl").read_text().splitlines()
+    assert len(lines) == 20 and all("edits" in json.loads(line) for line in lines)
