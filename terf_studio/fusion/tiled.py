@@ -1,8 +1,9 @@
 """The fusion networks on overlapping tiles, equal to the whole-image pass.
 
 Everything in the fusion network is a convolution (local: a 31-pixel receptive radius for both
-layouts, 32 for the student) except the channel attention of each transformer block, whose C x C matrix comes from
-``q k^T`` and the norms of ``q`` and ``k`` summed over *every* pixel of the image. A tile alone
+layouts, 32 for the student) except the channel attention of each transformer block, whose
+C x C matrix comes from ``q k^T`` and the norms of ``q`` and ``k`` summed over *every* pixel of
+the image. A tile alone
 would get a different matrix (and a visibly different image). So the tiles are run in passes:
 
 1. for each transformer block in turn, every tile is run up to that block (earlier blocks with
