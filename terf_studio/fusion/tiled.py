@@ -3,8 +3,8 @@
 Everything in the fusion network is a convolution (local: a 31-pixel receptive radius for both
 layouts, 32 for the student) except the channel attention of each transformer block, whose
 C x C matrix comes from ``q k^T`` and the norms of ``q`` and ``k`` summed over *every* pixel of
-the image. A tile alone
-would get a different matrix (and a visibly different image). So the tiles are run in passes:
+the image. A tile alone would get a different matrix (and a visibly different image). So the
+tiles are run in passes:
 
 1. for each transformer block in turn, every tile is run up to that block (earlier blocks with
    their whole-image matrices) and the block's sums are added up over the tiles' cores;
