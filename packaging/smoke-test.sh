@@ -3,8 +3,10 @@
 # --version, doctor, fuse, segment (a mask), edit with that mask (+ a project), export of the
 # project, the editor offscreen (--run, --screenshot, --exit-when-idle), and the editor started
 # with no arguments. Uses only the bundled sample pair (resources/samples/), so it needs no
-# ../shared data. Every command must exit 0 and every image must be a PNG of the pair's size.
+# ../shared data. `parse --llm auto` loads the bundled Gemma model through llama.cpp. Every command
+# must exit 0 and every image must be a PNG of the pair's size.
 #   packaging/smoke-test.sh [dist/terf-studio/terf-studio]
+#   SMOKE_KEEP=1 packaging/smoke-test.sh     (keep the temporary folder to look at the outputs)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 app="$(realpath "${1:-$root/dist/terf-studio/terf-studio}")"
@@ -13,7 +15,7 @@ vis="$root/resources/samples/night-street-vi.png"
 ir="$root/resources/samples/night-street-ir.png"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/terf-smoke-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+if [ -z "${SMOKE_KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "outputs kept in $work"; fi
 cd "$work"
 # A fresh user: no settings, no model folder, no recent files (and no source tree on the path).
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
@@ -60,6 +62,7 @@ echo "bundle: $app ($(du -sh "$(dirname "$app")" | cut -f1))"
 step version "$app" --version
 step doctor "$app" doctor
 step fuse "$app" fuse vis.png ir.png -o fused.png
+step parse "$app" parse "brighten the trees" --llm auto --json
 step segment "$app" segment vis.png ir.png --text person -o mask.png
 step edit "$app" edit vis.png ir.png -c "blur the person" --mask mask.png -o edited.png --save-project edit.terf
 step export "$app" export edit.terf -o exported.png
@@ -79,6 +82,12 @@ else
 fi
 
 cat version.log
+if grep -q '"parser": "rules+llm"' parse.log; then
+    echo "ok: parse used the local LLM (llama.cpp)"
+else
+    echo "FAIL: parse did not use the local LLM:"; tail -3 parse.log | cut -c1-300
+    failures=$((failures + 1))
+fi
 grep -i "fuse\|models\|missing\|device" doctor.log | head -12 || true
 check_png fused.png 640x480
 check_png mask.png 640x480
