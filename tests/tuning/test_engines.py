@@ -480,3 +480,14 @@ def test_warm_start_counts_and_the_scratch_fallback(scene, fuser, monkeypatch):
     assert r.params["warm_start"] is False and r.iterations == 1
     monkeypatch.undo()
     loader.clear_cache()
+
+
+def test_a_base_configuration_saved_before_a_new_field_still_matches():
+    from terf_studio.fusion.network import LITE, STUDENT
+    from terf_studio.tuning.engines.conditioned import _same_network
+
+    saved = LITE.to_dict()
+    del saved["head_layers"]  # files written before the field existed
+    assert _same_network(saved, LITE) and not _same_network(saved, STUDENT)
+    assert not _same_network({**saved, "unknown": 1}, LITE) and not _same_network(None, LITE)
+    assert loader.fast_engine("fast-inclination-lite", torch.device("cpu"), load_fuser("lite", device="cpu").net)

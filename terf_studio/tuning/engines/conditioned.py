@@ -170,6 +170,17 @@ def save_conditioned(path: str | os.PathLike, net: ConditionedFusion, meta: dict
     save_engine(path, ENGINE, module, config, meta)
 
 
+def _same_network(saved: object, config: FusionConfig) -> bool:
+    """Whether a saved base configuration (a dict, from a file that may predate newer fields,
+    which then have their defaults) is ``config``."""
+    if not isinstance(saved, dict):
+        return False
+    try:
+        return FusionConfig(**saved) == config
+    except TypeError:  # fields this version does not know
+        return False
+
+
 def load_conditioned(path: str | os.PathLike, base: FusionNet) -> ConditionedFusion:
     """FiLM layers from ``path`` on top of ``base``; the file must name ``base``'s configuration.
 
@@ -178,7 +189,7 @@ def load_conditioned(path: str | os.PathLike, base: FusionNet) -> ConditionedFus
     """
     payload = read_engine(path, ENGINE)
     config = payload.get("config", {})
-    if config.get("base") != base.config.to_dict():
+    if not _same_network(config.get("base"), base.config):
         raise ModelError(
             f"'{Path(path).name}' was trained for the '{config.get('base', {}).get('name')}' fusion network, "
             f"not '{base.config.name}'"
