@@ -41,14 +41,23 @@ class LlmParser:
     name = "llm"
 
     def __init__(self, model_path: str | Path, mode: str = "auto", n_threads: int | None = None,
-                 prompts: PromptSet | None = None, chat_template: str | None = None) -> None:
+                 prompts: PromptSet | None = None, chat_template: str | None = None,
+                 adapter: str | Path | None = None) -> None:
         if mode not in {"auto", "completion", "chat"}:
             raise ValueError("mode must be 'auto', 'completion' or 'chat'")
         llama_cpp = import_llama()
         self.model_path = Path(model_path).expanduser().resolve()
         if not self.model_path.is_file():
             raise ModelError(f"LLM model file not found: {self.model_path}")
+        #: A LoRA adapter fine-tuned on this job (terf_studio.language.training.lora): it reads the
+        #: prompt without worked examples, as it was trained.
+        self.adapter = None if adapter is None else Path(adapter).expanduser().resolve()
+        if self.adapter is not None and not self.adapter.is_file():
+            raise ModelError(f"LLM adapter file not found: {self.adapter}")
         self.prompts = prompts or PromptSet.load()
+        if self.adapter is not None:
+            self.prompts = self.prompts.without_examples()
+            mode = "completion"
         self._lock = threading.Lock()
         self._lib = llama_cpp
         start = time.perf_counter()
@@ -77,6 +86,7 @@ class LlmParser:
                 n_threads=n_threads,
                 n_batch=512,
                 verbose=False,
+                **({"lora_path": str(self.adapter)} if self.adapter is not None else {}),
             )
         except Exception as exc:  # llama.cpp raises ValueError/RuntimeError
             raise ModelError(f"Could not load the LLM model {self.model_path}: {exc}") from exc

@@ -65,6 +65,11 @@ class PromptSet:
             raise ModelError(f"The LLM parser's prompt files in {folder} are missing or broken: {exc}") from exc
         return cls(instructions, tuple(examples), schema, header)
 
+    def without_examples(self) -> "PromptSet":
+        """The same prompt with no worked examples: what a model fine-tuned on this job reads
+        (``terf_studio.language.training.lora``), so a command costs only its own tokens."""
+        return PromptSet(self.instructions, (), self.schema, self.header)
+
     def field_order(self) -> list[str]:
         """The edit fields in the schema's order (the order the model writes them)."""
         return list(self.schema["properties"]["edits"]["items"]["properties"])
