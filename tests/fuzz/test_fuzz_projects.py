@@ -34,7 +34,7 @@ from terf_studio.regions import Mask
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 MEMBERS = ("project.json", "images/vi.png", "images/ir.png", "images/fused.png", "steps/0.png",
-           "steps/0-0-mask.png", "masks/0.png", "masks/1.png")
+           "steps/0-0-mask.png", "masks/0.png", "masks/1.png", "recipe.json")
 
 
 @lru_cache(maxsize=1)
