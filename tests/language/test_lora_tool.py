@@ -44,3 +44,14 @@ def test_a_missing_adapter_is_a_model_error(tmp_path):
         pytest.skip("the default LLM is not installed")
     with pytest.raises(ModelError, match="adapter file not found"):
         LlmParser(default_model_path(), adapter=tmp_path / "nope.gguf")
+
+
+def test_left_padding_puts_every_answer_in_the_kept_positions():
+    from terf_studio.language.training.lora import left_padded
+
+    batch = [([5, 6, 7, 8], [-100, -100, 7, 8]), ([1, 2, 3, 4, 9, 9], [-100, -100, -100, 4, 9, 9])]
+    ids, mask, labels, keep = left_padded(batch, pad=0)
+    assert ids == [[0, 0, 5, 6, 7, 8], [1, 2, 3, 4, 9, 9]] and mask[0] == [0, 0, 1, 1, 1, 1]
+    assert keep == 4  # the longest answer (3 tokens) and the position before it
+    for row in labels:  # what the kept logits are scored against holds every answer token
+        assert sorted(v for v in row[-keep + 1:] if v != -100) == sorted(v for v in row if v != -100)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import random
 import subprocess
@@ -35,19 +36,24 @@ from typing import Any
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
+@functools.lru_cache(maxsize=1)
+def _prompts() -> Any:
+    from terf_studio.language.llm.prompt import PromptSet
+
+    return PromptSet.load().without_examples()
+
+
 def finetuned_prompt(command: str) -> str:
     """What the fine-tuned model sees: the parser's completion prompt without its worked
     examples (:meth:`PromptSet.without_examples`), for the command normalised as the parser does."""
-    from terf_studio.language.llm.prompt import PromptSet, command_text
+    from terf_studio.language.llm.prompt import command_text
 
-    return PromptSet.load().without_examples().completion_prompt(command_text(command))
+    return str(_prompts().completion_prompt(command_text(command)))
 
 
 def answer_text(edits: Sequence[dict[str, Any]]) -> str:
     """The plan as the model writes it: fields in the schema's order, then a newline."""
-    from terf_studio.language.llm.prompt import PromptSet
-
-    return " " + PromptSet.load().plan_json({"edits": list(edits)}) + "\n"
+    return " " + str(_prompts().plan_json({"edits": list(edits)})) + "\n"
 
 
 def _require_training_packages() -> tuple[Any, Any, Any]:
@@ -74,6 +80,18 @@ def encode(tokenizer: Any, prompt: str, answer: str) -> tuple[list[int], list[in
     prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
     answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
     return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
+
+
+def left_padded(batch: Sequence[tuple[list[int], list[int]]],
+                pad: int) -> tuple[list[list[int]], list[list[int]], list[list[int]], int]:
+    """Ids, attention mask and labels padded on the left, and how many last positions hold every
+    row's answer plus the one position before it (whose logits predict the answer's first token)."""
+    width = max(len(ids) for ids, _ in batch)
+    ids = [[pad] * (width - len(i)) + i for i, _ in batch]
+    mask = [[0] * (width - len(i)) + [1] * len(i) for i, _ in batch]
+    labels = [[-100] * (width - len(lab)) + lab for _, lab in batch]
+    answer = max(sum(1 for v in lab if v != -100) for _, lab in batch)
+    return ids, mask, labels, min(width, answer + 1)
 
 
 def _plain_config(path: Path) -> None:
@@ -120,11 +138,13 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
         if max_minutes is not None and time.perf_counter() - started > max_minutes * 60:
             break
         chosen = [examples[rng.randrange(len(examples))] for _ in range(batch_size)]
-        width = max(len(ids) for ids, _ in chosen)
-        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in chosen])
-        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in chosen])
-        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in chosen])
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        ids, mask, labels, keep = left_padded(chosen, pad)
+        # Padded on the left, every answer ends the row: the 262k-word output layer runs only on
+        # the last ``keep`` positions (about a third of them), the costliest part of a step.
+        logits = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask), logits_to_keep=keep).logits
+        target = torch.tensor(labels)[:, -keep + 1 :]
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                                                 target.reshape(-1), ignore_index=-100)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
