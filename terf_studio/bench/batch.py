@@ -63,7 +63,9 @@ def measure(recipe: Any, pairs: list, executor: Any) -> dict[str, Any]:
     return {"recipe": recipe.name, "executor": executor.name, "workers": executor.workers,
             "pairs": len(pairs), "done": summary.count("done"), "failed": summary.count("failed"),
             "seconds": round(seconds, 2), "pairs_per_second": round(summary.count("done") / seconds, 3),
-            "mean_seconds_in_worker": round(sum(per_pair) / max(1, len(per_pair)), 3)}
+            "mean_seconds_in_worker": round(sum(per_pair) / max(1, len(per_pair)), 3),
+            "failures": [{"pair": r.pair, "step": r.step, "reason": r.reason}
+                         for r in summary.records if r.status == "failed"]}
 
 
 def run(args: Any) -> int:
