@@ -66,12 +66,32 @@ def _require_training_packages() -> tuple[Any, Any, Any]:
     return torch, transformers, peft
 
 
+def base_cache_dir(gguf: Path) -> Path:
+    """Where the dequantised base is kept between runs (reading the GGUF in Python takes minutes)."""
+    import os
+
+    stat = gguf.stat()
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "terf-studio" / "llm-base"
+    return root / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+
+
 def load_base(gguf: Path) -> tuple[Any, Any]:
-    """The base model (float32) and its tokenizer from the GGUF file."""
+    """The base model (float32) and its tokenizer from the GGUF file; the first load saves them
+    in transformers' own format under :func:`base_cache_dir`, which later loads read instead."""
     torch, transformers, _ = _require_training_packages()
+    cache = base_cache_dir(gguf)
+    if (cache / "config.json").is_file():
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(cache))
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32)
+        return model, tokenizer
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                               dtype=torch.float32)
+    partial = cache.with_name(cache.name + ".part")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    _plain_config(partial / "config.json")
+    partial.rename(cache)
     return model, tokenizer
 
 
