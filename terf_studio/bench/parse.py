@@ -50,6 +50,8 @@ def add_bench_parse_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
                              "default: resources/commands/commands.jsonl")
     parser.add_argument("--llm", default="auto", metavar="PATH|none|auto",
                         help="GGUF model for the LLM rows ('none': rules only)")
+    parser.add_argument("--llm-adapter", metavar="PATH", default=None,
+                        help="a LoRA adapter GGUF for the model (terf_studio.language.training.lora)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands")
     parser.add_argument("--failures", action="store_true", help="list each parser's wrong commands")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -150,8 +152,22 @@ class _Tally:
         return out
 
 
-def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = False) -> dict[str, Any]:
-    """Score rules, LLM, combined and combined-with-fallback on ``items``."""
+def _combined_with_adapter(llm: str, adapter: str) -> CombinedParser:
+    """The combined parser over the model ``llm`` (``auto``: the default) with a LoRA adapter."""
+    from terf_studio.language.llm.loading import resolve_model_path
+    from terf_studio.language.llm.parser import LlmParser
+
+    try:
+        parser = LlmParser(resolve_model_path(None if llm == "auto" else llm), adapter=adapter)
+    except TerfError as exc:
+        return CombinedParser(None, llm_error=str(exc))
+    return CombinedParser(parser)
+
+
+def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = False,
+          adapter: str | None = None) -> dict[str, Any]:
+    """Score rules, LLM, combined and combined-with-fallback on ``items`` (the LLM with
+    ``adapter``, a LoRA GGUF, when given)."""
     result: dict[str, Any] = {
         "commands": len(items),
         "target_comparison": "lower case, words only, without the/a/an; null (whole image) equals only null",
@@ -167,7 +183,7 @@ def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = 
     result["parsers"]["rules"] = tally.result(with_failures)
 
     start = time.perf_counter()
-    combined = get_parser(llm, "always")
+    combined = get_parser(llm, "always") if adapter is None else _combined_with_adapter(llm, adapter)
     load_seconds = time.perf_counter() - start
     if combined.llm is None:
         result["llm"] = None
@@ -175,6 +191,7 @@ def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = 
         return result
     result["llm"] = {
         "model": str(cast("LlmParser", combined.llm).model_path),
+        "adapter": adapter,
         "name": getattr(combined.llm, "model_name", ""),
         "mode": getattr(combined.llm, "mode", ""),
         "load_seconds": round(load_seconds, 3),
@@ -231,7 +248,7 @@ def run_bench_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
             items = items[: args.limit]
         if not items:
             raise TerfError("The command set is empty.")
-        result = bench(items, args.llm, args.failures)
+        result = bench(items, args.llm, args.failures, adapter=args.llm_adapter)
         result["data"] = [str(p) for p in paths]
         if args.json:
             out.write(json.dumps(result) + "\n")
