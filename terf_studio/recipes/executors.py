@@ -10,7 +10,7 @@ every pair slower).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from terf_studio.errors import TerfError
@@ -24,6 +24,18 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _start_worker(threads: int | None, barrier: Any) -> None:
+    """A pool worker's start: its thread count, then wait (up to 2 min) until every worker has
+    started, so the first one up does not take all the queued pairs while the others still load."""
+    import threading
+
+    _set_threads(threads)
+    try:
+        barrier.wait(timeout=120)
+    except threading.BrokenBarrierError:  # a worker that never started: go on without it
+        pass
+
+
 def _pair_with_threads(job: PairJob, threads: int | None) -> PairResult:
     _set_threads(threads)
     return run_pair(job)
@@ -32,6 +44,29 @@ def _pair_with_threads(job: PairJob, threads: int | None) -> PairResult:
 def default_threads(workers: int) -> int:
     """Torch threads per worker so that all workers together use this machine's cores once."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _bounded(jobs: Iterator[PairJob], should_stop: Callable[[], bool], limit: int,
+             submit: Callable[[PairJob], Any], wait: Callable[[list[Any]], Iterable[Any]],
+             result: Callable[[Any, str], PairResult]) -> Iterator[PairResult]:
+    """Keep at most ``limit`` jobs in flight (``submit`` returns a handle; ``wait`` returns the
+    finished handles among those given), yield each result as it finishes, and once
+    ``should_stop`` is true submit nothing more but let the running ones finish."""
+    names: dict[Any, str] = {}  # handle -> pair name
+    feeding = True
+    while True:
+        while feeding and len(names) < limit and not should_stop():
+            job = next(jobs, None)
+            if job is None:
+                feeding = False
+                break
+            names[submit(job)] = job.name
+        if should_stop():
+            feeding = False
+        if not names:
+            return
+        for handle in wait(list(names)):
+            yield result(handle, names.pop(handle))
 
 
 class LocalExecutor:
@@ -63,24 +98,15 @@ class LocalExecutor:
         import multiprocessing
 
         # "spawn": a forked copy of a process that already runs torch threads can deadlock.
-        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_set_threads, initargs=(self.threads,))
-        pending: set[cf.Future[PairResult]] = set()
-        feeding = True
-        while True:
-            while feeding and len(pending) < 2 * self.workers and not should_stop():
-                next_job = next(jobs, None)
-                if next_job is None:
-                    feeding = False
-                    break
-                pending.add(self._pool.submit(run_pair, next_job))
-            if should_stop():
-                feeding = False
-            if not pending:
-                return
-            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+        context = multiprocessing.get_context("spawn")
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker,
+                                            initargs=(self.threads, context.Barrier(self.workers)))
+        for _ in range(self.workers):  # the pool starts a process per submission: start them all now
+            self._pool.submit(_set_threads, None)
+        pool = self._pool
+        yield from _bounded(jobs, should_stop, 2 * self.workers, lambda job: pool.submit(run_pair, job),
+                            lambda pending: cf.wait(pending, return_when=cf.FIRST_COMPLETED)[0],
+                            lambda future, _name: future.result())
 
     def close(self) -> None:
         if self._pool is not None:
@@ -119,26 +145,15 @@ class RayExecutor:
 
     def run(self, jobs: Iterator[PairJob], should_stop: Callable[[], bool]) -> Iterator[PairResult]:
         ray = self._ray
-        names: dict[Any, str] = {}  # task reference -> pair name
-        feeding = True
-        while True:
-            while feeding and len(names) < 2 * self.workers and not should_stop():
-                job = next(jobs, None)
-                if job is None:
-                    feeding = False
-                    break
-                names[self._task.remote(job, self.threads)] = job.name
-            if should_stop():
-                feeding = False
-            if not names:
-                return
-            done, _ = ray.wait(list(names), num_returns=1)
-            for ref in done:
-                name = names.pop(ref)
-                try:
-                    yield ray.get(ref)
-                except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory)
-                    yield PairResult(name, "failed", reason=f"the Ray task failed: {' '.join(str(exc).split())[:300]}")
+
+        def result(ref: Any, name: str) -> PairResult:
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayError as exc:  # the worker died (killed, out of memory)
+                return PairResult(name, "failed", reason=f"the Ray task failed: {' '.join(str(exc).split())[:300]}")
+
+        yield from _bounded(jobs, should_stop, 2 * self.workers, lambda job: self._task.remote(job, self.threads),
+                            lambda pending: ray.wait(pending, num_returns=1)[0], result)
 
     def close(self) -> None:
         if self._started:
