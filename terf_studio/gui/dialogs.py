@@ -35,11 +35,15 @@ def remember_dir(settings: QSettings, path: str) -> None:
     settings.setValue(LAST_DIR, str(Path(path).parent))
 
 
-class _PathField(QWidget):
-    def __init__(self, settings: QSettings, title: str, save: bool = False, filter: str = IMAGE_FILTER) -> None:
+class PathField(QWidget):
+    """A path and its Browse… button: a file to open, a file to save (``save``) or a folder
+    (``folder``)."""
+
+    def __init__(self, settings: QSettings, title: str, save: bool = False, filter: str = IMAGE_FILTER,
+                 folder: bool = False, text: str = "") -> None:
         super().__init__()
-        self.settings, self.title, self.save, self.filter = settings, title, save, filter
-        self.edit = QLineEdit()
+        self.settings, self.title, self.save, self.filter, self.folder = settings, title, save, filter, folder
+        self.edit = QLineEdit(text)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout(self)
@@ -49,7 +53,9 @@ class _PathField(QWidget):
 
     def _browse(self) -> None:
         start = self.edit.text() or last_dir(self.settings)
-        if self.save:
+        if self.folder:
+            path = QFileDialog.getExistingDirectory(self, self.title, start)
+        elif self.save:
             path, _ = QFileDialog.getSaveFileName(self, self.title, start, self.filter)
         else:
             path, _ = QFileDialog.getOpenFileName(self, self.title, start, self.filter)
@@ -78,8 +84,8 @@ class OpenPairDialog(QDialog):
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open an image pair")
-        self.vi = _PathField(settings, "Visible image")
-        self.ir = _PathField(settings, "Infrared image")
+        self.vi = PathField(settings, "Visible image")
+        self.ir = PathField(settings, "Infrared image")
         self.resize_ir = QCheckBox("Resize the infrared image to the visible image's size")
         form = QFormLayout()
         form.addRow("Visible", self.vi)
@@ -101,7 +107,7 @@ class ExportDialog(QDialog):
     def __init__(self, settings: QSettings, suggested: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.path = _PathField(settings, "Export as", save=True, filter="PNG (*.png);;TIFF (*.tif *.tiff)")
+        self.path = PathField(settings, "Export as", save=True, filter="PNG (*.png);;TIFF (*.tif *.tiff)")
         self.path.edit.setText(suggested)
         self.source = QComboBox()
         self.source.addItem("Edited result", "result")

@@ -77,3 +77,15 @@ def test_apply_recipe_refuses_writing_over_its_inputs(qtbot, window, pair):
     recipe = window.recipes.current_recipe()
     assert window.recipes.apply(recipe, vi_dir, ir_dir, vi_dir) is False
     assert "refusing to write" in (window.last_error or "")
+
+
+def test_the_apply_dialog_starts_in_the_last_folder_and_shows_the_steps(qtbot, window, pair, settings):
+    from terf_studio.gui.dialogs import last_dir
+    from terf_studio.gui.window.recipes import ApplyRecipeDialog
+
+    open_pair(qtbot, window, pair)
+    fast_blur(qtbot, window)
+    dialog = ApplyRecipeDialog(window.recipes.current_recipe(), settings, window)
+    qtbot.addWidget(dialog)
+    assert dialog.vi_dir.text() == dialog.out_dir.text() == last_dir(settings)
+    assert dialog.vi_dir.folder and not dialog.vi_dir.save

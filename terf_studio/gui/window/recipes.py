@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from terf_studio.errors import TerfError
-from terf_studio.gui.dialogs import last_dir, remember_dir
+from terf_studio.gui.dialogs import PathField, last_dir, remember_dir
 from terf_studio.gui.worker import Progress
 from terf_studio.tuning import CancelToken
 
@@ -37,36 +36,16 @@ if TYPE_CHECKING:
 RECIPE_FILTER = "TeRF Studio recipes (*.json)"
 
 
-class _FolderField(QWidget):
-    def __init__(self, title: str, start: str) -> None:
-        super().__init__()
-        self.title = title
-        self.edit = QLineEdit(start)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.edit, 1)
-        row.addWidget(browse)
-
-    def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, self.title, self.edit.text())
-        if path:
-            self.edit.setText(path)
-
-    def text(self) -> str:
-        return self.edit.text().strip()
-
-
 class ApplyRecipeDialog(QDialog):
     """The folders of a recipe run, with the steps it will apply."""
 
-    def __init__(self, recipe: Recipe, start: str, parent: QWidget | None = None) -> None:
+    def __init__(self, recipe: Recipe, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Apply recipe to folder")
-        self.vi_dir = _FolderField("Folder of visible images", start)
-        self.ir_dir = _FolderField("Folder of infrared images (same names)", start)
-        self.out_dir = _FolderField("Output folder", start)
+        start = last_dir(settings)
+        self.vi_dir = PathField(settings, "Folder of visible images", folder=True, text=start)
+        self.ir_dir = PathField(settings, "Folder of infrared images (same names)", folder=True, text=start)
+        self.out_dir = PathField(settings, "Output folder", folder=True, text=start)
         self.masks = QCheckBox("Also write each edit's mask")
         steps = QLabel("\n".join(recipe.describe()))
         steps.setWordWrap(True)
@@ -184,7 +163,7 @@ class Recipes(QObject):
         recipe = self.current_recipe()
         if recipe is None:
             return
-        dialog = ApplyRecipeDialog(recipe, last_dir(self.window.settings), self.window)
+        dialog = ApplyRecipeDialog(recipe, self.window.settings, self.window)
         if dialog.exec():
             self.apply(recipe, dialog.vi_dir.text(), dialog.ir_dir.text(), dialog.out_dir.text(),
                        masks=dialog.masks.isChecked())
