@@ -9,7 +9,7 @@ from pathlib import Path
 from terf_studio.paths import SHARED_DATA
 
 DEFAULT_OUT = {
-    "inclination": "models/fast-inclination-lite.pt",
+    "inclination": "models/fast-inclination-BASE.pt",
     "illumination": "models/fast-illumination.pt",
     "denoise": "models/fast-denoise.pt",
 }
@@ -34,16 +34,19 @@ def add_train_engine_arguments(p: argparse.ArgumentParser) -> None:
                    help="illumination: units with the max-RGB prior (the fast engine, default) or the paper's plain "
                    "units (the fine-tuning engines' start, models/illumination-start.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the weights in --out (fresh optimiser)")
+    p.add_argument("--base", default="lite",
+                   help="inclination: the fusion network (its installed weights) the engine is trained on")
 
 
 def run_train_engine(args: argparse.Namespace) -> int:
     from terf_studio.tuning.engines.training import EngineTrainOptions, train_engine
 
     opts = EngineTrainOptions(
-        engine=args.engine, data=Path(args.data), out=Path(args.out or DEFAULT_OUT[args.engine]),
+        engine=args.engine, data=Path(args.data),
+        out=Path(args.out or DEFAULT_OUT[args.engine].replace("BASE", args.base)),
         minutes=args.minutes, steps=args.steps, batch_size=args.batch_size or DEFAULT_BATCH[args.engine],
         crop=args.crop or DEFAULT_CROP[args.engine], lr=args.lr, seed=args.seed, threads=args.threads,
-        limit=args.limit, resume=args.resume, prior_units=args.units == "prior",
+        limit=args.limit, resume=args.resume, prior_units=args.units == "prior", base=args.base,
     )
     meta = train_engine(opts)
     print(f"trained the {args.engine} engine for {meta['steps']} steps in {meta['seconds']:.0f} s "

@@ -110,8 +110,8 @@ REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             name="fast-inclination-lite",
             filename="fast-inclination-lite.pt",
-            description="fast engine: FiLM layers that lean the lite fusion network towards infrared or visible per "
-            "pixel (one forward pass per edit)",
+            description="fast engine: FiLM layers and a full-resolution luminance correction that lean the lite "
+            "fusion network towards infrared or visible per pixel (one forward pass per edit)",
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination`",
             shipped=True,

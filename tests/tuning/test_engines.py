@@ -92,7 +92,8 @@ def test_lambda_zero_is_the_plain_fusion_bit_for_bit():
     base = build_network("lite").eval()
     net = ConditionedFusion(base).eval()
     with torch.no_grad():
-        for film in (net.film_extract, net.film_refine, net.film_integrate, net.film_head):
+        assert net.correction is not None
+        for film in (net.film_extract, net.film_refine, net.film_integrate, net.film_head, net.correction):
             for p in film.parameters():
                 p.normal_(0, 0.5)  # non-trivial FiLM layers: lambda = 0 must still be the identity
         ir, vi = torch.rand(2, 1, 32, 40), torch.rand(2, 3, 32, 40)
@@ -139,6 +140,47 @@ def test_conditioned_file_round_trip_and_refusals(tmp_path):
         load_conditioned(damaged, base)
     with pytest.raises(ModelError, match="holds the 'inclination' engine, not 'denoise'"):
         load_denoiser(path)
+
+
+def test_the_correction_shifts_luminance_by_lambda_and_files_without_it_still_load(tmp_path):
+    """The full-resolution correction adds ``lambda * g`` to R, G and B alike: luminance moves by
+    exactly that, chroma stays. It is stored in the file; a file saved before it existed (FiLM
+    only) loads as FiLM only."""
+    from terf_studio.imaging.color import rgb_to_ycrcb
+
+    torch.manual_seed(2)
+    base = build_network("lite").eval()
+    net = ConditionedFusion(base).eval()
+    assert net.correction is not None and net.correction.net[0].in_channels == 4  # Y_out, Y_ir, Y_vi, lambda
+    ir, vi = torch.rand(1, 1, 16, 16), torch.rand(1, 3, 16, 16)
+    lam = torch.full((1, 1, 16, 16), 0.5)
+    with torch.no_grad():
+        plain = net(ir, vi, lam)  # the correction starts at zero
+        net.correction.net[-1].bias.fill_(0.3)  # g = 0.3 everywhere
+        leaned = net(ir, vi, lam)
+    y, chroma = (lambda t: rgb_to_ycrcb(t)[:, :1]), (lambda t: rgb_to_ycrcb(t)[:, 1:])  # noqa: E731
+    assert torch.allclose(y(leaned) - y(plain), torch.full_like(lam, 0.15), atol=1e-5)
+    assert torch.allclose(chroma(leaned), chroma(plain), atol=1e-5)
+    path = tmp_path / "fast-inclination-lite.pt"
+    save_conditioned(path, net)
+    again = load_conditioned(path, base)
+    with torch.no_grad():
+        assert torch.equal(again(ir, vi, lam), leaned)
+    film_only = ConditionedFusion(base, correction=0)
+    save_conditioned(tmp_path / "film-only.pt", film_only)
+    assert load_conditioned(tmp_path / "film-only.pt", base).correction is None
+
+
+def test_inclination_runs_on_the_student_network_with_its_deeper_head():
+    torch.manual_seed(3)
+    base = build_network("student").eval()
+    net = ConditionedFusion(base).eval()
+    ir, vi = torch.rand(1, 1, 24, 32), torch.rand(1, 3, 24, 32)
+    with torch.no_grad():
+        for p in net.film_head.parameters():
+            p.normal_(0, 0.5)
+        assert torch.equal(net(ir, vi, torch.zeros(1, 1, 24, 32)), base(ir, vi))
+        assert not torch.equal(net(ir, vi, torch.ones(1, 1, 24, 32)), base(ir, vi))
 
 
 # --- illumination --------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class EngineTrainOptions:
     limit: int | None = None  # first N training pairs only (quick runs, tests)
     resume: bool = False  # start from the weights already in ``out`` (the optimiser starts afresh)
     prior_units: bool = True  # illumination: Retinex units with the max-RGB prior (the fast engine)
+    base: str = "lite"  # inclination: the (CPU) fusion network whose shipped weights the layers modulate
 
 
 def training_pairs(data: Path, limit: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -74,9 +75,12 @@ def training_pairs(data: Path, limit: int | None = None) -> list[tuple[torch.Ten
 
 
 def random_lambda(size: int, rng: random.Random) -> np.ndarray:
-    """A lambda map for training: constant, one feathered ellipse, or two of opposite sign."""
+    """A lambda map for training: constant (a sixth of them at the full -1 or 1 that a whole-image
+    command of strength 1 asks for), one feathered ellipse, or two of opposite sign."""
     kind = rng.random()
-    if kind < 0.3:
+    if kind < 0.1:
+        return np.full((size, size), rng.choice((-1.0, 1.0)), np.float32)
+    if kind < 0.35:
         return np.full((size, size), rng.uniform(-1.0, 1.0), np.float32)
     out = np.zeros((size, size), np.float32)
     blobs = 1 if kind < 0.8 else 2
@@ -190,7 +194,7 @@ def train_inclination(opts: EngineTrainOptions) -> dict:
 
     rng = _setup(opts)
     pairs = training_pairs(opts.data, opts.limit)
-    base = load_fuser("lite", device="cpu").net.to(memory_format=torch.contiguous_format)
+    base = load_fuser(opts.base, device="cpu").net.to(memory_format=torch.contiguous_format)
     net = ConditionedFusion(base)
     done = _resume(opts, net, "inclination")
     net.train()
