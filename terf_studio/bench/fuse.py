@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from terf_studio.cli.common import ARCHES
+
 WIDTH, HEIGHT = 640, 480
 SLOW_ON_CPU = {"full": 2}  # at ~30 s per pair on 2 cores, two timed runs are enough
 
@@ -155,7 +157,7 @@ HELP = "seconds per pair (640x480 or --size WxH) and peak memory, lite and full"
 
 
 def add_arguments(p: Any) -> None:
-    p.add_argument("--arch", action="append", choices=["lite", "full"], help="only these (default: both)")
+    p.add_argument("--arch", action="append", choices=ARCHES, help="only these (default: lite and full)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="auto")
     p.add_argument("--size", default=f"{WIDTH}x{HEIGHT}", help="synthetic pair size WxH (default 640x480)")

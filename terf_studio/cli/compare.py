@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from terf_studio.cli.common import ARCHES
+
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vi-dir", type=Path, required=True)
@@ -16,7 +18,7 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", help="FILE.json:KEY naming the pairs to show (default: all, in name order)")
     p.add_argument("--limit", type=int, default=4, help="number of pairs (rows) to show (default 4)")
     p.add_argument("--height", type=int, default=200, help="tile height in pixels")
-    p.add_argument("--arch", choices=["lite", "full"],
+    p.add_argument("--arch", choices=ARCHES,
                    help="network configuration (default: lite, or the one the --weights file holds)")
     p.add_argument("--weights")
     p.add_argument("--device", default="auto")

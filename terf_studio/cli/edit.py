@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from terf_studio.cli.common import ARCHES
 from terf_studio.tuning.specs import ENGINE_CHOICES
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-project", help="also save the session as a .terf project")
     p.add_argument("--llm", default="none",
                    help="text parser: none (rules only, default), auto (rules + the embedded LLM) or a GGUF path")
-    p.add_argument("--arch", choices=["lite", "full"],
+    p.add_argument("--arch", choices=ARCHES,
                    help="network configuration (default: lite, or the one the --weights file holds)")
     p.add_argument("--weights")
     p.add_argument("--device", default="auto")

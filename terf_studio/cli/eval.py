@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from terf_studio.cli.common import ARCHES
 from terf_studio.errors import TerfError
 from terf_studio.evaluate import (
     EvalResult,
@@ -42,13 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fused-dir", type=Path, metavar="D",
                         help="folder of fused images, matched to the pairs by file stem")
-    source.add_argument("--arch", choices=("lite", "full"),
+    source.add_argument("--arch", choices=ARCHES,
                         help="fuse with our network of this architecture")
     source.add_argument("--method", choices=("mean", "max"),
                         help="reference fusion: pixel mean or maximum of the grey sources")
     source.add_argument("--compare", nargs="+", metavar="SOURCE",
                         help="several methods side by side, one row each: a folder of fused images "
-                             "(NAME=DIR or DIR), model:lite, model:full, method:mean, method:max")
+                             "(NAME=DIR or DIR), model:ARCH (lite, student, full), model:FILE.pt (a weights file), "
+                             "method:mean, method:max")
     parser.add_argument("--weights", metavar="PATH", help="network weights (with --arch)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="device for --arch (default: auto)")
@@ -71,20 +73,24 @@ def _model_fusion(args: argparse.Namespace) -> tuple[FuseFn, bool]:
 def _evaluate_source(spec: str, args: argparse.Namespace, names: list[str] | None) -> EvalResult:
     """One ``--compare`` row: ``model:ARCH``, ``method:NAME``, ``NAME=DIR`` or ``DIR``."""
     kind, _, value = spec.partition(":")
-    if kind == "model" and value in ("lite", "full"):
+    if kind == "model" and (value in ARCHES or value.endswith(".pt")):
         pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]
         from terf_studio.fusion import load_fuser
 
-        fuser = load_fuser(value, device=args.device)
+        is_file = value.endswith(".pt")
+        if is_file and not Path(value).is_file():
+            raise TerfError(f"--compare {spec!r}: no such weights file")
+        fuser = load_fuser(None if is_file else value, weights=value if is_file else None, device=args.device)
         on_cuda = getattr(fuser.device, "type", str(fuser.device)) == "cuda"
-        return evaluate_pairs(pairs, f"model:{value}", fuser.fuse, timed=True, warm_up=on_cuda)
+        label = f"model:{Path(value).stem if is_file else value}"
+        return evaluate_pairs(pairs, label, fuser.fuse, timed=True, warm_up=on_cuda)
     if kind == "method" and value in ("mean", "max"):
         pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]
         return evaluate_pairs(pairs, value, reference_fusion(value))
     label, sep, folder = spec.partition("=")
     folder_path = Path(folder if sep else spec)
     if not folder_path.is_dir():
-        raise TerfError(f"--compare {spec!r}: not a folder, model:lite|full or method:mean|max")
+        raise TerfError(f"--compare {spec!r}: not a folder, model:ARCH, model:FILE.pt or method:mean|max")
     pairs = find_pairs(args.vi_dir, args.ir_dir, names, folder_path)[: args.limit]
     return evaluate_pairs(pairs, label if sep else folder_path.name)
 

@@ -192,3 +192,18 @@ def test_compare_prints_several_methods_side_by_side(folders: Path, capsys: pyte
     assert [line.split()[0] for line in table[2:6]] == ["folder-mean", "mean", "max", "model:lite"]
     with pytest.raises(TerfError, match="not a folder"):
         eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare", "model:huge"))
+
+
+def test_compare_takes_a_weights_file_and_the_cli_knows_every_network(
+    folders: Path, random_lite_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from terf_studio.cli.common import ARCHES
+    from terf_studio.fusion import CONFIGS
+
+    assert sorted(ARCHES) == sorted(CONFIGS)
+    rows = run_json(capsys, "--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare",
+                    f"model:{random_lite_weights}", "method:mean", "--device", "cpu")
+    assert [r["method"] for r in rows] == ["model:fusion-lite", "mean"]
+    assert rows[0]["seconds_per_pair"] is not None
+    with pytest.raises(TerfError, match="no such weights file"):
+        eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare", "model:nope.pt"))

@@ -122,13 +122,20 @@ def _plain_config(path: Path) -> None:
     path.write_text(json.dumps(config, indent=1), encoding="utf-8")
 
 
+def read_log(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def read_items(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int = 8, lr: float = 2e-4,
           rank: int = 16, alpha: int = 32, seed: int = 0, save_every: int = 100,
-          max_minutes: float | None = None, threads: int | None = None) -> dict[str, Any]:
+          max_minutes: float | None = None, threads: int | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train (or, with ``resume``, continue from ``out/adapter`` and ``out/state.pt``: the step, the
+    optimiser and the sampler, so a run can be spread over several sittings) for ``steps`` in all."""
     torch, _, peft = _require_training_packages()
     if threads:
         torch.set_num_threads(threads)
@@ -144,17 +151,41 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
     tokenizer.save_pretrained(out / "base")
     config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.05, target_modules=list(TARGET_MODULES),
                              task_type="CAUSAL_LM")
-    model = peft.get_peft_model(model, config)
+    state_path = out / "state.pt"
+    if resume:
+        if not (out / "adapter").is_dir():
+            raise SystemExit(f"nothing to resume in {out}: no adapter/")
+        model = peft.PeftModel.from_pretrained(model, out / "adapter", is_trainable=True)
+    else:
+        model = peft.get_peft_model(model, config)
     model.train()
     examples = [encode(tokenizer, finetuned_prompt(i["text"]), answer_text(i["edits"])) for i in read_items(data)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     log_path = out / "log.csv"
-    with log_path.open("w", newline="") as f:
-        csv.writer(f).writerow(["step", "loss", "seconds"])
     rng = random.Random(seed)
-    done, losses = 0, []
-    for step in range(1, steps + 1):
+    first, earlier = 1, 0.0
+    if resume and state_path.is_file():
+        state = torch.load(state_path, weights_only=False)  # our own file: optimiser state and the sampler's
+        optimizer.load_state_dict(state["optimizer"])
+        rng.setstate(state["rng"])
+        first, earlier = state["step"] + 1, state["seconds"]
+    elif resume:  # a run saved before state.pt existed: its step and time from the log, a fresh optimiser
+        last = read_log(log_path)[-1]
+        first, earlier = int(last["step"]) + 1, float(last["seconds"])
+        rng = random.Random(seed + first)
+        print(f"resuming at step {first} with a fresh optimiser (no state.pt in {out})", flush=True)
+    else:
+        with log_path.open("w", newline="") as f:
+            csv.writer(f).writerow(["step", "loss", "seconds"])
+    done, losses = first - 1, []
+
+    def save() -> None:
+        model.save_pretrained(out / "adapter")
+        torch.save({"optimizer": optimizer.state_dict(), "rng": rng.getstate(), "step": done,
+                    "seconds": earlier + time.perf_counter() - started}, state_path)
+
+    for step in range(first, steps + 1):
         if max_minutes is not None and time.perf_counter() - started > max_minutes * 60:
             break
         chosen = [examples[rng.randrange(len(examples))] for _ in range(batch_size)]
@@ -173,12 +204,12 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
         if step % 10 == 0:
             mean = sum(losses[-10:]) / len(losses[-10:])
             with log_path.open("a", newline="") as f:
-                csv.writer(f).writerow([step, f"{mean:.5f}", f"{time.perf_counter() - started:.1f}"])
+                csv.writer(f).writerow([step, f"{mean:.5f}", f"{earlier + time.perf_counter() - started:.1f}"])
             print(f"step {step}: loss {mean:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
         if step % save_every == 0:
-            model.save_pretrained(out / "adapter")
-    model.save_pretrained(out / "adapter")
-    return {"steps": done, "seconds": round(time.perf_counter() - started, 1),
+            save()
+    save()
+    return {"steps": done, "seconds": round(earlier + time.perf_counter() - started, 1),
             "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:]))}
 
 
@@ -207,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--save-every", type=int, default=100)
     t.add_argument("--max-minutes", type=float, default=None)
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps in all")
     c = sub.add_parser("convert")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--llama-src", type=Path, required=True, help="llama-cpp-python's vendor/llama.cpp folder")
@@ -216,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         summary = train(args.data, args.out, args.gguf or default_model_path(), args.steps, args.batch_size,
                         args.lr, args.rank, 2 * args.rank, save_every=args.save_every, max_minutes=args.max_minutes,
-                        threads=args.threads)
+                        threads=args.threads, resume=args.resume)
         print(json.dumps(summary))
     else:
         print(convert(args.out, args.llama_src))
