@@ -130,3 +130,15 @@ def test_compare_writes_a_sheet_with_one_row_per_pair(pair_dir, random_lite_weig
     # Two rows of 50-pixel tiles under 22-pixel captions, 4 pixels apart.
     assert sheet.shape[0] == 2 * (50 + 22) + 4
     assert sheet.ndim == 3 and sheet.shape[1] > 5 * 50
+
+
+def test_compare_columns_put_several_networks_side_by_side(pair_dir, random_lite_weights, tmp_path, capsys):
+    out = tmp_path / "sheet.png"
+    common = ["compare", "--vi-dir", str(pair_dir / "vi"), "--ir-dir", str(pair_dir / "ir"), "--limit", "1",
+              "--height", "40", "-o", str(out), "--columns"]
+    assert main([*common, "max", f"mine={random_lite_weights}"]) == 0
+    two = read_image(out).shape[1]
+    assert main([*common, "max", f"mine={random_lite_weights}", f"again={random_lite_weights}"]) == 0
+    assert read_image(out).shape[1] > two  # one more column
+    assert main([*common, "max", "nonsense"]) == 2
+    assert "--columns 'nonsense'" in capsys.readouterr().err
