@@ -186,17 +186,39 @@ def _mean_std(values: list[dict[str, float]], keys: Sequence[str]) -> tuple[dict
     return mean, std
 
 
+def _logged_pairs(pair_log: Path, engine: str, rows: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """{pair name: its logged rows} for ``engine`` from a ``--pair-log`` file, the pairs whose line
+    holds every row of ``rows`` (plus baseline and V) only; the last line of a pair wins."""
+    import json
+
+    if not pair_log.is_file():
+        return {}
+    wanted = set(rows) | {"baseline", "V"}
+    found: dict[str, dict[str, Any]] = {}
+    for line in pair_log.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short when a run was killed while writing it
+            continue
+        if entry.get("engine") == engine and wanted <= set(entry.get("rows", {})):
+            found[entry["pair"]] = {row: entry["rows"][row] for row in wanted}
+    return found
+
+
 def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, iterations: int | None = None,
                 seed: int = 0, max_seconds: float | None = None, timing: bool = True,
                 progress: Progress | None = None, engine: str | None = None,
-                rows: Sequence[str] = ROWS, pair_log: Path | None = None) -> dict[str, Any]:
+                rows: Sequence[str] = ROWS, pair_log: Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Table 2 over ``pairs`` (and the 640x480 timing unless ``timing`` is False).
 
     With ``max_seconds`` no new pair is started once that much time has passed (the timing
     included); ``pairs`` in the result says how many were done. ``rows`` limits the task rows
     made (baseline and V are always made); the others are left empty. ``pair_log`` gets one JSON
     line per finished pair (its rows' metrics and seconds), so a long run that is stopped still
-    leaves its pairs behind.
+    leaves its pairs behind. With ``resume`` the pairs that log already holds for this engine
+    (with every row asked for) are read from it instead of made again, so a stopped run continues
+    where it stopped and its table covers all of its pairs (each pair keeps its seed, ``seed`` plus
+    its place in ``pairs``).
     """
     import json
 
@@ -210,7 +232,15 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
     seconds: dict[str, list[float]] = {row: [] for row in ROWS}
     names: list[str] = []
     timing_table = None
+    engine_name = engine or ("exact" if exact else "quick")
+    logged = _logged_pairs(pair_log, engine_name, rows) if resume and pair_log is not None else {}
     for index, pair in enumerate(pairs):
+        if pair.name in logged:
+            for row, entry in logged[pair.name].items():
+                per_row[row].append(entry["metrics"])
+                seconds[row].append(entry["seconds"])
+            names.append(pair.name)
+            continue
         if max_seconds is not None and names and time.perf_counter() - start > max_seconds:
             break
         vi, ir = read_pair(pair.vi, pair.ir)
@@ -229,8 +259,11 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
             seconds[row].append(secs)
         names.append(pair.name)
         if pair_log is not None:
+            cut = pair_log.is_file() and pair_log.stat().st_size > 0 and not pair_log.read_bytes().endswith(b"\n")
             with open(pair_log, "a", encoding="utf-8") as log:
-                log.write(json.dumps({"engine": engine or ("exact" if exact else "quick"), "pair": pair.name,
+                if cut:  # a line left unfinished by a killed run: start on a line of our own
+                    log.write("\n")
+                log.write(json.dumps({"engine": engine_name, "pair": pair.name,
                                       "rows": pair_rows}) + "\n")
         if progress is not None:
             progress(f"{pair.name}: {len(names)} of {len(pairs)} pairs, {time.perf_counter() - start:.0f} s")
@@ -362,6 +395,7 @@ def run_bench_tasks(args: Any) -> int:
             max_seconds=None if args.max_minutes is None else args.max_minutes * 60.0, timing=not args.no_timing,
             progress=_progress_printer(engine),
             engine=engine, rows=rows, pair_log=Path(args.pair_log) if args.pair_log else None,
+            resume=args.resume,
         )
     if len(results) == 1:
         (result,) = results.values()
@@ -413,6 +447,8 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--rows", default=None,
                    help="comma-separated task rows to make (I,II,III,IV,VI,VII; default all; baseline and V always)")
     p.add_argument("--pair-log", default=None, help="append one JSON line per finished pair to this file")
+    p.add_argument("--resume", action="store_true",
+                   help="with --pair-log: take the pairs it already holds from it instead of making them again")
     p.add_argument("--seed", type=int, default=0)
     add_model_arguments(p)
     p.add_argument("--json", action="store_true")

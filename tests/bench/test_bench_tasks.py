@@ -130,6 +130,25 @@ def test_rows_subset_and_pair_log(roadscene_like, tmp_path, capsys):
     assert mean_iii == pytest.approx({r["row"]: r for r in result["rows"]}["III"]["metrics"]["MEAN"])
 
 
+def test_resume_takes_logged_pairs_and_makes_only_the_rest(roadscene_like, tmp_path, capsys):
+    log = tmp_path / "pairs.jsonl"
+    common = ["bench", "tasks", "--data", str(roadscene_like), "--iterations", "2", "--device", "cpu",
+              "--no-timing", "--rows", "III", "--pair-log", str(log), "--json"]
+    assert main([*common, "--pairs", "2"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    log.write_text(log.read_text().splitlines()[0] + "\n" + '{"engine": "quick", "pa')  # stopped mid-line
+    assert main([*common, "--pairs", "2", "--resume"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    lines = log.read_text().splitlines()
+    assert [json.loads(line)["pair"] for line in lines if line.endswith("}")] == ["b", "a"]  # only "a" made again
+    assert len(lines) == 3  # the cut line stays on its own
+    assert resumed["names"] == whole["names"] == ["b", "a"]
+    by_row = lambda result: {r["row"]: r["metrics"] for r in result["rows"]}  # noqa: E731
+    assert by_row(resumed)["III"]["MEAN"] == pytest.approx(by_row(whole)["III"]["MEAN"])  # same seed per pair
+    assert main([*common, "--pairs", "2", "--resume", "--rows", "IV"]) == 0  # rows the log lacks: made again
+    assert len(log.read_text().splitlines()) == 5
+
+
 def test_unknown_rows_are_a_clear_error(roadscene_like, capsys):
     assert main(["bench", "tasks", "--data", str(roadscene_like), "--rows", "VIII", "--no-timing"]) == 2
     assert "--rows takes" in capsys.readouterr().err
