@@ -157,3 +157,17 @@ def test_chat_template_path_runs_on_the_real_model(parser):
     plan = chat.parse("blur the face")
     _valid(plan, "blur the face")
     assert plan.message == "" or plan.edits == ()
+
+
+def test_loading_prints_nothing_from_llama_cpp_and_logs_it_instead(parser, capfd, caplog):
+    """llama.cpp's own lines (its cache size; with an adapter, one "cannot use buft" warning per
+    layer) go to the log, not to the terminal of the editor or the command line."""
+    import logging
+
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG, logger="terf_studio.llm.native"):
+        again = L.LlmParser(parser.model_path, n_threads=1)
+    assert again.parse("brighten the trees").edits
+    out, err = capfd.readouterr()
+    assert "llama" not in out + err
+    assert any(r.getMessage().startswith("llama.cpp: ") for r in caplog.records)

@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
+import logging
 import os
 import re
 import threading
@@ -110,12 +112,47 @@ def llama_cpp_available() -> bool:
 
 
 def import_llama() -> ModuleType:
-    """The ``llama_cpp`` module, or a ModelError saying how to install it."""
+    """The ``llama_cpp`` module, or a ModelError saying how to install it. llama.cpp's own log
+    goes to Python logging from then on (:func:`route_native_log`)."""
     try:
         import llama_cpp
     except ImportError as exc:
         raise ModelError(_INSTALL_LLAMA) from exc
+    route_native_log(llama_cpp)
     return llama_cpp
+
+
+#: llama.cpp's messages, as Python log records: DEBUG, or WARNING for its errors.
+NATIVE_LOG = logging.getLogger("terf_studio.llm.native")
+_native_callback: Any = None  # kept alive: llama.cpp holds a pointer to it
+GGML_LOG_ERROR, GGML_LOG_CONT = 4, 5
+
+
+def route_native_log(llama_cpp: ModuleType) -> None:
+    """Send llama.cpp's log to :data:`NATIVE_LOG` instead of the terminal.
+
+    llama-cpp-python's own callback prints some lines even with ``verbose=False`` (the size of
+    the sliding-window cache; with an adapter, one "cannot use buft ... fallback to CPU" line per
+    layer, a warning): noise for a user of the editor or the command line. Errors still reach the
+    log at WARNING level (shown on the terminal by Python's default handler), and a failed load is a
+    ModelError anyway."""
+    global _native_callback
+    if _native_callback is not None:
+        return
+
+    last = [logging.DEBUG]
+
+    def forward(level: int, text: bytes, _user_data: Any) -> None:
+        # ggml_log_level: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
+        python_level = last[0] if level == GGML_LOG_CONT else (logging.WARNING if level == GGML_LOG_ERROR
+                                                                else logging.DEBUG)
+        last[0] = python_level
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            NATIVE_LOG.log(python_level, "llama.cpp: %s", message)
+
+    _native_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_native_callback, ctypes.c_void_p(0))
 
 
 _INSTRUCT_NAME = re.compile(r"(^|[-_. ])(it|instruct|chat|sft|dpo|rlhf)([-_. ]|$)", re.IGNORECASE)
