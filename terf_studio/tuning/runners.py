@@ -86,8 +86,11 @@ def fast_module(spec: TaskSpec, inp_device: torch.device, fusion_net: FusionNet 
     from terf_studio.tuning.engines.loader import fast_engine
 
     assert spec.fast_model is not None
-    base = fusion_net_of(fusion_net) if spec.fast_model.startswith("fast-inclination") else None
-    return fast_engine(spec.fast_model, inp_device, base=base)
+    if not spec.fast_model.startswith("fast-inclination"):
+        return fast_engine(spec.fast_model, inp_device)
+    # The inclination layers fit one fusion network: the one for the network in use.
+    base = fusion_net_of(fusion_net)
+    return fast_engine(f"fast-inclination-{base.config.name}", inp_device, base=base)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:

@@ -96,6 +96,16 @@ REGISTRY: dict[str, ModelSpec] = {
             content=("fusion", "lite"),
         ),
         ModelSpec(
+            name="fusion-student",
+            filename="fusion-student.pt",
+            description="TeRF fusion network for the CPU distilled from fusion-full (lite with a larger "
+            "full-resolution head), trained on RoadScene (train split)",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train --arch student --teacher full`",
+            shipped=True,
+            content=("fusion", "student"),
+        ),
+        ModelSpec(
             name="fusion-full",
             filename="fusion-full.pt",
             description="TeRF fusion network, published configuration (1.77 M parameters), trained on RoadScene "
@@ -114,6 +124,16 @@ REGISTRY: dict[str, ModelSpec] = {
             "fusion network towards infrared or visible per pixel (one forward pass per edit)",
             licence="MIT (this project)",
             how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination`",
+            shipped=True,
+            content=("engine", "inclination"),
+        ),
+        ModelSpec(
+            name="fast-inclination-student",
+            filename="fast-inclination-student.pt",
+            description="fast engine: FiLM layers and a full-resolution luminance correction that lean the "
+            "student fusion network towards infrared or visible per pixel (one forward pass per edit)",
+            licence="MIT (this project)",
+            how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination --base student`",
             shipped=True,
             content=("engine", "inclination"),
         ),

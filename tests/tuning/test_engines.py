@@ -381,6 +381,21 @@ def test_other_lite_weights_fall_back_for_inclination(scene):
     assert r.params["engine"] == "quick" and "other 'lite' fusion weights" in r.params["notice"]
 
 
+def test_inclination_uses_the_layers_made_for_the_network_in_use(scene, monkeypatch):
+    """The student has its own inclination file; where it is missing the fine-tuning runs and the
+    notice names that file (not the lite network's, which would not fit)."""
+    vi, ir, fused, mask = scene
+    student = load_fuser("student", device="cpu")
+    r = run_task("infrared", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=student, engine="fast")
+    assert r.params["engine"] == "fast"
+    real_find_model = loader.find_model
+    monkeypatch.setattr(loader, "find_model", lambda name: None if name == "fast-inclination-student" else
+                        real_find_model(name))
+    loader.clear_cache()
+    r = run_task("infrared", vi=vi, ir=ir, fused=fused, mask=mask, fusion_net=student, engine="fast", iterations=1)
+    assert r.params["engine"] == "quick" and "fast-inclination-student.pt" in r.params["notice"]
+
+
 # --- through the session -------------------------------------------------------------------------
 
 

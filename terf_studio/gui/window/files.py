@@ -31,6 +31,7 @@ RECENT_KEY = "recent"
 MAX_RECENT = 8
 ARCH_KEY = "fusion/arch"
 ARCH_CHOICES = [("auto", "Automatic (full on CUDA, lite on the CPU)"), ("lite", "Lite (fast on the CPU)"),
+                ("student", "Student (distilled from full; on the CPU, closer to full than lite)"),
                 ("full", "Full (published layout; slow on the CPU)")]
 
 
@@ -276,7 +277,7 @@ class Files(QObject):
     def fusion_arch(self) -> str:
         """The network for a newly opened pair: the setting, or on 'auto' full on CUDA and lite on the CPU."""
         choice = str(self.settings.value(ARCH_KEY, "auto"))
-        if choice in ("lite", "full"):
+        if choice in ("lite", "student", "full"):
             return choice
         from terf_studio.device import resolve_device
 
