@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--compare", nargs="+", metavar="SOURCE",
                         help="several methods side by side, one row each: a folder of fused images "
                              "(NAME=DIR or DIR), model:ARCH (lite, student, full), model:FILE.pt (a weights file), "
-                             "method:mean, method:max")
+                             "method:mean, method:max; NAME=model:... or NAME=method:... names a row")
     parser.add_argument("--weights", metavar="PATH", help="network weights (with --arch)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="device for --arch (default: auto)")
@@ -71,7 +72,11 @@ def _model_fusion(args: argparse.Namespace) -> tuple[FuseFn, bool]:
 
 
 def _evaluate_source(spec: str, args: argparse.Namespace, names: list[str] | None) -> EvalResult:
-    """One ``--compare`` row: ``model:ARCH``, ``method:NAME``, ``NAME=DIR`` or ``DIR``."""
+    """One ``--compare`` row: ``model:ARCH``, ``model:FILE.pt``, ``method:NAME``, ``NAME=DIR`` or
+    ``DIR``; ``NAME=model:...`` or ``NAME=method:...`` names the row."""
+    name, sep, rest = spec.partition("=")
+    if sep and rest.startswith(("model:", "method:")):
+        return dataclasses.replace(_evaluate_source(rest, args, names), method=name)
     kind, _, value = spec.partition(":")
     if kind == "model" and (value in ARCHES or value.endswith(".pt")):
         pairs = find_pairs(args.vi_dir, args.ir_dir, names)[: args.limit]

@@ -205,5 +205,9 @@ def test_compare_takes_a_weights_file_and_the_cli_knows_every_network(
                     f"model:{random_lite_weights}", "method:mean", "--device", "cpu")
     assert [r["method"] for r in rows] == ["model:fusion-lite", "mean"]
     assert rows[0]["seconds_per_pair"] is not None
+    named = run_json(capsys, "--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare",
+                     f"mine=model:{random_lite_weights}", "avg=method:mean", "--device", "cpu")
+    assert [r["method"] for r in named] == ["mine", "avg"]
+    assert named[0]["metrics"] == rows[0]["metrics"] and named[1]["metrics"] == rows[1]["metrics"]
     with pytest.raises(TerfError, match="no such weights file"):
         eval_command.run(_parse("--vi-dir", folders / "vi", "--ir-dir", folders / "ir", "--compare", "model:nope.pt"))
