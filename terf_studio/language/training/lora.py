@@ -87,6 +87,11 @@ def load_base(gguf: Path) -> tuple[Any, Any]:
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                               dtype=torch.float32)
+    # The weights are already dequantised to float32; transformers still marks the model as
+    # GGUF-quantised and refuses to save it, so drop the marks first.
+    model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
     partial = cache.with_name(cache.name + ".part")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
