@@ -83,6 +83,21 @@ class ModelSpec:
 
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 
+
+def _inclination_spec(base: str) -> ModelSpec:
+    """The fast inclination engine made for the ``base`` fusion network (``fast-inclination-BASE``)."""
+    retrain = "`terf-studio train-engine inclination" + ("" if base == "lite" else f" --base {base}") + "`"
+    return ModelSpec(
+        name=f"fast-inclination-{base}",
+        filename=f"fast-inclination-{base}.pt",
+        description=f"fast engine: FiLM layers and a full-resolution luminance correction that lean the {base} "
+        "fusion network towards infrared or visible per pixel (one forward pass per edit)",
+        licence="MIT (this project)",
+        how_to_get=f"shipped in models/; retrain with {retrain}",
+        shipped=True,
+        content=("engine", "inclination"),
+    )
+
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -117,26 +132,7 @@ REGISTRY: dict[str, ModelSpec] = {
             shipped=True,
             content=("fusion", "full"),
         ),
-        ModelSpec(
-            name="fast-inclination-lite",
-            filename="fast-inclination-lite.pt",
-            description="fast engine: FiLM layers and a full-resolution luminance correction that lean the lite "
-            "fusion network towards infrared or visible per pixel (one forward pass per edit)",
-            licence="MIT (this project)",
-            how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination`",
-            shipped=True,
-            content=("engine", "inclination"),
-        ),
-        ModelSpec(
-            name="fast-inclination-student",
-            filename="fast-inclination-student.pt",
-            description="fast engine: FiLM layers and a full-resolution luminance correction that lean the "
-            "student fusion network towards infrared or visible per pixel (one forward pass per edit)",
-            licence="MIT (this project)",
-            how_to_get="shipped in models/; retrain with `terf-studio train-engine inclination --base student`",
-            shipped=True,
-            content=("engine", "inclination"),
-        ),
+        *(_inclination_spec(base) for base in ("lite", "student")),
         ModelSpec(
             name="fast-illumination",
             filename="fast-illumination.pt",
