@@ -86,7 +86,7 @@ def fast_module(spec: TaskSpec, inp_device: torch.device, fusion_net: FusionNet 
     from terf_studio.tuning.engines.loader import fast_engine
 
     assert spec.fast_model is not None
-    if not spec.fast_model.startswith("fast-inclination"):
+    if spec.fast_model != "fast-inclination":
         return fast_engine(spec.fast_model, inp_device)
     # The inclination layers fit one fusion network: the one for the network in use.
     base = fusion_net_of(fusion_net)

@@ -58,7 +58,9 @@ class TaskSpec:
     warm_model: str | None = None
     warm_quick_iterations: int = 0
     warm_exact_iterations: int = 0
-    fast_model: str | None = None  # model registry name of the fast engine's weights
+    #: Model registry name of the fast engine's weights; "fast-inclination" names a family: the
+    #: file made for the fusion network in use, fast-inclination-<arch> (tuning.runners.fast_module).
+    fast_model: str | None = None
     trains: bool = True  # False: nothing is optimised by any engine (blur)
     measure: str = ""  # the direction measure of the benchmarks (terf_studio.bench.edit)
 
@@ -72,10 +74,10 @@ class TaskSpec:
 
 _SPECS: tuple[TaskSpec, ...] = (
     TaskSpec("infrared", "lean towards the infrared image", exact_iterations=incl_mod.EXACT_EPOCHS,
-             quick_iterations=45, iterations_scale_with_strength=True, fast_model="fast-inclination-lite",
+             quick_iterations=45, iterations_scale_with_strength=True, fast_model="fast-inclination",
              measure="closer to infrared"),
     TaskSpec("visible", "lean towards the visible image", exact_iterations=incl_mod.EXACT_EPOCHS,
-             quick_iterations=45, iterations_scale_with_strength=True, fast_model="fast-inclination-lite",
+             quick_iterations=45, iterations_scale_with_strength=True, fast_model="fast-inclination",
              measure="closer to visible"),
     TaskSpec("brighten", "raise the illumination (gamma < 1)", exact_iterations=illum_mod.EXACT_ITERATIONS,
              quick_iterations=400, fast_model="fast-illumination", measure="brighter",
