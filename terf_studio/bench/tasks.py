@@ -205,6 +205,15 @@ def _logged_pairs(pair_log: Path, engine: str, rows: Sequence[str]) -> dict[str,
     return found
 
 
+def _ends_mid_line(path: Path) -> bool:
+    """Whether ``path`` exists and its last byte is not a newline (a run killed while writing)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) != b"\n"
+
+
 def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, iterations: int | None = None,
                 seed: int = 0, max_seconds: float | None = None, timing: bool = True,
                 progress: Progress | None = None, engine: str | None = None,
@@ -259,7 +268,7 @@ def bench_table(pairs: Sequence[Pair], fuser: Any, *, exact: bool = False, itera
             seconds[row].append(secs)
         names.append(pair.name)
         if pair_log is not None:
-            cut = pair_log.is_file() and pair_log.stat().st_size > 0 and not pair_log.read_bytes().endswith(b"\n")
+            cut = _ends_mid_line(pair_log)
             with open(pair_log, "a", encoding="utf-8") as log:
                 if cut:  # a line left unfinished by a killed run: start on a line of our own
                     log.write("\n")
