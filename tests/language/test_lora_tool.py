@@ -8,24 +8,69 @@ import pytest
 
 from terf_studio.errors import ModelError
 from terf_studio.language.llm.prompt import PromptSet, command_text
-from terf_studio.language.training.lora import _plain_config, answer_text, finetuned_prompt
+from terf_studio.language.training.lora import (
+    Example,
+    _plain_config,
+    answer_text,
+    encode,
+    finetuned_prompt,
+    padded,
+    plan_steps,
+)
 
 
-def test_the_finetuned_prompt_is_the_parsers_prompt_without_examples():
+def test_the_finetuned_prompt_is_the_command_alone():
     prompts = PromptSet.load()
-    short = prompts.without_examples()
-    assert short.examples == () and short.schema == prompts.schema and short.header == prompts.header
+    short = prompts.for_adapter()
+    assert short.examples == () and short.schema == prompts.schema and short.header == ""
     text = finetuned_prompt("Please   brighten the TREES!")
     assert text == short.completion_prompt(command_text("Please   brighten the TREES!"))
-    assert text.endswith("\nPlan:") and "  " not in text
-    assert text.startswith(prompts.header) and "Command: " in text and len(text) < 400
+    assert text == "Command: please brighten the trees!\nPlan:"
     assert len(prompts.completion_prompt("x")) > 5 * len(short.completion_prompt("x"))  # the examples are gone
 
 
-def test_answers_follow_the_schema_field_order():
-    answer = answer_text([{"target": "trees", "task": "brighten", "strength": 0.5}])
-    assert answer == ' {"edits": [{"task": "brighten", "target": "trees", "strength": 0.5}]}\n'
-    assert answer_text([]) == ' {"edits": []}\n'
+def test_answers_are_written_in_the_decoders_layout():
+    edits = [{"target": "trees", "task": "brighten", "strength": 0.5}]
+    answer = answer_text("brighten the trees a bit", edits)
+    assert answer == ' {"edits": [{"task": "brighten", "target": "trees", "strength": 0.5}]}'
+    assert answer_text("hello there", []) == ' {"edits": []}'
+    # the sets drop articles in targets; the plan names the command's own phrase
+    steps = plan_steps("the car on the left is invisible", [{"target": "car on left", "task": "infrared",
+                                                              "strength": 1.0}])
+    assert ' "car on the left", "strength":' in [taken for _, taken in steps]
+    with pytest.raises(ValueError, match="not an option"):
+        plan_steps("brighten the trees", [{"target": "sky", "task": "brighten", "strength": 1.0}])
+
+
+class _CharTokenizer:
+    """One token per character (ids = code points), BOS = 1: enough to check the bookkeeping."""
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": ([1] if add_special_tokens else []) + [ord(c) for c in text]}
+
+
+def test_choice_points_name_the_token_the_plan_takes_next():
+    edits = [{"target": "trees", "task": "brighten", "strength": 0.5},
+             {"target": None, "task": "denoise", "strength": 1.0}]
+    example = encode(_CharTokenizer(), "brighten the trees a bit and denoise", edits)
+    prompt = finetuned_prompt("brighten the trees a bit and denoise")
+    text = "".join(chr(i) for i in example.ids[1:])
+    assert text == prompt + answer_text("brighten the trees a bit and denoise", edits)
+    assert example.points
+    for i, options, right in example.points:
+        assert example.ids[i + 1] == options[right] and len(set(options)) == len(options) > 1
+    # one point per choice at least: edit or none, 3 fields, end or more, for each of 2 edits
+    assert len(example.points) >= 1 + 2 * 4
+    # "brighten" and "blur" share the first letter: the task choice is made at the second one
+    chosen = [(chr(options[right]), "".join(chr(i) for i in example.ids[i - 2:i + 1])) for i, options, right in
+              example.points]
+    assert ("r", ' "b') in chosen
+
+
+def test_padding_on_the_right_keeps_the_choice_points_in_place():
+    a, b = Example([1, 2, 3], [(1, [3, 4], 0)]), Example([1, 2, 3, 4, 5], [(3, [5, 6], 0)])
+    ids, mask = padded([a, b], pad=0)
+    assert ids == [[1, 2, 3, 0, 0], [1, 2, 3, 4, 5]] and mask == [[1, 1, 1, 0, 0], [1] * 5]
 
 
 def test_the_saved_base_config_loses_its_gguf_quantisation_note(tmp_path):
@@ -44,14 +89,3 @@ def test_a_missing_adapter_is_a_model_error(tmp_path):
         pytest.skip("the default LLM is not installed")
     with pytest.raises(ModelError, match="adapter file not found"):
         LlmParser(default_model_path(), adapter=tmp_path / "nope.gguf")
-
-
-def test_left_padding_puts_every_answer_in_the_kept_positions():
-    from terf_studio.language.training.lora import left_padded
-
-    batch = [([5, 6, 7, 8], [-100, -100, 7, 8]), ([1, 2, 3, 4, 9, 9], [-100, -100, -100, 4, 9, 9])]
-    ids, mask, labels, keep = left_padded(batch, pad=0)
-    assert ids == [[0, 0, 5, 6, 7, 8], [1, 2, 3, 4, 9, 9]] and mask[0] == [0, 0, 1, 1, 1, 1]
-    assert keep == 4  # the longest answer (3 tokens) and the position before it
-    for row in labels:  # what the kept logits are scored against holds every answer token
-        assert sorted(v for v in row[-keep + 1:] if v != -100) == sorted(v for v in row if v != -100)

@@ -22,12 +22,11 @@ tens of seconds per command here.)
 
 from __future__ import annotations
 
-import json
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ...errors import ModelError
-from ..plan import STRENGTH_LEVELS, TASK_NAMES
+from . import layout
 from .grammar import MAX_EDITS, complete_json, grammar_mask, grammar_sampler
 
 N_CTX = 4096
@@ -120,40 +119,27 @@ class Decoder:
             return text.strip()
 
     def decode_structured(self, tokens: list[int], gbnf: str, candidates: list[str], order: list[str]) -> str:
-        """Decode the plan choice by choice (see the module notes).
+        """Decode the plan choice by choice (see the module notes and :mod:`.layout`).
 
         ``order`` is the schema's edit fields in writing order.  Raises
         :class:`LayoutError` when the fixed layout does not fit.
         """
+        try:
+            layout.check_order(order)
+        except ValueError as exc:
+            raise LayoutError(str(exc)) from None
         with self._sampler(gbnf) as sampler:
             self.eval_prompt(tokens)
             state = _Choices(self, sampler)
-            values = _field_values(candidates)
-            if sorted(order) != sorted(values):
-                raise LayoutError("unexpected schema fields")
-            # Choice points sit where the tokenizer splits anyway: a value
-            # keeps its leading space (' "trees"', ' null'), as in the examples.
-            first = f'{{"{order[0]}":'
-            # an edit starts with its first key; no edit closes the list
-            more = state.choose([f' {{"edits": [{first}', ' {"edits": []}'])
+            values = layout.field_values(candidates)
+            more = state.choose(layout.opening_options(order))
             edits = 0
-            while more.endswith(":"):
+            while layout.opens_an_edit(more):
                 edits += 1
-                for k, field in enumerate(order):
-                    tail = f', "{order[k + 1]}":' if k + 1 < len(order) else ""
-                    state.choose([" " + v + tail for v in values[field]])
-                options = ["}]}"] + ([f"}}, {first}"] if edits < MAX_EDITS else [])
-                more = state.choose(options)
+                for k in range(len(order)):
+                    state.choose(layout.field_options(order, k, values))
+                more = state.choose(layout.closing_options(order, edits))
             return state.text().strip()
-
-
-def _field_values(candidates: list[str]) -> dict[str, list[str]]:
-    """Each edit field's possible values, as JSON."""
-    return {
-        "task": [json.dumps(t) for t in TASK_NAMES],
-        "target": ["null"] + [json.dumps(c) for c in candidates],
-        "strength": [json.dumps(float(v)) for v in STRENGTH_LEVELS],
-    }
 
 
 class _Choices:

@@ -65,10 +65,11 @@ class PromptSet:
             raise ModelError(f"The LLM parser's prompt files in {folder} are missing or broken: {exc}") from exc
         return cls(instructions, tuple(examples), schema, header)
 
-    def without_examples(self) -> "PromptSet":
-        """The same prompt with no worked examples: what a model fine-tuned on this job reads
-        (``terf_studio.language.training.lora``), so a command costs only its own tokens."""
-        return PromptSet(self.instructions, (), self.schema, self.header)
+    def for_adapter(self) -> "PromptSet":
+        """What a model fine-tuned on this job reads (``terf_studio.language.training.lora``):
+        no worked examples and no header, only ``Command: TEXT\\nPlan:``. The adapter learned the
+        job, so a longer prompt would only cost training time."""
+        return PromptSet(self.instructions, (), self.schema, "")
 
     def field_order(self) -> list[str]:
         """The edit fields in the schema's order (the order the model writes them)."""
@@ -126,20 +127,31 @@ def target_candidates(text: str) -> list[str]:
     Spans of up to :data:`MAX_TARGET_WORDS` words inside one clause that do
     not start or end with an article/preposition and do not start with a
     known task, polarity or filler word (unless that word begins a compound
-    noun such as "light pole").
+    noun such as "light pole", or is a concept, polarity or filler word used
+    as the adjective of a longer phrase: "dark roof", "id badge").
     """
     edge = vocab.DETERMINERS | vocab.PREPOSITIONS | vocab.PRONOUNS
     start_banned = (
         set(vocab.VERBS) | set(vocab.CONCEPTS) | vocab.POLARITY_UP | vocab.POLARITY_DOWN
         | vocab.FILLERS | vocab.COPULAS | set(vocab.STRENGTH_WORDS)
     )
+    # a concept, polarity or filler word may begin a longer phrase as its adjective
+    # ("the *dark* roof", "the *bright* sign", "the *id* badge"), never a task verb
+    adjectives = set(vocab.CONCEPTS) | vocab.POLARITY_UP | vocab.POLARITY_DOWN | vocab.FILLERS
     out: list[str] = []
     for clause in _split_clauses(tokenise(text)):
         for i in range(len(clause)):
             compound = any(" ".join(clause[i:i + k]) in vocab.NOUN_COMPOUNDS for k in (1, 2, 3))
-            if clause[i] in edge or (clause[i] in start_banned and not compound):
+            shortest = i + 1
+            if clause[i] in edge:
                 continue
-            for j in range(i + 1, min(len(clause), i + MAX_TARGET_WORDS) + 1):
+            if clause[i] in start_banned and not compound:
+                following = clause[i + 1] if i + 1 < len(clause) else None
+                if not (clause[i] in adjectives and following is not None
+                        and following not in edge and following not in start_banned):
+                    continue
+                shortest = i + 2
+            for j in range(shortest, min(len(clause), i + MAX_TARGET_WORDS) + 1):
                 if clause[j - 1] in edge:
                     continue
                 phrase = " ".join(clause[i:j])
