@@ -56,61 +56,80 @@ STRENGTHS = {0.25: ["very slightly", "a tiny bit", "just a touch", "a hint"],
              2.0: ["a lot", "much", "strongly", "really", "way more", "heavily"]}
 
 # Templates: {t} is the target phrase (with its article), {s} a strength phrase (may be empty).
-# Each list's last entries (after HELDOUT_FROM) are kept for the held-out part.
+# Each list's last HELDOUT_TEMPLATES entries are kept for the held-out part.
 DIRECT: dict[str, list[str]] = {
     "brighten": ["brighten {t}{s}", "make {t} brighter{s}", "lighten {t}{s}", "light up {t}{s}",
                  "give {t} more light{s}", "raise the exposure of {t}{s}", "lift the shadows on {t}{s}",
                  "increase the brightness of {t}{s}", "{t} should be brighter{s}", "illuminate {t}{s}",
-                 "bring up the light on {t}{s}", "boost the brightness of {t}{s}"],
+                 "open up the shadows in {t}{s}", "add some light to {t}{s}", "expose {t} better{s}",
+                 "pull {t} out of the dark{s}", "bring up the light on {t}{s}", "boost the brightness of {t}{s}"],
     "darken": ["darken {t}{s}", "make {t} darker{s}", "dim {t}{s}", "tone down {t}{s}",
                "reduce the brightness of {t}{s}", "turn down {t}{s}", "lower the exposure on {t}{s}",
                "{t} should be darker{s}", "take the glare off {t}{s}", "cut the brightness of {t}{s}",
-               "bring down the highlights on {t}{s}", "knock back {t}{s}"],
+               "tame the highlights on {t}{s}", "calm down {t}{s}", "make {t} less bright{s}",
+               "pull down the glare of {t}{s}", "bring down the highlights on {t}{s}", "knock back {t}{s}"],
     "denoise": ["denoise {t}{s}", "remove the noise on {t}{s}", "clean up the grain in {t}{s}",
                 "smooth out {t}{s}", "reduce the noise in {t}{s}", "get rid of the grain on {t}{s}",
                 "clean {t}{s}", "make {t} less noisy{s}", "remove the speckles from {t}{s}",
-                "filter the noise out of {t}{s}", "despeckle {t}{s}", "de-grain {t}{s}"],
+                "filter the noise out of {t}{s}", "clear the grain from {t}{s}", "tidy up the noise on {t}{s}",
+                "make {t} cleaner{s}", "suppress the noise on {t}{s}", "despeckle {t}{s}", "de-grain {t}{s}"],
     "blur": ["blur {t}{s}", "hide {t}{s}", "pixelate {t}{s}", "redact {t}{s}", "anonymise {t}{s}",
              "obscure {t}{s}", "blur out {t}{s}", "make {t} unreadable{s}", "censor {t}{s}", "mask out {t}{s}",
-             "smudge {t}{s}", "scramble {t}{s}"],
+             "make {t} unrecognisable{s}", "black out {t}{s}", "soften {t} so nobody can read it{s}",
+             "conceal {t}{s}", "smudge {t}{s}", "scramble {t}{s}"],
     "infrared": ["make {t} lean towards infrared{s}", "use more infrared on {t}{s}", "make {t} more thermal{s}",
                  "highlight {t} with the heat{s}", "show {t} as the thermal camera sees it{s}",
-                 "bring out {t} with infrared{s}", "make {t} stand out{s}", "make {t} pop{s}",
-                 "emphasise {t}{s}", "give {t} a thermal look{s}", "favour the infrared on {t}{s}",
+                 "bring out {t} with infrared{s}", "make {t} stand out{s}", "make {t} pop{s}", "emphasise {t}{s}",
+                 "give {t} a thermal look{s}", "show the heat of {t}{s}",
+                 "make {t} glow like in the thermal image{s}", "let the thermal camera show {t}{s}",
+                 "make {t} easier to spot{s}", "favour the infrared on {t}{s}",
                  "put more heat signature into {t}{s}"],
     "visible": ["make {t} lean towards visible{s}", "use more of the visible image on {t}{s}",
                 "show {t} in natural colours{s}", "restore the colours of {t}{s}",
-                "make {t} look like the photo{s}", "bring back the texture of {t}{s}",
-                "less thermal on {t}{s}", "favour the visible camera on {t}{s}", "make {t} more natural{s}",
-                "give {t} its real colours back{s}", "show the detail of {t}{s}", "make {t} look realistic{s}"],
+                "make {t} look like the photo{s}", "bring back the texture of {t}{s}", "less thermal on {t}{s}",
+                "favour the visible camera on {t}{s}", "make {t} more natural{s}",
+                "give {t} its real colours back{s}", "show {t} as the colour camera sees it{s}",
+                "keep the real look of {t}{s}", "take the thermal look off {t}{s}",
+                "put the colours back on {t}{s}", "show the detail of {t}{s}", "make {t} look realistic{s}"],
 }
 INDIRECT: dict[str, list[str]] = {
     "brighten": ["{t} is too dark", "I can't see anything in {t}", "{t} is lost in shadow", "{t} looks gloomy",
                  "{t} is pitch black", "{t} is way too dim", "there is no detail in {t}, it is all black",
                  "{t} is underexposed", "{t} is buried in darkness", "I can barely make out {t}",
-                 "{t} is murky", "{t} is a dark mess"],
-    "darken": ["{t} is blinding", "{t} is too bright", "{t} is blown out", "{t} is overexposed",
-               "{t} is glaring", "{t} hurts my eyes", "{t} is dazzling", "{t} burns out the picture",
-               "{t} is a white blob", "{t} is washed out", "{t} is far too bright to look at",
-               "{t} is way too strong"],
+                 "{t} is in deep shadow", "nothing shows in {t}, it is too dark", "{t} is far too dim to read",
+                 "{t} looks almost black", "the shadows hide {t}", "{t} needs more light", "{t} is murky",
+                 "{t} is a dark mess"],
+    "darken": ["{t} is blinding", "{t} is too bright", "{t} is blown out", "{t} is overexposed", "{t} is glaring",
+               "{t} hurts my eyes", "{t} is dazzling", "{t} burns out the picture", "{t} is a white blob",
+               "{t} is washed out", "{t} is so bright it hurts", "{t} outshines everything else",
+               "{t} is far too harsh", "{t} flares badly", "the glare from {t} is too much", "{t} is too intense",
+               "{t} is far too bright to look at", "{t} is way too strong"],
     "denoise": ["{t} is grainy", "{t} is noisy", "{t} looks like static", "there is speckle all over {t}",
                 "{t} looks like sandpaper", "{t} is full of grain", "{t} is peppered with dots",
                 "{t} looks like television snow", "{t} is crunchy", "{t} is drowning in noise",
-                "{t} looks fuzzy with noise", "{t} has ugly speckles"],
+                "{t} is all speckled", "{t} looks gritty", "{t} is fuzzy with grain",
+                "{t} looks like it is crawling with noise", "{t} has a sandy texture",
+                "the grain on {t} is distracting", "{t} looks fuzzy with noise", "{t} has ugly speckles"],
     "blur": ["nobody should be able to read {t}", "{t} must not be recognisable", "{t} is private",
              "we can't publish {t}", "{t} gives away who it is", "{t} has to go", "{t} is personal data",
              "{t} identifies someone", "{t} is a privacy problem", "no one may recognise {t}",
+             "{t} should stay secret", "{t} reveals who this is", "we have to protect {t}",
+             "{t} must not appear in the report", "{t} is confidential", "{t} can't be shown",
              "{t} should not be readable", "{t} must stay anonymous"],
     "infrared": ["{t} disappears into the night", "I can barely see {t}", "{t} blends into the background",
                  "{t} is invisible", "{t} needs to stand out", "{t} is lost in the dark", "{t} vanishes",
                  "{t} is hard to spot", "{t} fades into the bushes", "I can't make out {t} at all",
+                 "{t} is hidden in the dark", "I keep missing {t}", "{t} is barely visible",
+                 "{t} melts into the shadows", "you can hardly see {t}", "{t} gets lost at night",
                  "{t} is swallowed by the darkness", "{t} is a ghost, I need to see it"],
     "visible": ["{t} looks like a heat map", "{t} lost its colour", "{t} looks thermal and fake",
                 "{t} looks ghostly", "I want the real colours of {t} back", "{t} has no texture left",
                 "{t} looks like a heat signature", "{t} turned into a grey blob", "{t} looks unnatural",
-                "the colours of {t} are gone", "{t} looks like a thermal scan", "{t} is a glowing mess"],
+                "the colours of {t} are gone", "{t} looks like a thermal picture", "{t} lost all its detail",
+                "{t} is just a bright silhouette", "{t} looks artificial", "the texture of {t} is gone",
+                "{t} looks like a heat blob", "{t} looks like a thermal scan", "{t} is a glowing mess"],
 }
-HELDOUT_FROM = 10  # templates from this index on are held out
+HELDOUT_TEMPLATES = 2  # the last templates of each list are held out
 
 #: What an indirect complaint may be about, per task.
 INDIRECT_TARGETS: dict[str, list[str]] = {"brighten": SCENERY, "darken": LIGHTS + SCENERY[:6], "denoise": SCENERY,
@@ -136,6 +155,21 @@ NO_EDIT = ["hello", "hi there", "thanks", "thank you, that looks great", "what i
            "leave it like that", "I like it as it is", "can you explain what you did?", "what time was this taken?",
            "is this a thermal image?", "that's fine", "cool", "looks good to me", "where was this taken?",
            "undo is not needed", "great, thanks", "what can you do?"]
+# Chatter that asks for no edit, built from parts so that a model learns the kind, not a list.
+GREETINGS = ["hello", "hi", "hi there", "hey", "good morning", "good evening", "ok", "right", "so", "well"]
+QUESTIONS = ["how many {t} are in the image?", "is {t} moving?", "what is {t} doing?", "where is {t}?",
+             "can you see {t}?", "what colour is {t}?", "is that {t} or a shadow?", "how far away is {t}?",
+             "why is {t} so bright in the infrared?", "which camera shows {t} better?", "is {t} warm?",
+             "what is next to {t}?", "when was {t} photographed?", "who does {t} belong to?"]
+FEEDBACK = ["thanks", "thank you", "nice", "perfect", "great", "looks good", "that's better", "much better",
+            "I like it", "good job", "cool", "wow", "fine", "excellent", "brilliant"]
+FEEDBACK_ABOUT = ["{t} looks great now", "{t} is fine as it is", "{t} is perfect now", "I like how {t} looks",
+                  "{t} came out well", "{t} is exactly right"]
+LEAVE_ALONE = ["don't touch {t}", "leave {t} alone", "do not change {t}", "keep {t} as it is",
+               "no need to edit {t}", "{t} doesn't need anything"]
+META = ["how does this work?", "which edits do you know?", "wait", "let me think", "what are you able to change?",
+        "show me the original", "how long will that take?", "can I save this?", "what model are you?",
+        "is the fusion finished?", "explain the layers to me", "which file is this?"]
 POLITE = ["please {c}", "could you {c}", "can you {c}", "would you mind if we {c}", "{c}, thanks", "{c} please",
           "I'd like to {c}", "hey, {c}", "{c}, if possible", "let's {c}"]
 COMPLAINT_TAILS = ["", ", fix it", ", can you help", ", please fix that", ", do something about it", ""]
@@ -169,7 +203,7 @@ def _target(rng: random.Random, pool: Sequence[str], heldout: bool) -> tuple[str
 
 def _templates(table: dict[str, list[str]], task: str, heldout: bool) -> list[str]:
     items = table[task]
-    return items[HELDOUT_FROM:] if heldout else items[:HELDOUT_FROM]
+    return items[-HELDOUT_TEMPLATES:] if heldout else items[:-HELDOUT_TEMPLATES]
 
 
 def direct_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
@@ -231,10 +265,32 @@ def typo(rng: random.Random, text: str, keep: Sequence[str]) -> str:
 TASKS = tuple(DIRECT)
 
 
+def chatter(rng: random.Random, heldout: bool) -> str:
+    """A line that asks for no edit: a greeting, a question about the image, feedback, a request
+    to leave something alone, or a question about the editor, alone or after a greeting."""
+    kind = rng.random()
+    if kind < 0.1:
+        return rng.choice(_split(NO_EDIT, heldout))
+    phrase = _target(rng, SCENERY + WARM + LIGHTS, heldout)[0]
+    if kind < 0.35:
+        line = rng.choice(_split(QUESTIONS, heldout)).format(t=phrase)
+    elif kind < 0.5:
+        line = rng.choice(_split(FEEDBACK_ABOUT, heldout)).format(t=phrase)
+    elif kind < 0.65:
+        line = rng.choice(_split(LEAVE_ALONE, heldout)).format(t=phrase)
+    elif kind < 0.8:
+        line = rng.choice(_split(META, heldout))
+    else:
+        line = rng.choice(_split(FEEDBACK, heldout))
+    if rng.random() < 0.3:
+        line = rng.choice(_split(GREETINGS, heldout)) + ", " + line
+    return line[0].upper() + line[1:] if rng.random() < 0.3 else line
+
+
 def generate_one(rng: random.Random, heldout: bool = False) -> dict:
     roll = rng.random()
-    if roll < 0.06:
-        return {"text": rng.choice(_split(NO_EDIT, heldout)), "edits": [], "tags": ["no-edit"]}
+    if roll < 0.07:
+        return {"text": chatter(rng, heldout), "edits": [], "tags": ["no-edit"]}
     count = 1 if roll < 0.7 else (2 if roll < 0.95 else 3)
     clauses = []
     for _ in range(count):
@@ -255,6 +311,8 @@ def generate_one(rng: random.Random, heldout: bool = False) -> dict:
         tags.append("polite")
     elif any("indirect" in c.tags for c in clauses) and count == 1:
         text += rng.choice(COMPLAINT_TAILS)
+    if rng.random() < 0.05:
+        text = rng.choice(_split(GREETINGS, heldout)) + ", " + text
     if rng.random() < 0.1:
         text = typo(rng, text, [c.edit["target"] for c in clauses if c.edit["target"]])
         tags.append("typo")
