@@ -50,8 +50,9 @@ def add_bench_parse_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
                              "default: resources/commands/commands.jsonl")
     parser.add_argument("--llm", default="auto", metavar="PATH|none|auto",
                         help="GGUF model for the LLM rows ('none': rules only)")
-    parser.add_argument("--llm-adapter", metavar="PATH", default=None,
-                        help="a LoRA adapter GGUF for the model (terf_studio.language.training.lora)")
+    parser.add_argument("--llm-adapter", metavar="PATH|none|auto", default="auto",
+                        help="a LoRA adapter GGUF for the model (default: the shipped parser-lora with the "
+                             "default model; 'none': the model alone)")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N commands")
     parser.add_argument("--failures", action="store_true", help="list each parser's wrong commands")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -152,22 +153,10 @@ class _Tally:
         return out
 
 
-def _combined_with_adapter(llm: str, adapter: str) -> CombinedParser:
-    """The combined parser over the model ``llm`` (``auto``: the default) with a LoRA adapter."""
-    from terf_studio.language.llm.loading import resolve_model_path
-    from terf_studio.language.llm.parser import LlmParser
-
-    try:
-        parser = LlmParser(resolve_model_path(None if llm == "auto" else llm), adapter=adapter)
-    except TerfError as exc:
-        return CombinedParser(None, llm_error=str(exc))
-    return CombinedParser(parser)
-
-
 def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = False,
-          adapter: str | None = None) -> dict[str, Any]:
+          adapter: str | None = "auto") -> dict[str, Any]:
     """Score rules, LLM, combined and combined-with-fallback on ``items`` (the LLM with
-    ``adapter``, a LoRA GGUF, when given)."""
+    ``adapter``: "auto", "none" or a LoRA GGUF, as :func:`get_parser` takes it)."""
     result: dict[str, Any] = {
         "commands": len(items),
         "target_comparison": "lower case, words only, without the/a/an; null (whole image) equals only null",
@@ -183,7 +172,7 @@ def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = 
     result["parsers"]["rules"] = tally.result(with_failures)
 
     start = time.perf_counter()
-    combined = get_parser(llm, "always") if adapter is None else _combined_with_adapter(llm, adapter)
+    combined = get_parser(llm, "always", adapter)
     load_seconds = time.perf_counter() - start
     if combined.llm is None:
         result["llm"] = None
@@ -191,7 +180,7 @@ def bench(items: list[dict[str, Any]], llm: str = "auto", with_failures: bool = 
         return result
     result["llm"] = {
         "model": str(cast("LlmParser", combined.llm).model_path),
-        "adapter": adapter,
+        "adapter": str(cast("LlmParser", combined.llm).adapter or "none"),
         "name": getattr(combined.llm, "model_name", ""),
         "mode": getattr(combined.llm, "mode", ""),
         "load_seconds": round(load_seconds, 3),
@@ -224,7 +213,8 @@ def _format_bench(result: dict[str, Any]) -> str:
     lines = [f"{result['commands']} commands; targets compared {result['target_comparison']}"]
     if result.get("llm"):
         llm = result["llm"]
-        lines.append(f"LLM: {llm['name'] or llm['model']} ({llm['mode']}), loaded in {llm['load_seconds']:.1f} s")
+        lines.append(f"LLM: {llm['name'] or llm['model']} ({llm['mode']}, adapter {llm['adapter']}), "
+                     f"loaded in {llm['load_seconds']:.1f} s")
     elif result.get("llm_error"):
         lines.append(f"LLM: not used ({result['llm_error']})")
     lines.append(f"{'parser':<18}{'task':>7}{'target':>8}{'exact':>7}{'mean ms':>9}{'p95 ms':>8}")

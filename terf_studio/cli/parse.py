@@ -26,6 +26,9 @@ def add_parse_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--llm", default="auto", metavar="PATH|none|auto",
                         help="GGUF model for the LLM parser; 'none' for rules only; "
                              "'auto' (default): the bundled Gemma 3 270M when installed")
+    parser.add_argument("--llm-adapter", default="auto", metavar="PATH|none|auto",
+                        help="LoRA adapter GGUF for the model; 'auto' (default): the shipped parser-lora "
+                             "with the default model; 'none': the model alone")
     parser.add_argument("--policy", choices=["always", "fallback"], default="always",
                         help="run the LLM on every command (default, shows disagreements) "
                              "or only where the rules leave a gap (faster)")
@@ -89,7 +92,7 @@ def run_parse(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         if args.batch is None and args.text is None:
             raise TerfError("Give a command to parse, or --batch FILE.")
-        parser = get_parser(args.llm, getattr(args, "policy", "always"))
+        parser = get_parser(args.llm, getattr(args, "policy", "always"), getattr(args, "llm_adapter", "auto"))
         commands = list(_batch_lines(args.batch)) if args.batch is not None else [args.text]
         for command in commands:
             command = clean_command(command)  # never echo a terminal escape or control character

@@ -30,6 +30,7 @@ class Clause:
     pronoun: bool = False  # target is "it"/"them": refers to another clause
     negated: bool = False
     fuzzy: bool = False  # task found only after typo correction
+    verb_tasks: tuple[Task, ...] = ()  # tasks named by a task verb ("brighten"), not a quality ("too dark")
     ignored: str = ""  # words after "except"/"without"
 
     @property
@@ -322,6 +323,7 @@ def read_clause(clause: Clause, pieces: list[Piece] | None = None) -> Clause:
         clause,
         pieces=pieces,
         tasks=tasks,
+        verb_tasks=tuple(t for t in tasks if any(h.task == t and h.kind == "verb" for h in hits)),
         negated=_negated(pieces, hits),
         strength=_strength_of(pieces, hits),
         target=target,

@@ -25,7 +25,18 @@ reads the whole command freely (within the schema).
    target holds a word that no vocabulary table explains and that the rules
    left unused (so "sensor noise", a known phrase, is not taken for a
    region, nor "the car" of an ignored "except the car").
-3. Every difference is kept as a :class:`Disagreement` (task, target or
+3. **A model fine-tuned on this job** (the default model with its shipped
+   adapter, :attr:`LlmParser.fine_tuned`) reads complaints better than the
+   rules, and direct commands worse.  So when the rules' edits do not all
+   rest on task verbs (some task was read from a quality word, "too dark",
+   "glowing", or after a typo correction) *and* the rules left words of the
+   command unexplained ("swallowed", "mess", "ghost"), the model's whole
+   reading is used, if it found an edit.  Otherwise rule 2 applies.  An
+   untuned model never overrides the rules this way.
+   Measured before choosing: on the hand-written direct sets the rules were
+   right in every task disagreement; on generated complaints in held-out
+   wordings, in this case the model was right 27 times and the rules once.
+4. Every difference is kept as a :class:`Disagreement` (task, target or
    number of edits, both readings and which one was chosen), and both full
    readings are kept in ``plan.readings`` ("rules", "llm") for the UI.
 
@@ -43,12 +54,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import ModelError
 from .plan import Disagreement, Edit, EditPlan
-from .rules import RuleEdit, RuleReading, analyse
+from .rules import RuleReading, analyse
 from .words import clean_command, too_long
 
 _ARTICLES = {"the", "a", "an"}
@@ -63,7 +75,8 @@ def normalise_target(target: str | None) -> str | None:
 
 
 class TextParser(Protocol):
-    """What :class:`CombinedParser` needs of an LLM parser."""
+    """What :class:`CombinedParser` needs of an LLM parser (``fine_tuned`` is read with a default
+    of False: a parser without it is never trusted over the rules, see rule 3)."""
 
     def parse(self, text: str) -> EditPlan: ...
 
@@ -91,41 +104,52 @@ class CombinedParser:
         rules_plan = reading.plan(time.perf_counter() - start)
         if self.llm is None or too_long(text):  # the rules' plan says why a long command is refused
             return rules_plan.with_timing(time.perf_counter() - start)
-        if self.policy == "fallback" and not _has_gap(reading):
+        trusted = bool(getattr(self.llm, "fine_tuned", False))
+        if self.policy == "fallback" and not _has_gap(reading, trusted):
             return EditPlan(
                 edits=rules_plan.edits, text=text, parser="rules+llm",
                 seconds=time.perf_counter() - start, message=rules_plan.message,
                 readings={"rules": rules_plan},
             )
         llm_plan = self.llm.parse(text)
-        plan = combine(reading, rules_plan, llm_plan)
+        plan = combine(reading, rules_plan, llm_plan, trusted)
         return plan.with_timing(time.perf_counter() - start)
 
 
-def _has_gap(reading: RuleReading) -> bool:
-    """Whether the LLM could change the plan (see rules 1 and 2 above)."""
+def _has_gap(reading: RuleReading, trusted: bool = False) -> bool:
+    """Whether the LLM could change the plan (see rules 1 to 3 above)."""
     if not reading.unused_words:
         return False  # the LLM's edits or targets would be refused anyway
+    if trusted and _reads_a_complaint(reading):
+        return True
     return not reading.edits or any(r.edit.target is None and not r.whole for r in reading.edits)
 
 
-def _counterparts(rules: list[RuleEdit], llm: tuple[Edit, ...]) -> list[Edit | None]:
-    if len(rules) == len(llm):
-        return list(llm)
+def _reads_a_complaint(reading: RuleReading) -> bool:
+    """Rule 3's condition: some task rests on no task verb, and words are left unexplained."""
+    return bool(reading.unused_words) and any(r.evidence != "exact" for r in reading.edits)
+
+
+def _counterparts(edits: Sequence[Edit], others: Sequence[Edit]) -> list[Edit | None]:
+    """The edit of ``others`` matching each of ``edits``: by position when both have as many,
+    else by equal target, else by position."""
+    if len(edits) == len(others):
+        return list(others)
     out: list[Edit | None] = []
-    for i, r in enumerate(rules):
-        key = normalise_target(r.edit.target)
-        match = next((e for e in llm if key is not None and normalise_target(e.target) == key), None)
-        if match is None and i < len(llm):
-            match = llm[i]
-        out.append(match)
+    for i, e in enumerate(edits):
+        key = normalise_target(e.target)
+        match = next((o for o in others if key is not None and normalise_target(o.target) == key), None)
+        out.append(match if match is not None else (others[i] if i < len(others) else None))
     return out
 
 
-def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> EditPlan:
-    """Apply the arbitration rule to one command's two readings."""
+def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan, trusted: bool = False) -> EditPlan:
+    """Apply the arbitration rule to one command's two readings (``trusted``: the LLM is
+    fine-tuned on this job, rule 3)."""
     readings = {"rules": rules_plan, "llm": llm_plan}
     disagreements: list[Disagreement] = []
+    if trusted and reading.edits and llm_plan.edits and _reads_a_complaint(reading):
+        return _model_reading(reading, rules_plan, llm_plan)
     if not reading.edits:
         covered = {w for e in llm_plan.edits if e.target for w in e.target.split()}
         action_words = [w for w in reading.unused_words if w not in covered]
@@ -155,7 +179,8 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
             index=0, field="edits", rules=len(reading.edits), llm=len(llm_plan.edits), chosen="rules",
             reason="the rule parser's clauses each rest on a task word",
         ))
-    for i, (r, other) in enumerate(zip(reading.edits, _counterparts(reading.edits, llm_plan.edits))):
+    matches = _counterparts([r.edit for r in reading.edits], llm_plan.edits)
+    for i, (r, other) in enumerate(zip(reading.edits, matches)):
         edit = r.edit
         if other is not None and other.task != edit.task:
             why = "typo-corrected task word" if r.evidence == "fuzzy" else "explicit task word"
@@ -184,24 +209,52 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> E
     )
 
 
-def get_parser(llm: str | Path | None = "auto", policy: str = "always") -> CombinedParser:
+def _model_reading(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan) -> EditPlan:
+    """Rule 3: the fine-tuned model's whole reading, each difference recorded."""
+    unknown = ", ".join(f"'{w}'" for w in reading.unused_words[:4])
+    reason = f"the rule parser read a complaint and left {unknown} unexplained"
+    disagreements: list[Disagreement] = []
+    if len(llm_plan.edits) != len(reading.edits):
+        disagreements.append(Disagreement(index=0, field="edits", rules=len(reading.edits),
+                                          llm=len(llm_plan.edits), chosen="llm", reason=reason))
+    rules_edits = [r.edit for r in reading.edits]
+    for i, (mine, other) in enumerate(zip(llm_plan.edits, _counterparts(llm_plan.edits, rules_edits))):
+        if other is None:
+            continue
+        if other.task != mine.task:
+            disagreements.append(Disagreement(index=i, field="task", rules=other.task.value, llm=mine.task.value,
+                                              chosen="llm", reason=reason))
+        if normalise_target(other.target) != normalise_target(mine.target):
+            disagreements.append(Disagreement(index=i, field="target", rules=other.target, llm=mine.target,
+                                              chosen="llm", reason=reason))
+    return EditPlan(
+        edits=tuple(Edit(e.target, e.task, e.strength, e.text) for e in llm_plan.edits),
+        text=reading.text, parser="rules+llm", message=llm_plan.message,
+        readings={"rules": rules_plan, "llm": llm_plan}, disagreements=tuple(disagreements),
+    )
+
+
+def get_parser(llm: str | Path | None = "auto", policy: str = "always",
+               adapter: str | Path | None = "auto") -> CombinedParser:
     """A combined parser.
 
     ``llm``: "auto" (the default model when llama-cpp-python and the model
     package are installed, else rules only), "none" (rules only), or a GGUF
-    path (must load: a ModelError says why not).  Loading is slow the first
+    path (must load: a ModelError says why not).  ``adapter``: "auto" (the
+    fine-tuned adapter shipped for the default model, when installed),
+    "none", or a LoRA GGUF path (must load).  Loading is slow the first
     time; call this from a worker thread.
     """
     from .llm import get_llm_parser
 
     if llm is None or str(llm).lower() == "none":
         return CombinedParser(None, policy)
-    if str(llm).lower() == "auto":
+    if str(llm).lower() == "auto" and str(adapter).lower() in {"auto", "none"}:
         try:
-            return CombinedParser(get_llm_parser(None), policy)
+            return CombinedParser(get_llm_parser(None, adapter=adapter), policy)
         except ModelError as exc:
             return CombinedParser(None, policy, llm_error=str(exc))
-    return CombinedParser(get_llm_parser(llm), policy)
+    return CombinedParser(get_llm_parser(None if str(llm).lower() == "auto" else llm, adapter=adapter), policy)
 
 
 def parse(text: str, llm: str | Path | None = "auto", policy: str = "always") -> EditPlan:

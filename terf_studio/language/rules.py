@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 from .clauses import Clause, read_command_clauses, split_clauses
-from .plan import Edit, EditPlan
+from .plan import Edit, EditPlan, Task
 from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise, too_long
 
 __all__ = [
@@ -62,7 +62,9 @@ class RuleEdit:
     """An edit with the evidence behind it (used by the combined parser)."""
 
     edit: Edit
-    evidence: str  # "exact" or "fuzzy"
+    #: "exact" (a task verb: "brighten"), "quality" (read from what is wrong: "too dark",
+    #: "blinding") or "fuzzy" (found after correcting a typo)
+    evidence: str
     whole: bool  # target None because of an explicit whole-image word
     target_from: str  # "clause", "pronoun", "next", "previous", "none"
 
@@ -144,9 +146,11 @@ class _Joiner:
             else:
                 source = "none"
         strength = clause.strength if clause.strength is not None else 1.0
-        evidence = "fuzzy" if clause.fuzzy else "exact"
+        def evidence(task: Task) -> str:
+            return "fuzzy" if clause.fuzzy else "exact" if task in clause.verb_tasks else "quality"
+
         self.last_edits = [
-            RuleEdit(Edit(target, task, strength, clause.text), evidence, clause.whole, source)
+            RuleEdit(Edit(target, task, strength, clause.text), evidence(task), clause.whole, source)
             for task in clause.tasks
         ]
         self.edits.extend(self.last_edits)

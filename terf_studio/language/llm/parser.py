@@ -27,7 +27,7 @@ from ..plan import EditPlan
 from ..words import clean_command, too_long
 from .decoder import MAX_ANSWER_TOKENS, N_CTX, Decoder, LayoutError
 from .grammar import command_grammar, validate_output
-from .loading import default_threads, import_llama, is_instruction_tuned, resolve_model_path
+from .loading import default_adapter_path, default_threads, import_llama, is_instruction_tuned, resolve_model_path
 from .prompt import PromptSet, command_text, target_candidates
 
 
@@ -56,7 +56,7 @@ class LlmParser:
             raise ModelError(f"LLM adapter file not found: {self.adapter}")
         self.prompts = prompts or PromptSet.load()
         if self.adapter is not None:
-            self.prompts = self.prompts.without_examples()
+            self.prompts = self.prompts.for_adapter()
             mode = "completion"
         self._lock = threading.Lock()
         self._lib = llama_cpp
@@ -76,6 +76,13 @@ class LlmParser:
         self._decoder = Decoder(self._llm, llama_cpp)
         self._warm_up()
         self.load_seconds = time.perf_counter() - start
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Whether this model was fine-tuned on reading edit requests (it runs with an adapter made
+        by :mod:`terf_studio.language.training.lora`): the combined parser then trusts its reading
+        of complaints over the rules' (:mod:`terf_studio.language.combined`, rule 3)."""
+        return self.adapter is not None
 
     def _load_model(self, n_threads: int) -> Any:
         """The ``llama_cpp.Llama`` for this parser's file; ModelError when it will not load."""
@@ -167,15 +174,28 @@ class LlmParser:
 
 
 # --------------------------------------------------------------------------
-# cache: one parser per (model path, mode), loaded once per process
+# cache: one parser per (model path, mode, adapter), loaded once per process
 
-_cache: dict[tuple[str, str], LlmParser] = {}
+_cache: dict[tuple[str, str, str], LlmParser] = {}
 _cache_lock = threading.Lock()
-_load_locks: dict[tuple[str, str], threading.Lock] = {}
+_load_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
 
-def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto") -> LlmParser:
-    """The cached parser for ``model_path`` (None: the default Gemma model).
+def resolve_adapter(model_path: Path, adapter: str | Path | None) -> Path | None:
+    """The adapter a parser of ``model_path`` loads: "auto" is the shipped one for the default
+    model (:func:`~.loading.default_adapter_path`; none for other models or when it is not
+    installed), None or "none" is no adapter, anything else a GGUF path."""
+    if adapter is None or str(adapter).lower() == "none":
+        return None
+    if str(adapter).lower() == "auto":
+        return default_adapter_path(model_path)
+    return Path(adapter).expanduser().resolve()
+
+
+def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto",
+                   adapter: str | Path | None = "auto") -> LlmParser:
+    """The cached parser for ``model_path`` (None: the default Gemma model) and ``adapter``
+    (:func:`resolve_adapter`; by default the fine-tuned adapter shipped for the default model).
 
     The first call per path loads the model (seconds; call it from a worker
     thread, not the GUI thread); later calls return the same object.
@@ -184,7 +204,8 @@ def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto") -> 
     """
     import_llama()
     path = resolve_model_path(model_path)
-    key = (str(path), mode)
+    lora = resolve_adapter(path, adapter) if mode != "chat" else None
+    key = (str(path), mode, str(lora))
     with _cache_lock:
         parser = _cache.get(key)
         if parser is not None:
@@ -194,7 +215,7 @@ def get_llm_parser(model_path: str | Path | None = None, mode: str = "auto") -> 
         with _cache_lock:
             parser = _cache.get(key)
         if parser is None:
-            parser = LlmParser(path, mode=mode)
+            parser = LlmParser(path, mode=mode, adapter=lora)
             with _cache_lock:
                 _cache[key] = parser
     return parser
