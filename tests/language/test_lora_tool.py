@@ -89,3 +89,21 @@ def test_a_missing_adapter_is_a_model_error(tmp_path):
         pytest.skip("the default LLM is not installed")
     with pytest.raises(ModelError, match="adapter file not found"):
         LlmParser(default_model_path(), adapter=tmp_path / "nope.gguf")
+
+
+def test_a_corrupt_adapter_is_a_clear_error_not_a_crash(tmp_path):
+    pytest.importorskip("llama_cpp")
+    import subprocess
+    import sys
+
+    from terf_studio.language.llm.loading import default_model_available
+
+    if not default_model_available():
+        pytest.skip("the default LLM is not installed")
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + bytes(range(256)) * 40)  # the right magic, then garbage
+    # in a child process: llama-cpp-python alone would go on with llama.cpp's NULL adapter and crash
+    done = subprocess.run([sys.executable, "-m", "terf_studio", "parse", "--llm-adapter", str(bad), "brighten it"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "Could not load the LLM adapter" in done.stderr and "Traceback" not in done.stderr

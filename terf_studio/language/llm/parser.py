@@ -16,6 +16,7 @@ base models.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from concurrent.futures import Future
@@ -85,18 +86,41 @@ class LlmParser:
         return self.adapter is not None
 
     def _load_model(self, n_threads: int) -> Any:
-        """The ``llama_cpp.Llama`` for this parser's file; ModelError when it will not load."""
+        """The ``llama_cpp.Llama`` for this parser's file (and adapter); ModelError when it will
+        not load."""
         try:
-            return self._lib.Llama(
+            llm = self._lib.Llama(
                 model_path=str(self.model_path),
                 n_ctx=N_CTX,
                 n_threads=n_threads,
                 n_batch=512,
                 verbose=False,
-                **({"lora_path": str(self.adapter)} if self.adapter is not None else {}),
             )
         except Exception as exc:  # llama.cpp raises ValueError/RuntimeError
             raise ModelError(f"Could not load the LLM model {self.model_path}: {exc}") from exc
+        if self.adapter is not None:
+            self._attach_adapter(llm, self.adapter)
+        return llm
+
+    def _attach_adapter(self, llm: Any, path: Path) -> None:
+        """Load the LoRA ``path`` onto ``llm``'s model and context.
+
+        Done here rather than with ``Llama(lora_path=...)``: llama-cpp-python does not notice
+        when llama.cpp refuses the file (it tests its NULL pointer against None) and the first
+        evaluation then crashes the process; a corrupt or foreign adapter must be a ModelError.
+        """
+        lib = self._lib
+        adapter = lib.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+        if not adapter:
+            llm.close()
+            raise ModelError(f"Could not load the LLM adapter {path}: llama.cpp refused it (not a LoRA GGUF "
+                             f"for {self.model_path.name}?)")
+        llm._stack.callback(lib.llama_adapter_lora_free, adapter)  # freed before the context and model
+        adapters = (lib.llama_adapter_lora_p_ctypes * 1)(adapter)
+        scales = (ctypes.c_float * 1)(1.0)
+        if lib.llama_set_adapters_lora(llm._ctx.ctx, adapters, 1, scales):
+            llm.close()
+            raise ModelError(f"Could not apply the LLM adapter {path} to {self.model_path.name}.")
 
     def _chat_formatter(self, template: str) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
