@@ -13,7 +13,10 @@ reads the whole command freely (within the schema).
    if the command has a word the LLM's targets do not cover and no table
    knows (a candidate action word: "make the sky *moodier*", "*scrub* out
    the grit"); otherwise ("hello", "the trees") the plan stays empty, since
-   a small model answers every prompt with some edit.  The LLM's edits were
+   a small model answers every prompt with some edit.  A fine-tuned model
+   (rule 3) learned to answer chatter with no edit, so its edits are used
+   whenever the rules found none ("nobody should be able to read the
+   plate": every word is known or the target, yet it asks for a blur).  The LLM's edits were
    already validated: known task, strength level, and a target that is a
    phrase of the command's own words (or null).
 2. **Rules found edits**: the rule parser decides the number of edits, their
@@ -153,7 +156,7 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan, trus
     if not reading.edits:
         covered = {w for e in llm_plan.edits if e.target for w in e.target.split()}
         action_words = [w for w in reading.unused_words if w not in covered]
-        if llm_plan.edits and not action_words:
+        if llm_plan.edits and not action_words and not trusted:
             disagreements.append(Disagreement(
                 index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="rules",
                 reason="no word of the command is left to name an action",
@@ -161,7 +164,8 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan, trus
         elif llm_plan.edits:
             disagreements.append(Disagreement(
                 index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="llm",
-                reason="the rule parser recognised no task word",
+                reason="the rule parser recognised no task word" + (", and the model is fine-tuned on "
+                                                                    "requests" if trusted else ""),
             ))
             return EditPlan(
                 edits=tuple(Edit(e.target, e.task, e.strength, e.text) for e in llm_plan.edits),

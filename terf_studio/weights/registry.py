@@ -175,6 +175,16 @@ REGISTRY: dict[str, ModelSpec] = {
             size=253_113_024,
         ),
         ModelSpec(
+            name="parser-lora",
+            filename="parser-lora.gguf",
+            description="LoRA adapter that teaches gemma-3-270m to read edit requests (direct and indirect) "
+            "into plans; llama.cpp loads it beside the base model",
+            licence="Gemma Terms of Use (a model derivative of Gemma 3 270M; notice in models/README.md)",
+            how_to_get="shipped in models/; retrain with `python -m terf_studio.language.training.lora train` "
+            "(see models/README.md)",
+            shipped=True,
+        ),
+        ModelSpec(
             name="groundingdino-swint-ogc",
             filename="groundingdino_swint_ogc.pth",
             description="GroundingDINO Swin-T OGC: text to boxes",

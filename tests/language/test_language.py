@@ -440,6 +440,15 @@ def test_a_fine_tuned_model_reads_complaints_the_rules_only_half_understand():
     assert llm.calls == 1
 
 
+def test_a_fine_tuned_model_reads_requests_with_no_task_word():
+    text = "the floodlight is way too strong"  # no task word, no unexplained word but the target
+    answers = {text: [Edit("floodlight", Task.DARKEN)], "hello": []}
+    assert C.CombinedParser(FixedLlm(answers)).parse(text).edits == ()
+    plan = C.CombinedParser(TunedLlm(answers)).parse(text)
+    assert plan_tuples(plan) == [("darken", "floodlight", 1.0)] and plan.disagreements[0].chosen == "llm"
+    assert C.CombinedParser(TunedLlm(answers)).parse("hello").edits == ()
+
+
 def test_a_fine_tuned_model_that_finds_no_edit_leaves_the_rules_reading():
     text = "the cyclist is swallowed by the darkness"
     plan = C.CombinedParser(TunedLlm({})).parse(text)

@@ -171,3 +171,15 @@ def test_loading_prints_nothing_from_llama_cpp_and_logs_it_instead(parser, capfd
     out, err = capfd.readouterr()
     assert "llama" not in out + err
     assert any(r.getMessage().startswith("llama.cpp: ") for r in caplog.records)
+
+
+def test_the_default_model_reads_with_its_shipped_adapter(parser):
+    from terf_studio.weights.registry import find_model
+
+    assert parser.adapter == find_model("parser-lora") and parser.fine_tuned
+    assert parser.prompts.examples == () and parser.prompts.header == ""
+    plan = parser.parse("the street lamps are blinding")
+    assert [(e.task.value, e.target) for e in plan.edits] == [("darken", "street lamps")]
+    assert parser.parse("hello there").edits == ()
+    bare = L.get_llm_parser(adapter="none")
+    assert bare is not parser and bare.adapter is None and not bare.fine_tuned
