@@ -1,7 +1,9 @@
 """LLM parser: a local GGUF model through llama-cpp-python (paper eq. 1).
 
-The model reads an instruction and a few worked examples (kept in
-``resources/parser/``, not in code) and writes the plan as JSON.  Decoding
+The default model runs with its fine-tuned adapter (``models/parser-lora.gguf``)
+and reads only ``Command: TEXT`` and ``Plan:``; other models read a header and a few
+worked examples (kept in ``resources/parser/``, not in code).  Either writes
+the plan as JSON.  Decoding
 is constrained by a grammar built from ``edit_plan.schema.json``; for each
 command the schema's target is narrowed further to ``null`` or a phrase made
 of the command's own words, so a small model cannot invent a target.  The
@@ -11,6 +13,8 @@ Modules:
 
 * :mod:`.prompt` - the prompt files and the command's target phrases;
 * :mod:`.grammar` - schema, GBNF, llama.cpp's grammar checks, validation;
+* :mod:`.layout` - the fixed layout a plan is written in, as choices
+  (shared by the decoder and the adapter's training);
 * :mod:`.decoder` - grammar-checked decoding (layout-driven and greedy);
 * :mod:`.loading` - the default model (Gemma 3 270M), llama-cpp-python,
   instruction-tuned detection, threads;
