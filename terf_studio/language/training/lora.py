@@ -293,7 +293,8 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
     else:
         with log_path.open("w", newline="") as f:
             csv.writer(f).writerow(["step", "loss", "seconds", "val_choices", "val_plans"])
-    done, losses = first - 1, []
+    done = first - 1
+    losses: list[float] = []
 
     def save() -> None:
         model.save_pretrained(out / "adapter")
