@@ -107,3 +107,18 @@ def test_a_corrupt_adapter_is_a_clear_error_not_a_crash(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-500:]
     assert "Could not load the LLM adapter" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_choice_points_are_scored_over_the_option_rows_only():
+    import torch
+
+    from terf_studio.language.training.lora import choice_loss, option_scores
+
+    head = torch.eye(5)  # token t's row is the unit vector t: a state scores each token by its entry
+    hidden = torch.tensor([[[0.0, 0.0, 3.0, 1.0, 0.0]]])
+    assert option_scores(torch, hidden[0, 0], head, [3, 2]).tolist() == [1.0, 3.0]
+    right = choice_loss(torch, hidden, head, [Example([0], [(0, [3, 2], 1)])], None)
+    wrong = choice_loss(torch, hidden, head, [Example([0], [(0, [3, 2], 0)])], None)
+    assert float(right) < float(wrong)
+    capped = option_scores(torch, hidden[0, 0], head, [2], softcap=1.0)
+    assert abs(float(capped[0]) - float(torch.tanh(torch.tensor(3.0)))) < 1e-6

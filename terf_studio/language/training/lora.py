@@ -118,19 +118,28 @@ def padded(batch: Sequence[Example], pad: int) -> tuple[list[list[int]], list[li
     return ids, mask
 
 
-def choice_loss(torch: Any, hidden: Any, head: Any, batch: Sequence[Example], softcap: float | None) -> Any:
-    """Cross-entropy at every choice point of ``batch`` over the options' tokens only.
+def option_scores(torch: Any, state: Any, head: Any, options: Sequence[int], softcap: float | None = None) -> Any:
+    """The model's scores for the token ids ``options`` from one position's final (normed)
+    hidden ``state``; ``head`` is the output layer's weight: a row per option token is all that
+    is needed, not the 262k-word projection."""
+    logits = state @ head[torch.tensor(options, device=state.device)].T
+    return torch.tanh(logits / softcap) * softcap if softcap else logits
 
-    ``hidden`` is the final (normed) hidden state, ``head`` the output layer's weight: a row per
-    option token is all that is needed, not the 262k-word projection."""
+
+def choice_loss(torch: Any, hidden: Any, head: Any, batch: Sequence[Example], softcap: float | None) -> Any:
+    """Cross-entropy at every choice point of ``batch`` over the options' tokens only."""
     losses = []
     for row, example in enumerate(batch):
         for i, options, right in example.points:
-            logits = hidden[row, i] @ head[torch.tensor(options)].T
-            if softcap:
-                logits = torch.tanh(logits / softcap) * softcap
-            losses.append(torch.nn.functional.cross_entropy(logits[None], torch.tensor([right])))
+            logits = option_scores(torch, hidden[row, i], head, options, softcap)
+            target = torch.tensor([right], device=logits.device)
+            losses.append(torch.nn.functional.cross_entropy(logits[None], target))
     return torch.stack(losses).mean()
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id right padding uses (never attended to, never scored)."""
+    return int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else 0
 
 
 def _require_training_packages() -> tuple[Any, Any, Any]:
@@ -229,8 +238,7 @@ def evaluate(torch: Any, model: Any, examples: Sequence[Example], pad: int, devi
             for row, example in enumerate(batch):
                 ok = True
                 for i, options, right in example.points:
-                    scores = hidden[row, i] @ head[torch.tensor(options, device=device)].T
-                    hit = int(torch.argmax(scores)) == right
+                    hit = int(torch.argmax(option_scores(torch, hidden[row, i], head, options))) == right
                     right_points += hit
                     ok = ok and hit
                 points += len(example.points)
@@ -273,7 +281,7 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
     examples, skipped = encode_items(tokenizer, read_items(data))
     val_examples = encode_items(tokenizer, read_items(val))[0] if val is not None else []
     print(f"{len(examples)} training items ({skipped} skipped: plans the decoder cannot write)", flush=True)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     head = model.get_output_embeddings().weight
     softcap = getattr(model.config, "final_logit_softcapping", None)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
@@ -340,7 +348,7 @@ def score(adapter_dir: Path, data: Path, gguf: Path, threads: int | None = None)
     model, tokenizer = load_base(gguf)
     model = peft.PeftModel.from_pretrained(model, adapter_dir)
     examples, skipped = encode_items(tokenizer, read_items(data))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     return {**evaluate(torch, model, examples, pad), "items": len(examples), "skipped": skipped}
 
 
