@@ -121,10 +121,10 @@ class CombinedParser:
 
 def _has_gap(reading: RuleReading, trusted: bool = False) -> bool:
     """Whether the LLM could change the plan (see rules 1 to 3 above)."""
+    if trusted and (not reading.edits or _reads_a_complaint(reading)):
+        return True  # rules 1 and 3: a fine-tuned model's edits are taken here
     if not reading.unused_words:
         return False  # the LLM's edits or targets would be refused anyway
-    if trusted and _reads_a_complaint(reading):
-        return True
     return not reading.edits or any(r.edit.target is None and not r.whole for r in reading.edits)
 
 

@@ -447,6 +447,10 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     plan = C.CombinedParser(TunedLlm(answers)).parse(text)
     assert plan_tuples(plan) == [("darken", "floodlight", 1.0)] and plan.disagreements[0].chosen == "llm"
     assert C.CombinedParser(TunedLlm(answers)).parse("hello").edits == ()
+    # the fallback policy asks a fine-tuned model whenever the rules find no edit, as rule 1 uses it
+    llm = TunedLlm({"please": [Edit(None, Task.BRIGHTEN)]})
+    assert plan_tuples(C.CombinedParser(llm, policy="fallback").parse("please")) == [("brighten", None, 1.0)]
+    assert plan_tuples(C.CombinedParser(llm).parse("please")) == [("brighten", None, 1.0)]
 
 
 def test_a_fine_tuned_model_that_finds_no_edit_leaves_the_rules_reading():
