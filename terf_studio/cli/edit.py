@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import numpy as np
     from tqdm import tqdm
 
+    from terf_studio.document.session import EditSession
+    from terf_studio.language import EditorAction
     from terf_studio.regions import Mask
 
 
@@ -24,7 +26,8 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ir", nargs="?", help="infrared image")
     p.add_argument("--project", help="continue a saved .terf project instead of VIS IR")
     p.add_argument("-c", "--command", action="append", required=True,
-                   help='an edit in words, e.g. "brighten the trees"; repeat for several steps')
+                   help='an edit in words, e.g. "brighten the trees"; repeat for several steps. '
+                        '"undo that", "again", "stronger", "a bit weaker" act on the latest step')
     p.add_argument("--mask", action="append", default=[],
                    help="mask PNG for the command's edits, in order (one mask: used for every edit)")
     speed = p.add_mutually_exclusive_group()
@@ -90,6 +93,9 @@ def run_edit(args: argparse.Namespace) -> int:
     for text in args.command:
         text = clean_command(text)  # no terminal escapes in progress bars, messages or the project
         plan = parse(text, llm=args.llm)
+        if plan.action is not None:
+            _run_action(session, plan.action, text, args.engine)
+            continue
         if not plan.edits:
             raise TerfError(f"no edit understood in {text!r}: try e.g. 'brighten the sky' or 'denoise the road'")
         given = masks * len(plan.edits) if len(masks) == 1 else masks
@@ -119,6 +125,28 @@ def run_edit(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {args.output}" + (f" and {args.save_project}" if args.save_project else ""))
     return 0
+
+
+def _run_action(session: EditSession, action: EditorAction, text: str, engine: str) -> None:
+    """An editor action typed as a command ("undo that", "again", "stronger") on the session."""
+    from terf_studio.document.actions import apply_action
+    from terf_studio.errors import TerfError
+    from terf_studio.language import ActionName
+
+    if action.name in (ActionName.UNDO, ActionName.REDO):
+        move = session.undo if action.name is ActionName.UNDO else session.redo
+        moved = [step for _ in range(action.times) if (step := move()) is not None]
+        if not moved:
+            raise TerfError(f"{text!r}: there is no step to {action.name.value}")
+        for step in moved:
+            print(f"{action.name.value}: {step.text}", file=sys.stderr)
+        return
+    bar, progress = _progress_bar(text)
+    try:
+        step = apply_action(session, action, engine=engine, progress=progress)
+    finally:
+        bar.close()
+    print(f"{action.name.value}: {step.text}", file=sys.stderr)
 
 
 def _progress_bar(text: str) -> tuple[tqdm, Callable[[str, int, int, float], None]]:

@@ -38,7 +38,9 @@ def add_parse_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 def _format_plan(plan: EditPlan) -> str:
     lines = []
-    if not plan.edits:
+    if plan.action is not None:
+        lines.append(f"(editor action) {plan.action.describe()}")
+    elif not plan.edits:
         lines.append("(no edits)")
     for i, e in enumerate(plan.edits, 1):
         target = e.target if e.target is not None else "(whole image)"

@@ -153,7 +153,7 @@ class PlanPanel(QWidget):
         self.run.setEnabled(bool(plan.edits))
         parts = [f"{e.task.value} → {e.target or 'whole image'}"
                  + (f" ×{e.strength:g}" if e.strength != 1.0 else "") for e in plan.edits]
-        summary = "; ".join(parts) if parts else "nothing to do"
+        summary = "; ".join(parts) if parts else plan.action.describe() if plan.action else "nothing to do"
         lines = [f"<b>{summary}</b> <span style='color:gray'>({plan.parser}, {plan.seconds * 1000:.0f} ms)</span>"]
         if plan.message:
             lines.append(plan.message)

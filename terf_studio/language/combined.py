@@ -105,7 +105,9 @@ class CombinedParser:
             text = clean_command(text)  # both readers and the plan see what the terminal showed
         reading = analyse(text)
         rules_plan = reading.plan(time.perf_counter() - start)
-        if self.llm is None or too_long(text):  # the rules' plan says why a long command is refused
+        # The rules' plan says why a long command is refused; an editor action is read from fixed
+        # phrases only (every word accounted for), so no model is asked.
+        if self.llm is None or too_long(text) or reading.action is not None:
             return rules_plan.with_timing(time.perf_counter() - start)
         trusted = bool(getattr(self.llm, "fine_tuned", False))
         if self.policy == "fallback" and not _has_gap(reading, trusted):

@@ -193,6 +193,72 @@ class Disagreement:
         )
 
 
+class ActionName(str, Enum):
+    """An action on the editor's history that a command can ask for (:mod:`.actions` reads them)."""
+
+    UNDO = "undo"
+    REDO = "redo"
+    AGAIN = "again"  # apply the latest step once more, with its regions
+    STRONGER = "stronger"
+    WEAKER = "weaker"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: How many times an undo, redo or repeat may be asked for in one command.
+MAX_TIMES = 20
+
+
+@dataclass(frozen=True)
+class EditorAction:
+    """An action on the editor's history. ``times`` counts undo/redo/again; ``factor`` (> 1) is
+    what stronger multiplies and weaker divides the latest step's strength by."""
+
+    name: ActionName
+    times: int = 1
+    factor: float = 1.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", ActionName(self.name))
+        if isinstance(self.times, bool) or not isinstance(self.times, int) or not 1 <= self.times <= MAX_TIMES:
+            raise ValueError(f"times must be an integer from 1 to {MAX_TIMES}, got {self.times!r}")
+        if isinstance(self.factor, bool) or not isinstance(self.factor, (int, float)) or not 1.0 < self.factor <= 4.0:
+            raise ValueError(f"factor must be a number in (1, 4], got {self.factor!r}")
+        object.__setattr__(self, "factor", float(self.factor))
+
+    def describe(self) -> str:
+        """What the editor will do, for the plan panel and the command line."""
+        if self.name in (ActionName.STRONGER, ActionName.WEAKER):
+            how = "x" if self.name is ActionName.STRONGER else "/"
+            return f"make the latest step {self.name.value} (strength {how}{self.factor:g})"
+        what = {ActionName.UNDO: "undo the latest step", ActionName.REDO: "redo the step undone last",
+                ActionName.AGAIN: "apply the latest step again"}[self.name]
+        return what + (f", {self.times} times" if self.times > 1 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name.value}
+        if self.name in (ActionName.STRONGER, ActionName.WEAKER):
+            out["factor"] = self.factor
+        else:
+            out["times"] = self.times
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EditorAction:
+        if not isinstance(data, Mapping):
+            raise ValueError("an editor action must be a JSON object")
+        unknown = set(data) - {"name", "times", "factor"}
+        if unknown:
+            raise ValueError(f"unknown action field(s): {', '.join(sorted(unknown))}")
+        try:
+            name = ActionName(data.get("name"))
+        except ValueError:
+            raise ValueError(f"unknown editor action {data.get('name')!r}; expected one of "
+                             f"{', '.join(a.value for a in ActionName)}") from None
+        return cls(name, data.get("times", 1), data.get("factor", 1.5))
+
+
 @dataclass(frozen=True)
 class EditPlan:
     """The ordered edits one command asks for.
@@ -210,6 +276,8 @@ class EditPlan:
     message: str = ""
     readings: Mapping[str, "EditPlan"] = field(default_factory=dict)
     disagreements: tuple[Disagreement, ...] = ()
+    #: an action on the editor's history ("undo that", "again", "stronger") instead of edits
+    action: EditorAction | None = None
 
     def __post_init__(self) -> None:
         edits = tuple(self.edits)
@@ -219,6 +287,10 @@ class EditPlan:
         object.__setattr__(self, "edits", edits)
         object.__setattr__(self, "disagreements", tuple(self.disagreements))
         object.__setattr__(self, "readings", dict(self.readings))
+        if self.action is not None and not isinstance(self.action, EditorAction):
+            raise TypeError("EditPlan.action must be an EditorAction or None")
+        if self.action is not None and edits:
+            raise ValueError("a plan holds edits or an editor action, not both")
 
     def __len__(self) -> int:
         return len(self.edits)
@@ -243,6 +315,8 @@ class EditPlan:
         }
         if not compact:
             out["text"] = self.text
+        if self.action is not None:
+            out["action"] = self.action.to_dict()
         if self.message:
             out["message"] = self.message
         if self.disagreements:
@@ -271,6 +345,7 @@ class EditPlan:
         readings = {
             str(name): cls._from_dict(plan) for name, plan in (data.get("readings") or {}).items()
         }
+        action = data.get("action")
         return cls(
             edits=tuple(Edit.from_dict(e) for e in edits),
             text=str(data.get("text", "")),
@@ -281,6 +356,7 @@ class EditPlan:
             disagreements=tuple(
                 Disagreement.from_dict(d) for d in data.get("disagreements", [])
             ),
+            action=None if action is None else EditorAction.from_dict(action),
         )
 
     def with_timing(self, seconds: float, parser: str | None = None) -> "EditPlan":
@@ -292,6 +368,7 @@ class EditPlan:
             message=self.message,
             readings=self.readings,
             disagreements=self.disagreements,
+            action=self.action,
         )
 
 

@@ -25,6 +25,10 @@ How a command is read
    ("everything", "the whole image", "overall") give target None and are
    never filled in.
 
+A command made only of editor-action words ("undo that", "again", "a bit
+stronger") is read by :mod:`.actions` first and gives a plan with an
+``action`` and no edits.
+
 Unknown or empty text gives an empty plan with a message, never an
 exception.
 
@@ -37,8 +41,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from .actions import read_action
 from .clauses import Clause, read_command_clauses, split_clauses
-from .plan import Edit, EditPlan, Task
+from .plan import Edit, EditorAction, EditPlan, Task
 from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise, too_long
 
 __all__ = [
@@ -77,6 +82,8 @@ class RuleReading:
     #: words in no vocabulary table that no edit uses as its target (and that
     #: are not in an ignored "except ..." tail or a negated clause)
     unused_words: list[str] = field(default_factory=list)
+    #: an editor action ("undo that", "again", "stronger") the command asks for instead of edits
+    action: EditorAction | None = None
 
     def plan(self, seconds: float = 0.0) -> EditPlan:
         return EditPlan(
@@ -85,6 +92,7 @@ class RuleReading:
             parser="rules",
             seconds=seconds,
             message=self.message,
+            action=self.action,
         )
 
 
@@ -220,6 +228,8 @@ def analyse(text: str) -> RuleReading:
         return RuleReading([], "Nothing to parse: the command is empty.", text if isinstance(text, str) else "")
     if message := too_long(text):
         return RuleReading([], message, text)
+    if (action := read_action(text)) is not None:
+        return RuleReading([], f"Editor action: {action.describe()}.", text, action=action)
     clauses = read_command_clauses(text)
     joined = _Joiner(clauses).run()
     edits = _merge_duplicates(joined.edits)

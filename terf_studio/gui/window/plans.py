@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject
 from terf_studio.gui.command_bar import FIND, WHOLE
 from terf_studio.gui.commands import StepCommand
 from terf_studio.gui.worker import Progress
-from terf_studio.language import EditPlan
+from terf_studio.language import ActionName, EditorAction, EditPlan
 from terf_studio.regions import Mask, NoRegionFound
 from terf_studio.tuning import CancelToken
 
@@ -102,17 +102,53 @@ class Plans(QObject):
     def _on_plan(self, plan: EditPlan, text: str) -> None:
         self.window.plan_panel.show_plan(plan)
         self.window.display.show_models(plan.parser)
+        if plan.action is not None:
+            self.run_action(plan.action, text)
+            return
         if not plan.edits:
             self.window.message(plan.message or f"no edit understood in '{text}'", error=True)
             return
         self.run(list(plan.edits), {}, text)
 
-    def _on_step(self, step: Step, given: dict[int, Mask]) -> None:
+    def run_action(self, action: EditorAction, text: str) -> bool:
+        """An editor action typed as a command: undo/redo through the undo stack (as Ctrl+Z, so
+        mask changes count too), again/stronger/weaker as a job that makes a new step."""
+        w = self.window
+        session = w.session
+        assert session is not None
+        if action.name in (ActionName.UNDO, ActionName.REDO):
+            undo = action.name is ActionName.UNDO
+            moved = []
+            for _ in range(action.times):
+                if not (w.undo_stack.canUndo() if undo else w.undo_stack.canRedo()):
+                    break
+                moved.append(w.undo_stack.undoText() if undo else w.undo_stack.redoText())
+                w.undo_stack.undo() if undo else w.undo_stack.redo()
+            if not moved:
+                w.message(f"nothing to {action.name.value}", error=True)
+                return False
+            w.message(f"{'undid' if undo else 'redid'}: " + "; ".join(moved))
+            return True
+        engine, iterations = w.engine, w.iterations
+
+        def job(progress: Progress, cancel: CancelToken) -> Step:
+            from terf_studio.document.actions import apply_action
+
+            def report(label: str, i: int, n: int, loss: float) -> None:
+                progress(label, i, n, loss)
+
+            return apply_action(session, action, engine=engine, iterations=iterations, progress=report,
+                                cancel=cancel)
+
+        # The step's regions are those of the step it repeats: already mask layers.
+        return w.jobs.start(text, job, lambda step: self._on_step(step, {}, new_masks=False))
+
+    def _on_step(self, step: Step, given: dict[int, Mask], new_masks: bool = True) -> None:
         """A plan ran: one undo entry, holding the masks the finders made as new mask layers."""
         w = self.window
         assert w.session is not None
         command = StepCommand(w.session, step, w.display.refresh_image)
-        for i, applied in enumerate(step.edits):
+        for i, applied in enumerate(step.edits if new_masks else []):
             found = None if i in given else applied.mask  # None when the edit needed no region
             if found is not None:
                 command.add_mask(w.layers, found.with_meta(colour=w.layers.next_colour()), applied.mask_png)

@@ -1,0 +1,110 @@
+"""Editor actions on a session ("again", "stronger", "weaker") and in ``terf-studio edit``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from terf_studio.cli import main
+from terf_studio.document.actions import apply_action
+from terf_studio.document.session import EditSession
+from terf_studio.errors import TerfError
+from terf_studio.fusion import load_fuser
+from terf_studio.imaging import read_image, write_image
+from terf_studio.language import ActionName, Edit, EditorAction, Task
+from terf_studio.regions import Mask
+
+
+def _scene(h=48, w=64):
+    rng = np.random.default_rng(5)
+    vi = np.clip(0.4 + 0.15 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+    ir = np.full((h, w), 0.25, np.float32)
+    ir[18:34, 10:18] = 0.95
+    return vi, ir
+
+
+@pytest.fixture
+def session(random_lite_weights):
+    vi, ir = _scene()
+    return EditSession(vi, ir, load_fuser("lite", random_lite_weights, "cpu"))
+
+
+def _right_half(shape):
+    data = np.zeros(shape, np.float32)
+    data[:, shape[1] // 2 :] = 1.0
+    return Mask(data, label="right")
+
+
+def test_again_repeats_the_latest_step_on_its_region(session):
+    mask = _right_half(session.current16.shape[:2])
+    session.apply([Edit(None, Task.BLUR)], [mask], engine="fast")
+    once = session.current16.copy()
+    step = apply_action(session, EditorAction(ActionName.AGAIN))
+    assert session.cursor == 2 and step.text.endswith("(again)")
+    assert step.edits[0].edit.task is Task.BLUR and step.edits[0].info["continued"]
+    assert np.array_equal(step.edits[0].mask.data, session.steps[0].edits[0].mask.data)
+    twice = session.current16
+    assert not np.array_equal(twice, once)
+    assert np.array_equal(twice[:, :24], once[:, :24])  # still only the right half (and its margin)
+    apply_action(session, EditorAction(ActionName.AGAIN, times=2))
+    assert session.cursor == 4
+
+
+def test_stronger_and_weaker_rerender_a_fast_step(session):
+    mask = _right_half(session.current16.shape[:2])
+    session.apply([Edit(None, Task.BLUR)], [mask], engine="fast")
+    stronger = apply_action(session, EditorAction(ActionName.STRONGER, factor=2.0))
+    assert stronger.edits[0].edit.strength == 2.0 and "(strength 2)" in stronger.text
+    strong_image = session.current16.copy()
+    weaker = apply_action(session, EditorAction(ActionName.WEAKER, factor=4.0))
+    assert weaker.edits[0].edit.strength == 0.5
+    assert session.undo() is weaker and np.array_equal(session.current16, strong_image)
+    apply_action(session, EditorAction(ActionName.STRONGER, factor=4.0))
+    assert session.steps[-1].edits[0].edit.strength == 4.0  # capped at the highest strength
+    with pytest.raises(TerfError, match="highest strength"):
+        apply_action(session, EditorAction(ActionName.STRONGER))
+
+
+def test_a_fine_tuned_step_goes_further_but_cannot_be_weakened(session):
+    mask = _right_half(session.current16.shape[:2])
+    session.apply([Edit(None, Task.BRIGHTEN)], [mask], engine="quick", iterations=3)
+    y1 = session.current()[:, 40:].mean()
+    step = apply_action(session, EditorAction(ActionName.STRONGER, factor=2.0), engine="quick", iterations=3)
+    assert step.edits[0].edit.strength == 1.0 and step.text.endswith("(stronger)")
+    assert session.current()[:, 40:].mean() > y1
+    before = session.current16.copy()
+    with pytest.raises(TerfError, match="cannot be lowered"):
+        apply_action(session, EditorAction(ActionName.WEAKER))
+    assert session.cursor == 2 and np.array_equal(session.current16, before)
+
+
+def test_an_action_needs_a_step(session):
+    for name in (ActionName.AGAIN, ActionName.STRONGER, ActionName.WEAKER):
+        with pytest.raises(TerfError, match="there is none yet"):
+            apply_action(session, EditorAction(name))
+    with pytest.raises(TerfError, match="makes no step"):
+        apply_action(session, EditorAction(ActionName.UNDO))
+
+
+def test_the_edit_command_runs_actions_between_its_commands(tmp_path, random_lite_weights, capsys):
+    vi, ir = _scene()
+    write_image(tmp_path / "vi.png", vi)
+    write_image(tmp_path / "ir.png", ir)
+    common = [str(tmp_path / "vi.png"), str(tmp_path / "ir.png"), "--weights", str(random_lite_weights)]
+    assert main(["edit", *common, "-c", "blur the whole image", "-o", str(tmp_path / "once.png")]) == 0
+    assert main(["edit", *common, "-c", "blur the whole image", "-c", "undo that", "-c", "redo",
+                 "-c", "again", "-o", str(tmp_path / "again.png")]) == 0
+    err = capsys.readouterr().err
+    assert "undo: blur the whole image" in err and "redo: blur the whole image" in err
+    assert "again: blur the whole image (again)" in err
+    assert main(["edit", *common, "-c", "blur the whole image", "-c", "blur the whole image",
+                 "-o", str(tmp_path / "repeat.png")]) == 0
+    again, repeat = read_image(tmp_path / "again.png"), read_image(tmp_path / "repeat.png")
+    assert np.array_equal(again, repeat)  # "again" is the same command once more
+    assert not np.array_equal(again, read_image(tmp_path / "once.png"))
+
+    assert main(["edit", *common, "-c", "undo", "-o", str(tmp_path / "x.png")]) == 2
+    assert "no step to undo" in capsys.readouterr().err
+    assert main(["edit", *common, "-c", "stronger", "-o", str(tmp_path / "x.png")]) == 2
+    assert "there is none yet" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
