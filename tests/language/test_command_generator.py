@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from terf_studio.language import Edit
-from terf_studio.language.training.commands import HELDOUT_TARGETS, generate, main, typo
+from terf_studio.language.training.commands import HELDOUT_TARGETS, QUALITIES, _split, generate, main, typo
 
 
 def test_items_are_distinct_valid_plans_in_both_voices():
@@ -44,3 +44,18 @@ def test_typos_leave_the_targets_alone_and_the_writer(tmp_path):
     assert main(["--count", "20", "--part", "heldout", "-o", str(tmp_path / "h.jsonl")]) == 0
     lines = (tmp_path / "h.jsonl").read_text().splitlines()
     assert len(lines) == 20 and all("edits" in json.loads(line) for line in lines)
+
+
+def test_quality_complaints_keep_their_heldout_words_out_of_training():
+    """Complaints built from a quality word: a held-out quality word never reaches training."""
+    train = [i for i in generate(3000) if "quality" in i["tags"]]
+    heldout = [i for i in generate(600, part="heldout") if "quality" in i["tags"]]
+    assert len(train) > 300 and len(heldout) > 50
+    for task, words in QUALITIES.items():
+        seen = _split(words, heldout=False)
+        # held-out words that are not also inside a training word ("lost" in "lost in the shadows")
+        unseen = [w for w in _split(words, heldout=True) if not any(w in s for s in seen)]
+        texts = [f" {i['text'].lower()} " for i in train if [e["task"] for e in i["edits"]] == [task]]
+        assert texts and not [t for t in texts for w in unseen if f" {w} " in t or f" {w}," in t]
+        assert any(f" {w}" in f" {i['text'].lower()}" for i in heldout for w in unseen)
+    assert any(e["target"] is None for i in train for e in i["edits"])  # whole-image complaints too

@@ -131,6 +131,46 @@ INDIRECT: dict[str, list[str]] = {
 }
 HELDOUT_TEMPLATES = 2  # the last templates of each list are held out
 
+# Complaints built from parts: a frame ("{t} looks {q}", "why is {t} so {q}?") x a quality word of
+# the task ("gloomy", "glaring", "speckled"). Templates alone teach sentences; these teach what a
+# quality word asks for, in any frame. The last fifth of each list is held out (see _split).
+QUALITIES: dict[str, list[str]] = {
+    "brighten": ["dark", "dim", "gloomy", "murky", "shadowy", "black", "underexposed", "unlit", "dingy",
+                 "too dark", "in the dark", "dull and dark", "hard to see in the shadows",
+                 "lost in the shadows", "sunk in shadow", "pitch dark", "barely lit", "dusky", "dark as night"],
+    "darken": ["bright", "glaring", "blinding", "blown out", "overexposed", "harsh", "dazzling", "burnt out",
+               "too bright", "washed out", "searing", "piercing", "white hot", "flaring",
+               "overpowering", "too strong", "garish", "clipped to white", "eye-watering"],
+    "denoise": ["grainy", "noisy", "speckled", "gritty", "sandy", "full of static", "snowy", "fuzzy",
+                "full of noise", "dotty", "pixelated with noise", "crackly", "spotty", "blotchy", "mottled",
+                "full of specks", "rough with grain", "hazy with noise", "salt and pepper", "crawling with dots"],
+    "blur": ["readable", "recognisable", "identifiable", "too easy to read", "legible", "clearly readable",
+             "too recognisable", "easy to identify", "visible to everyone", "traceable", "exposed",
+             "not anonymous", "too clear", "sharp enough to read", "plain to read", "in full view",
+             "obvious", "too revealing", "uncensored", "still showing"],
+    "infrared": ["invisible", "hidden", "camouflaged", "lost", "faint", "unseen", "hard to see", "hard to spot",
+                 "barely there", "drowned out", "impossible to find", "buried in the background", "too faint",
+                 "swallowed by the dark", "easy to miss", "indistinct", "unnoticeable", "blending in",
+                 "vanishing", "not standing out"],
+    "visible": ["fake", "ghostly", "artificial", "colourless", "grey", "flat", "plasticky", "cartoonish",
+                "glowing", "like a heat map", "thermal looking", "unnatural", "waxy", "eerie", "lifeless",
+                "like an x-ray", "bleached", "without texture", "like a silhouette", "radioactive"],
+}
+#: Frames for a quality word ({t}: the target phrase, {q}: the quality).
+FRAMES = ["{t} is {q}", "{t} looks {q}", "{t} seems {q}", "{t} appears {q}", "{t} came out {q}",
+          "{t} is so {q}", "{t} is really {q}", "{t} is kind of {q}", "why is {t} so {q}?", "{t} got {q}",
+          "{t} still looks {q}", "{t}: {q}", "ugh, {t} is {q}", "{t} is {q}, fix it", "{t} looks {q} to me",
+          "I think {t} is {q}", "{t} is a bit {q}", "{t} ended up {q}", "{t} is {q} in this shot",
+          "{t} looks {q} here"]
+#: Complaints about the whole image ({q}: a quality word): target None.
+WHOLE_FRAMES = ["the image is {q}", "everything looks {q}", "the whole scene is {q}", "it's all {q}",
+                "the picture looks {q}", "the frame is {q}", "this shot is {q}", "the entire image looks {q}"]
+#: Frames that carry a strength of their own (the rule parser's values: "a bit", "kind of" 0.5,
+#: "really" 2.0).
+FRAME_STRENGTH = {"{t} is a bit {q}": 0.5, "{t} is kind of {q}": 0.5, "{t} is really {q}": 2.0}
+#: The share of indirect clauses built from a frame and a quality word (the rest: templates).
+QUALITY_SHARE = 0.4
+
 #: What an indirect complaint may be about, per task.
 INDIRECT_TARGETS: dict[str, list[str]] = {"brighten": SCENERY, "darken": LIGHTS + SCENERY[:6], "denoise": SCENERY,
                                           "blur": PRIVATE, "infrared": WARM, "visible": SCENERY + PEOPLE[:6]}
@@ -218,7 +258,24 @@ def direct_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
                   ("direct",) + (("strength",) if strength != 1.0 else ()))
 
 
+def quality_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
+    """A complaint made of a frame and one of the task's quality words (see QUALITIES)."""
+    quality = rng.choice(_split(QUALITIES[task], heldout))
+    if rng.random() < 0.12:
+        text = rng.choice(_split(WHOLE_FRAMES, heldout)).format(q=quality)
+        return Clause(text, {"task": task, "target": None, "strength": 1.0}, ("indirect", "quality", "whole"))
+    phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
+    frame = rng.choice(_split(FRAMES, heldout))
+    text = frame.format(t=phrase, q=quality)
+    strength = FRAME_STRENGTH.get(frame, 1.0)
+    text = text[0].upper() + text[1:] if rng.random() < 0.3 else text
+    return Clause(text, {"task": task, "target": target, "strength": strength},
+                  ("indirect", "quality") + (("strength",) if strength != 1.0 else ()))
+
+
 def indirect_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
+    if rng.random() < QUALITY_SHARE:
+        return quality_clause(rng, task, heldout)
     phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
     text = rng.choice(_templates(INDIRECT, task, heldout)).format(t=phrase)
     strength = 1.0
