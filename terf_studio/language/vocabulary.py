@@ -214,7 +214,10 @@ FILLERS = set(_words(
     "awesome|brilliant|lovely|perfect|great please|it would be great|"
     "would like|i'd|id|i'm|im|want to|could you|would you|can you|"
     "you please|are you able to|able|is it possible to|possible|would it|"
-    "wonder|wondering|maybe|perhaps|possibly|ideally|kind of like"
+    "wonder|wondering|maybe|perhaps|possibly|ideally|kind of like|"
+    # tails that ask for a fix without naming one: "..., do something about it", "can you help"
+    "help|something|anything|do something about it|do something|deal with it|deal with that|"
+    "take care of it|take care of that|handle it|sort it|sort that"
 ))
 #: words after which the rest of a clause is ignored (exclusions are not
 #: supported: "brighten everything except the sky" brightens everything).
