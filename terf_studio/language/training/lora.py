@@ -12,11 +12,13 @@ converted adapter with llama.cpp. Steps:
    exactly the tokens it compares there: what is trained is what is decoded, and the 262k-word
    output layer is never computed in full. Writes ``runs/parser/adapter/`` (PEFT) every
    ``--save-every`` steps, ``log.csv`` (with ``--val``, the plan accuracy on those items at each
-   save), and the base model's config in ``runs/parser/base/`` (what the converter needs).
+   save, and ``runs/parser/best/``: the adapter of the save that scored best so far, since later
+   steps tend to memorise the generator's templates), and the base model's config in
+   ``runs/parser/base/`` (what the converter needs).
 2. ``python -m terf_studio.language.training.lora convert --out runs/parser --llama-src DIR``:
    llama.cpp's own ``convert_lora_to_gguf.py`` (from the llama-cpp-python source distribution,
    ``vendor/llama.cpp``) writes ``runs/parser/parser-lora.gguf``, which llama.cpp loads beside the
-   base model (``lora_path``).
+   base model (``lora_path``); ``--best`` converts ``best/`` instead of the last save.
 
 The prompt is the same one the app uses with an adapter (:func:`finetuned_prompt`): no worked
 examples and no header, so a command costs only its own tokens.
@@ -303,6 +305,15 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
             csv.writer(f).writerow(["step", "loss", "seconds", "val_choices", "val_plans"])
     done = first - 1
     losses: list[float] = []
+    best_path = out / "best" / "score.json"
+    best = json.loads(best_path.read_text())["plans"] if resume and best_path.is_file() else -1.0
+
+    def keep_if_best(scores: dict[str, float]) -> None:
+        nonlocal best
+        if scores and scores["plans"] > best:
+            best = scores["plans"]
+            model.save_pretrained(out / "best")
+            best_path.write_text(json.dumps({"step": done, **scores}))
 
     def save() -> None:
         model.save_pretrained(out / "adapter")
@@ -333,7 +344,9 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
         if saving:
             save()
         if step % 10 == 0 or saving:
-            log(step, evaluate(torch, model, val_examples, pad, device) if saving and val_examples else {})
+            scores = evaluate(torch, model, val_examples, pad, device) if saving and val_examples else {}
+            log(step, scores)
+            keep_if_best(scores)
     save()
     return {"steps": done, "seconds": round(earlier + time.perf_counter() - started, 1),
             "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:]))}
@@ -352,13 +365,17 @@ def score(adapter_dir: Path, data: Path, gguf: Path, threads: int | None = None)
     return {**evaluate(torch, model, examples, pad), "items": len(examples), "skipped": skipped}
 
 
-def convert(out: Path, llama_src: Path, outtype: str = "f16") -> Path:
-    """``out/adapter`` -> ``out/parser-lora.gguf`` with llama.cpp's converter (from ``llama_src``,
-    a ``vendor/llama.cpp`` folder holding convert_lora_to_gguf.py, conversion/ and gguf-py/)."""
+def convert(out: Path, llama_src: Path, outtype: str = "f16", best: bool = False) -> Path:
+    """``out/adapter`` (``best``: ``out/best``, the best save by ``--val``) -> ``out/parser-lora.gguf``
+    with llama.cpp's converter (from ``llama_src``, a ``vendor/llama.cpp`` folder holding
+    convert_lora_to_gguf.py, conversion/ and gguf-py/)."""
+    source = out / ("best" if best else "adapter")
+    if not source.is_dir():
+        raise SystemExit(f"no {source.name}/ in {out}" + (" (train with --val keeps one)" if best else ""))
     target = out / "parser-lora.gguf"
     env_path = str(llama_src / "gguf-py") + ":" + str(llama_src)
     command = [sys.executable, str(llama_src / "convert_lora_to_gguf.py"), "--base", str(out / "base"),
-               "--outfile", str(target), "--outtype", outtype, str(out / "adapter")]
+               "--outfile", str(target), "--outtype", outtype, str(source)]
     subprocess.run(command, check=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
     return target
 
@@ -388,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = sub.add_parser("convert")
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--llama-src", type=Path, required=True, help="llama-cpp-python's vendor/llama.cpp folder")
+    c.add_argument("--best", action="store_true", help="convert best/ (the best save by --val), not the last")
     args = parser.parse_args(argv)
     if args.what in {"train", "score"}:
         from terf_studio.language.llm.loading import default_model_path
@@ -401,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.what == "score":
         print(json.dumps(score(args.out / "adapter", args.data, gguf, args.threads)))
     else:
-        print(convert(args.out, args.llama_src))
+        print(convert(args.out, args.llama_src, best=args.best))
     return 0
 
 
