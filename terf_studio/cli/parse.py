@@ -49,7 +49,7 @@ def _format_plan(plan: EditPlan) -> str:
         lines.append(
             f"   note: edit {d.index + 1} {d.field}: rules={d.rules!r} llm={d.llm!r} -> {d.chosen} ({d.reason})"
         )
-    if plan.message:
+    if plan.message and plan.action is None:  # an action's message repeats its description
         lines.append(f"   {plan.message}")
     lines.append(f"   [{plan.parser}, {plan.seconds * 1000:.0f} ms]")
     return "\n".join(lines)
