@@ -155,7 +155,7 @@ class PlanPanel(QWidget):
                  + (f" ×{e.strength:g}" if e.strength != 1.0 else "") for e in plan.edits]
         summary = "; ".join(parts) if parts else plan.action.describe() if plan.action else "nothing to do"
         lines = [f"<b>{summary}</b> <span style='color:gray'>({plan.parser}, {plan.seconds * 1000:.0f} ms)</span>"]
-        if plan.message:
+        if plan.message and plan.action is None:  # an action's message repeats the summary
             lines.append(plan.message)
         for d in plan.disagreements:
             lines.append(f"parsers disagreed on {d.field} of edit {d.index + 1}: rules {d.rules!r}, "
