@@ -50,6 +50,17 @@ def test_again_repeats_the_latest_step_on_its_region(session):
     assert session.cursor == 4
 
 
+def test_a_repeat_keeps_the_finder_of_each_region(session):
+    first = session.apply([Edit("person", Task.BLUR)], engine="fast")
+    again = apply_action(session, EditorAction(ActionName.AGAIN))
+    assert again.edits[0].info["finder"] == first.edits[0].info["finder"]
+    assert str(first.edits[0].info["finder"]).startswith("builtin:")  # a recipe finds it again on each pair
+    from terf_studio.recipes.recipe import recipe_from_session
+
+    recipe = recipe_from_session(session)
+    assert [e.region for step in recipe.steps for e in step.edits] == ["find", "find"]
+
+
 def test_stronger_and_weaker_rerender_a_fast_step(session):
     mask = _right_half(session.current16.shape[:2])
     session.apply([Edit(None, Task.BLUR)], [mask], engine="fast")
