@@ -33,7 +33,10 @@ def test_one_loop_reports_memory_gaps_and_no_error(qapp, tmp_path, capsys):
     assert report["rss_growth_after_first_loop_mb"] == 0
     assert report["ticks"] > 0 and report["max_gap_ms"] > 0 and report["max_gap_step"]
     steps = {row["job"] for row in report["gaps"]}
-    assert {"save project", "undo/redo"} <= steps
+    assert "undo/redo" in steps
+    # The save is measured under the soak's label, or under its job's name ("Save loop1.terf") when
+    # that job starts before the meter's next tick.
+    assert "save project" in steps or any(step.startswith("Save ") for step in steps), steps
     assert report["load_average_start"] is None or len(report["load_average_start"]) == 3
 
 
