@@ -122,3 +122,29 @@ def test_choice_points_are_scored_over_the_option_rows_only():
     assert float(right) < float(wrong)
     capped = option_scores(torch, hidden[0, 0], head, [2], softcap=1.0)
     assert abs(float(capped[0]) - float(torch.tanh(torch.tensor(3.0)))) < 1e-6
+
+
+def test_the_best_save_is_kept_and_a_resumed_run_compares_with_it(tmp_path):
+    from terf_studio.language.training.lora import BestSave
+
+    saved: list[int] = []
+
+    def save_at(step: int):
+        def save(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "adapter.txt").write_text(str(step))
+            saved.append(step)
+        return save
+
+    best = BestSave(tmp_path / "best", resume=False)
+    assert not best.offer(100, {}, save_at(100))  # no validation at this save
+    assert best.offer(200, {"choices": 0.9, "plans": 0.70}, save_at(200))
+    assert not best.offer(300, {"choices": 0.9, "plans": 0.70}, save_at(300))  # a tie keeps the earlier one
+    assert best.offer(400, {"choices": 0.9, "plans": 0.78}, save_at(400))
+    assert not best.offer(500, {"choices": 0.9, "plans": 0.74}, save_at(500))
+    assert saved == [200, 400] and (tmp_path / "best" / "adapter.txt").read_text() == "400"
+    assert json.loads((tmp_path / "best" / "score.json").read_text())["step"] == 400
+
+    resumed = BestSave(tmp_path / "best", resume=True)
+    assert resumed.plans == 0.78 and not resumed.offer(600, {"plans": 0.77}, save_at(600))
+    assert BestSave(tmp_path / "best", resume=False).plans == -1.0  # a new run starts afresh

@@ -34,7 +34,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,6 +249,26 @@ def evaluate(torch: Any, model: Any, examples: Sequence[Example], pad: int, devi
     return {"choices": right_points / max(1, points), "plans": right_plans / max(1, len(examples))}
 
 
+class BestSave:
+    """The save with the best validation plan accuracy, kept in ``folder`` (the adapter and
+    ``score.json``); a resumed run compares with the score kept there, a new run starts afresh."""
+
+    def __init__(self, folder: Path, resume: bool) -> None:
+        self.folder = folder
+        score_file = folder / "score.json"
+        self.plans = float(json.loads(score_file.read_text())["plans"]) if resume and score_file.is_file() else -1.0
+
+    def offer(self, step: int, scores: dict[str, float], save: Callable[[Path], Any]) -> bool:
+        """Keep this save (``save(folder)`` writes the adapter) when it beats the best so far."""
+        if not scores or scores["plans"] <= self.plans:
+            return False
+        self.plans = scores["plans"]
+        save(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "score.json").write_text(json.dumps({"step": step, **scores}))
+        return True
+
+
 def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int = 8, lr: float = 2e-4,
           rank: int = 16, alpha: int = 32, seed: int = 0, save_every: int = 100,
           max_minutes: float | None = None, threads: int | None = None, resume: bool = False,
@@ -305,15 +325,7 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
             csv.writer(f).writerow(["step", "loss", "seconds", "val_choices", "val_plans"])
     done = first - 1
     losses: list[float] = []
-    best_path = out / "best" / "score.json"
-    best = json.loads(best_path.read_text())["plans"] if resume and best_path.is_file() else -1.0
-
-    def keep_if_best(scores: dict[str, float]) -> None:
-        nonlocal best
-        if scores and scores["plans"] > best:
-            best = scores["plans"]
-            model.save_pretrained(out / "best")
-            best_path.write_text(json.dumps({"step": done, **scores}))
+    best = BestSave(out / "best", resume)
 
     def save() -> None:
         model.save_pretrained(out / "adapter")
@@ -346,7 +358,7 @@ def train(data: Path, out: Path, gguf: Path, steps: int = 1000, batch_size: int 
         if step % 10 == 0 or saving:
             scores = evaluate(torch, model, val_examples, pad, device) if saving and val_examples else {}
             log(step, scores)
-            keep_if_best(scores)
+            best.offer(step, scores, model.save_pretrained)
     save()
     return {"steps": done, "seconds": round(earlier + time.perf_counter() - started, 1),
             "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:]))}
