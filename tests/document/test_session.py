@@ -8,28 +8,12 @@ import pytest
 
 from terf_studio.cli import main
 from terf_studio.document.project import ProjectError, load_project, save_project
-from terf_studio.document.session import EditSession
 from terf_studio.errors import CancelledError, TerfError
 from terf_studio.fusion import load_fuser
 from terf_studio.imaging import read_image, write_image
 from terf_studio.language import Edit, Task
 from terf_studio.regions import Mask, NoRegionFound
 from terf_studio.tuning import CancelToken
-
-
-def _scene(h=48, w=64):
-    """A visible scene and an infrared image with one warm blob (a 'person') on the left."""
-    rng = np.random.default_rng(3)
-    vi = np.clip(0.4 + 0.1 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
-    ir = np.full((h, w), 0.25, np.float32) + 0.02 * rng.standard_normal((h, w)).astype(np.float32)
-    ir[18:34, 10:18] = 0.95
-    return vi, np.clip(ir, 0, 1)
-
-
-@pytest.fixture
-def session(random_lite_weights):
-    vi, ir = _scene()
-    return EditSession(vi, ir, load_fuser("lite", random_lite_weights, "cpu"))
 
 
 def _right_half(shape):
@@ -126,10 +110,8 @@ def test_damaged_projects_are_one_line_errors(tmp_path):
         save_project(None, tmp_path / "x.zip")
 
 
-def test_edit_command_with_mask_and_project(random_lite_weights, tmp_path, capsys):
-    vi, ir = _scene()
-    write_image(tmp_path / "vi.png", vi)
-    write_image(tmp_path / "ir.png", ir)
+def test_edit_command_with_mask_and_project(random_lite_weights, tmp_path, capsys, scene, pair_files):
+    ir = scene[1]
     write_image(tmp_path / "mask.png", _right_half(ir.shape).data)
     out = tmp_path / "out.png"
     code = main(["edit", str(tmp_path / "vi.png"), str(tmp_path / "ir.png"), "-c", "blur it", "--mask",
@@ -150,10 +132,7 @@ def test_edit_command_with_mask_and_project(random_lite_weights, tmp_path, capsy
     assert len(load_project(tmp_path / "p.terf", device="cpu").steps) == 2
 
 
-def test_edit_command_reports_a_missing_region(random_lite_weights, tmp_path, capsys):
-    vi, ir = _scene()
-    write_image(tmp_path / "vi.png", vi)
-    write_image(tmp_path / "ir.png", ir)
+def test_edit_command_reports_a_missing_region(random_lite_weights, tmp_path, capsys, pair_files):
     code = main(["edit", str(tmp_path / "vi.png"), str(tmp_path / "ir.png"), "-c", "brighten the umbrella",
                  "-o", str(tmp_path / "o.png"), "--weights", str(random_lite_weights)])
     assert code == 2 and "no region found for 'umbrella'" in capsys.readouterr().err

@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_session import _right_half
 
 from terf_studio.cli import main
 from terf_studio.document.actions import apply_action
-from terf_studio.document.session import EditSession
 from terf_studio.errors import TerfError
-from terf_studio.fusion import load_fuser
-from terf_studio.imaging import read_image, write_image
+from terf_studio.imaging import read_image
 from terf_studio.language import ActionName, Edit, EditorAction, Task
-from terf_studio.regions import Mask
-
-
-def _scene(h=48, w=64):
-    rng = np.random.default_rng(5)
-    vi = np.clip(0.4 + 0.15 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
-    ir = np.full((h, w), 0.25, np.float32)
-    ir[18:34, 10:18] = 0.95
-    return vi, ir
-
-
-@pytest.fixture
-def session(random_lite_weights):
-    vi, ir = _scene()
-    return EditSession(vi, ir, load_fuser("lite", random_lite_weights, "cpu"))
-
-
-def _right_half(shape):
-    data = np.zeros(shape, np.float32)
-    data[:, shape[1] // 2 :] = 1.0
-    return Mask(data, label="right")
 
 
 def test_again_repeats_the_latest_step_on_its_region(session):
@@ -97,11 +75,8 @@ def test_an_action_needs_a_step(session):
         apply_action(session, EditorAction(ActionName.UNDO))
 
 
-def test_the_edit_command_runs_actions_between_its_commands(tmp_path, random_lite_weights, capsys):
-    vi, ir = _scene()
-    write_image(tmp_path / "vi.png", vi)
-    write_image(tmp_path / "ir.png", ir)
-    common = [str(tmp_path / "vi.png"), str(tmp_path / "ir.png"), "--weights", str(random_lite_weights)]
+def test_the_edit_command_runs_actions_between_its_commands(tmp_path, random_lite_weights, capsys, pair_files):
+    common = [*pair_files, "--weights", str(random_lite_weights)]
     assert main(["edit", *common, "-c", "blur the whole image", "-o", str(tmp_path / "once.png")]) == 0
     assert main(["edit", *common, "-c", "blur the whole image", "-c", "undo that", "-c", "redo",
                  "-c", "again", "-o", str(tmp_path / "again.png")]) == 0
