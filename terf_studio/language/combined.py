@@ -39,7 +39,9 @@ reads the whole command freely (within the schema).
    Measured before choosing: on the hand-written direct sets the rules were
    right in every task disagreement; on generated complaints in held-out
    wordings, in this case the model was right 27 times and the rules once.
-4. Every difference is kept as a :class:`Disagreement` (task, target or
+4. **A question about the image** ("what does the infrared channel show?",
+   see :mod:`.rules`) gives no edit, whatever the model read.
+5. Every difference is kept as a :class:`Disagreement` (task, target or
    number of edits, both readings and which one was chosen), and both full
    readings are kept in ``plan.readings`` ("rules", "llm") for the UI.
 
@@ -106,8 +108,9 @@ class CombinedParser:
         reading = analyse(text)
         rules_plan = reading.plan(time.perf_counter() - start)
         # The rules' plan says why a long command is refused; an editor action is read from fixed
-        # phrases only (every word accounted for), so no model is asked.
-        if self.llm is None or too_long(text) or reading.action is not None:
+        # phrases only (every word accounted for), and a question about the image asks for no
+        # edit (see combine), so no model is asked.
+        if self.llm is None or too_long(text) or reading.action is not None or reading.question:
             return rules_plan.with_timing(time.perf_counter() - start)
         trusted = bool(getattr(self.llm, "fine_tuned", False))
         if self.policy == "fallback" and not _has_gap(reading, trusted):
@@ -155,6 +158,16 @@ def combine(reading: RuleReading, rules_plan: EditPlan, llm_plan: EditPlan, trus
     disagreements: list[Disagreement] = []
     if trusted and reading.edits and llm_plan.edits and _reads_a_complaint(reading):
         return _model_reading(reading, rules_plan, llm_plan)
+    if reading.question:
+        if llm_plan.edits:
+            disagreements.append(Disagreement(
+                index=0, field="edits", rules=0, llm=len(llm_plan.edits), chosen="rules",
+                reason="the command asks a question about the image",
+            ))
+        return EditPlan(
+            edits=(), text=reading.text, parser="rules+llm",
+            message=rules_plan.message, readings=readings, disagreements=tuple(disagreements),
+        )
     if not reading.edits:
         covered = {w for e in llm_plan.edits if e.target for w in e.target.split()}
         action_words = [w for w in reading.unused_words if w not in covered]

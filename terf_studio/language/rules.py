@@ -25,6 +25,10 @@ How a command is read
    ("everything", "the whole image", "overall") give target None and are
    never filled in.
 
+A command that opens with a question word ("what does the infrared channel
+show?", "how many people are there?") and names no task verb asks about the
+image: it gives no edit.
+
 A command made only of editor-action words ("undo that", "again", "a bit
 stronger") is read by :mod:`.actions` first and gives a plan with an
 ``action`` and no edits.
@@ -41,6 +45,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from . import vocabulary as vocab
 from .actions import read_action
 from .clauses import Clause, read_command_clauses, split_clauses
 from .plan import Edit, EditorAction, EditPlan, Task
@@ -84,6 +89,9 @@ class RuleReading:
     unused_words: list[str] = field(default_factory=list)
     #: an editor action ("undo that", "again", "stronger") the command asks for instead of edits
     action: EditorAction | None = None
+    #: the command asks about the image ("what does the infrared channel show?"): no edit, and no
+    #: model is asked either
+    question: bool = False
 
     def plan(self, seconds: float = 0.0) -> EditPlan:
         return EditPlan(
@@ -233,7 +241,23 @@ def analyse(text: str) -> RuleReading:
     clauses = read_command_clauses(text)
     joined = _Joiner(clauses).run()
     edits = _merge_duplicates(joined.edits)
+    if _asks_a_question(text, edits):
+        return RuleReading([], QUESTION_MESSAGE, text, question=True)
     return RuleReading(edits, _message(text, edits, joined), text, _unused_words(clauses, edits))
+
+
+QUESTION_MESSAGE = (
+    "That reads as a question about the image, so nothing was changed: say what to change "
+    "(brighten, darken, denoise, blur, lean towards infrared or visible) and where."
+)
+
+
+def _asks_a_question(text: str, edits: list[RuleEdit]) -> bool:
+    """A command that opens with a question word ("what", "how many", "is there") and names no
+    task verb. "Why" is left out: "why is the sky so bright?" is a complaint."""
+    words = tokenise(text)
+    opening = {" ".join(words[:1]), " ".join(words[:2])}
+    return bool(opening & vocab.QUESTION_OPENINGS) and not any(r.evidence == "exact" for r in edits)
 
 
 def _merge_duplicates(edits: list[RuleEdit]) -> list[RuleEdit]:

@@ -90,11 +90,27 @@ for _up, _down, _form, _spec in (
                     "noise level|noise levels|snowy noise|jpeg artifacts|"
                     "compression artifacts|dots|spots|specks|fuzz|hiss|"
                     "noisiness|noisey|dirty"),
+    # what cannot be seen is what the thermal channel shows ("the cows are invisible")
+    (IR, IR, "fixed", "invisible|not visible|barely visible|hardly visible|scarcely visible|"
+                      "not very visible|poorly visible|hard to see|hard to spot|hard to make out|"
+                      "impossible to see|impossible to spot|impossible to make out|can not see|"
+                      "can not make out|vanish|vanishes|"
+                      "vanished|vanishing|disappear|disappears|disappeared|disappearing|"
+                      "blends in|blend in|blending in|blends into|blend into"),
+    # something that must not be seen or recognised is blurred ("the logo should not be visible")
+    (BL, BL, "fixed", "should not be visible|must not be visible|mustn't be visible|"
+                      "may not be visible|should not be seen|must not be seen|mustn't be seen|"
+                      "identifies him|"
+                      "identifies her|identifies them|privacy problem|privacy issue|"
+                      "privacy concern|privacy reasons"),
     (BL, V, "adj", "blurry|blurred|blurrier|fuzzy|unreadable|illegible|"
-                   "unrecognisable|unrecognizable|anonymous|hidden|pixelated|"
+                   "unrecognisable|unrecognizable|anonymous|pixelated|"
                    "out of focus"),
+    # "keep the face hidden" blurs; "the lorry is hidden" (a complaint) wants it seen
+    (BL, IR, "adj", "hidden|concealed"),
     (BL, V, "noun", "blur|blurriness|blurring"),
-    (V, BL, "adj", "sharp|sharper|crisp|crisper|clearer|readable|legible"),
+    (V, BL, "adj", "sharp|sharper|crisp|crisper|clearer|readable|legible|recognisable|"
+                   "recognizable|identifiable"),
     (IR, V, "noun", "infrared|infra-red|infra red|ir|thermal|heat|"
                    "infrared image|infrared picture|infrared view|"
                    "infrared camera|infrared channel|infrared band|"
@@ -217,7 +233,11 @@ FILLERS = set(_words(
     "wonder|wondering|maybe|perhaps|possibly|ideally|kind of like|"
     # tails that ask for a fix without naming one: "..., do something about it", "can you help"
     "help|something|anything|do something about it|do something|deal with it|deal with that|"
-    "take care of it|take care of that|handle it|sort it|sort that"
+    "take care of it|take care of that|handle it|sort it|sort that|"
+    # where something is lost is not what to change: "the people vanish in the dark"
+    "in the dark|into the dark|in the darkness|into the darkness|in the night|into the night|at night|"
+    # who may see it is not what to change: "..., nobody may recognise her"
+    "nobody|no one|anyone|anybody|may|recognise|recognize|recognises|recognizes|identify"
 ))
 #: words after which the rest of a clause is ignored (exclusions are not
 #: supported: "brighten everything except the sky" brightens everything).
@@ -234,13 +254,20 @@ COPULAS = set(_words(
     "is|are|was|were|am|looks|look|seems|seem|appears|appear|gets|get|"
     "getting|feels|feel|remains|remain|stays|stay|became|becomes|has become|"
     "has|have|had|is getting|are getting|seem to be|seems to be|looks to be|"
-    "'s|s"
+    "'s|s|"
+    # verbs of change that end a subject: "the mountains lost their texture"
+    "lost|has lost|have lost|loses|turned|turns|has turned|went|ended up|came out|comes out"
 ))
 #: words that make the next adjective a wish ("make the road bright") rather
 #: than a complaint ("the road is bright").
 WISH_WORDS = set(_words("make|makes|making|let|want|wanna|should|need|needs|be|to|like|would|could|can"))
 
 PRONOUNS = set(_words("it|them|they|those|these|that|this|him|her|he|she|its|their|theirs"))
+#: a command that opens with one of these (and names no task verb) asks about the image
+#: ("what does the infrared channel show?", "how many people are there?"): no edit.
+QUESTION_OPENINGS = set(_words(
+    "what|which|who|whom|whose|where|when|how many|how much|how old|how far|is there|are there"
+))
 NEGATIONS = set(_words("not|never|no|don't|dont|do not|does not|doesn't|please don't|stop"))
 
 DETERMINERS = set(_words(

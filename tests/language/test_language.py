@@ -453,6 +453,42 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     assert plan_tuples(C.CombinedParser(llm).parse("please")) == [("brighten", None, 1.0)]
 
 
+@pytest.mark.parametrize("text, expected", [
+    # what cannot be seen is what the infrared image shows
+    ("the deer is practically invisible", [("infrared", "deer", 1.0)]),
+    ("the soldiers are hardly visible", [("infrared", "soldiers", 1.0)]),
+    ("the van is not visible enough", [("infrared", "van", 1.0)]),
+    ("the kids disappear behind the hedge", [("infrared", "kids", 1.0)]),
+    ("the rider is hard to spot", [("infrared", "rider", 1.0)]),
+    ("the tractor is hidden", [("infrared", "tractor", 1.0)]),
+    # what must not be seen or recognised is blurred
+    ("the licence number must not be visible", [("blur", "licence number", 1.0)]),
+    ("the child's face should not be recognisable", [("blur", "child's face", 1.0)]),
+    ("the name badge is identifiable", [("blur", "name badge", 1.0)]),
+    ("keep the address hidden", [("blur", "address", 1.0)]),
+    # a verb of change ends the subject
+    ("the hillside lost its colour", [("visible", "hillside", 1.0)]),
+    ("the puppies vanish in the dark", [("infrared", "puppies", 1.0)]),
+])
+def test_rules_read_visibility_and_privacy_complaints(text, expected):
+    assert plan_tuples(parse_rules(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["what colour is the car?", "which of these is the river?",
+                                  "how many windows does the house have?", "is there a dog in the garden?"])
+def test_a_question_about_the_image_is_no_edit_even_for_a_fine_tuned_model(text):
+    reading = analyse(text)
+    assert reading.edits == [] and reading.question and "question" in reading.message
+    llm = TunedLlm({text: [Edit("car", Task.VISIBLE)]})
+    plan = C.CombinedParser(llm).parse(text)
+    assert plan.edits == () and llm.calls == 0
+    # the arbitration says so too when both readings are at hand
+    plan = C.combine(reading, reading.plan(), EditPlan(edits=(Edit("car", Task.VISIBLE),), text=text), True)
+    assert plan.edits == () and plan.disagreements[0].reason == "the command asks a question about the image"
+    # a task verb makes it a request ("what about brightening the trees?")
+    assert plan_tuples(parse_rules("what about brightening the trees?")) == [("brighten", "trees", 1.0)]
+
+
 def test_a_fine_tuned_model_that_finds_no_edit_leaves_the_rules_reading():
     text = "the cyclist is swallowed by the darkness"
     plan = C.CombinedParser(TunedLlm({})).parse(text)
