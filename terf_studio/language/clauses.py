@@ -114,6 +114,11 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
                 j = _previous_index(pieces, i, {"strength"})
                 if j >= 0 and pieces[j].kind == "copula" and not (words_before & vocab.WISH_WORDS):
                     polarity = -1  # "the road is dark": a complaint
+            elif form == "noun":
+                j = _previous_index(pieces, i, {"strength", "det"})
+                wished = {w for p in pieces[:j] for w in p.words} & vocab.WISH_WORDS
+                if j >= 0 and pieces[j].text in vocab.RESEMBLANCE and not wished:
+                    polarity = -1  # "the trees look like a heat map": a complaint
             if form == "cmp":
                 task, tier = up, 1
             else:
@@ -298,6 +303,17 @@ def _negated(pieces: list[Piece], kept: list[_Hit]) -> bool:
     return False
 
 
+def _nouns_after_articles(pieces: list[Piece]) -> list[Piece]:
+    """A task verb right after an article is a noun: a quality when it has that sense ("bring
+    down the highlights"), else a target word ("the spotlight is too strong")."""
+    out = list(pieces)
+    for i, p in enumerate(pieces):
+        if p.kind == "verb" and i > 0 and pieces[i - 1].kind == "det":
+            sense = vocab.NOUN_SENSES.get(p.text)
+            out[i] = Piece(p.words, "word") if sense is None else Piece(p.words, "concept", sense)
+    return out
+
+
 def read_clause(clause: Clause, pieces: list[Piece] | None = None) -> Clause:
     """Read ``pieces`` (default: the clause's own) into a new clause.
 
@@ -306,7 +322,7 @@ def read_clause(clause: Clause, pieces: list[Piece] | None = None) -> Clause:
     ``clause`` carry over (a re-read after a typo correction keeps what the
     first reading found), as they did when clauses were read in place.
     """
-    source = clause.pieces if pieces is None else pieces
+    source = _nouns_after_articles(clause.pieces if pieces is None else pieces)
     pieces, hits = _resolve_hits(source, _find_hits(source))
     tasks: list[Task] = []
     for h in sorted(hits, key=lambda h: h.index):

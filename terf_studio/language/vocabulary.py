@@ -183,8 +183,14 @@ POLARITY_DOWN = set(_words(
     "erase|strip|strip out|filter|filter out|clear|clear up|clear out|"
     "get out|knock down|knock back|pull back|back off|soften|subdue|"
     "counter|counteract|cancel|mitigate|tame|calm|calm down|rein in|"
-    "excessive|excess|overly"
+    "excessive|excess|overly|bring down"
 ))
+#: task verbs whose noun, after an article, names a quality instead ("bring down the highlights":
+#: the bright parts); other task verbs after an article are target words ("the spotlight").
+NOUN_SENSES: dict[str, tuple[Task, Task, str]] = {
+    "highlights": (D, D, "fixed"),
+    "highlight": (D, D, "fixed"),
+}
 #: polarity words that name a task on their own when the clause has no task
 #: word ("tone down the street light").
 POLARITY_DEFAULT_TASK = {
@@ -221,7 +227,7 @@ FILLERS = set(_words(
     "cheers|now|again|hey|hi|hello|ok|okay|so|mind|great|nice|if|better|"
     "enough|information|info|contribution|influence|weight|weighting|"
     "amount|level|levels|tone|tones|look|looking|as|"
-    "kind|sort|feel|more like|look like|looks like|closer to|similar to|"
+    "kind|sort|feel|more like|look like|looks like|looked like|seems like|seem like|closer to|similar to|"
     "resemble|resembles|style|appearance|rendering|render|tint|flavour|"
     "flavor|bias towards|preference|dominant|dominate|leaning|weighted|"
     "prioritise|prioritize|priority|rely|rely on|based on|taken from|"
@@ -258,6 +264,9 @@ COPULAS = set(_words(
     # verbs of change that end a subject: "the mountains lost their texture"
     "lost|has lost|have lost|loses|turned|turns|has turned|went|ended up|came out|comes out"
 ))
+#: after these, a concept noun names what is wrong ("the trees look like a heat map": less
+#: infrared), unless a wish word came before ("make the trees look like a heat map").
+RESEMBLANCE = set(_words("look like|looks like|looked like|seems like|seem like|resembles|resemble"))
 #: words that make the next adjective a wish ("make the road bright") rather
 #: than a complaint ("the road is bright").
 WISH_WORDS = set(_words("make|makes|making|let|want|wanna|should|need|needs|be|to|like|would|could|can"))
@@ -335,7 +344,10 @@ PROTECTED_WORDS = set(_words(
     "most|least|lamp|lamps|nice|mice|rice|dice|slice|twice|price|bite|"
     "white|black|grey|gray|red|blue|green|yellow|orange|pink|purple|"
     "brown|silver|gold|front|back|top|bottom|middle|centre|center|edge|"
-    "horizon|distance|foreground|background|dishes|fish|wish|dish"
+    "horizon|distance|foreground|background|dishes|fish|wish|dish|"
+    # words of a scene that sit close to task words ("sandy" is not a typo of "shady")
+    "sandy|sand|muddy|dusty|rusty|rocky|grassy|leafy|foggy|misty|hazy|cloudy|rainy|snowy|"
+    "icy|shiny|glossy|wooden|metal|stone|brick|concrete|plastic|sunny|windy|stormy"
 ))
 
 

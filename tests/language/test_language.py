@@ -469,6 +469,15 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     # a verb of change ends the subject
     ("the hillside lost its colour", [("visible", "hillside", 1.0)]),
     ("the puppies vanish in the dark", [("infrared", "puppies", 1.0)]),
+    # "looks like" + a quality noun is a complaint; after a wish it is the wish
+    ("the bushes look like a thermal image", [("visible", "bushes", 1.0)]),
+    ("make the bushes look like a thermal image", [("infrared", "bushes", 1.0)]),
+    # a task verb after an article is a noun: a quality, or else a target word
+    ("bring down the highlights on the shed", [("darken", "shed", 1.0)]),
+    ("denoise the spotlight", [("denoise", "spotlight", 1.0)]),
+    ("spotlight the deer", [("infrared", "deer", 1.0)]),
+    # a scene word is not a typo of a task word ("sandy" is not "shady")
+    ("the beach looks sandy and noisy", [("denoise", "beach", 1.0)]),
 ])
 def test_rules_read_visibility_and_privacy_complaints(text, expected):
     assert plan_tuples(parse_rules(text)) == expected
