@@ -89,12 +89,19 @@ def _previous_index(pieces: list[Piece], index: int, skip: set[str]) -> int:
     return j
 
 
+def _after_copula(pieces: list[Piece], index: int) -> bool:
+    j = _previous_index(pieces, index, {"strength"})
+    return j >= 0 and pieces[j].kind == "copula"
+
+
 def _find_hits(pieces: list[Piece]) -> list[_Hit]:
     hits: list[_Hit] = []
     words_before: set[str] = set()
     for i, piece in enumerate(pieces):
         if piece.kind == "verb":
             hits.append(_Hit(i, piece.payload, 1, "verb"))
+        elif piece.kind == "concept" and piece.text == "visible" and _after_copula(pieces, i):
+            continue  # "the face is visible" says what is seen, not "use the visible image"
         elif piece.kind == "concept":
             up, down, form = piece.payload
             pol = None

@@ -476,6 +476,8 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     ("bring down the highlights on the shed", [("darken", "shed", 1.0)]),
     ("denoise the spotlight", [("denoise", "spotlight", 1.0)]),
     ("spotlight the deer", [("infrared", "deer", 1.0)]),
+    # "is visible" says what is seen; the privacy clause says what to do
+    ("the woman's badge is visible, that is a privacy issue", [("blur", "woman's badge", 1.0)]),
     # a scene word is not a typo of a task word ("sandy" is not "shady")
     ("the beach looks sandy and noisy", [("denoise", "beach", 1.0)]),
 ])
