@@ -124,8 +124,10 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
             elif form == "noun":
                 j = _previous_index(pieces, i, {"strength", "det"})
                 wished = {w for p in pieces[:j] for w in p.words} & vocab.WISH_WORDS
-                if j >= 0 and pieces[j].text in vocab.RESEMBLANCE and not wished:
-                    polarity = -1  # "the trees look like a heat map": a complaint
+                said_of = j >= 0 and (pieces[j].text in vocab.RESEMBLANCE or (
+                    pieces[j].kind == "copula" and pieces[j].text in vocab.PREDICATIVE_COPULAS))
+                if said_of and not wished:
+                    polarity = -1  # "the trees look like a heat map", "the road looks thermal": a complaint
             if form == "cmp":
                 task, tier = up, 1
             else:

@@ -90,11 +90,12 @@ for _up, _down, _form, _spec in (
                     "noise level|noise levels|snowy noise|jpeg artifacts|"
                     "compression artifacts|dots|spots|specks|fuzz|hiss|"
                     "noisiness|noisey|dirty"),
-    # what cannot be seen is what the thermal channel shows ("the cows are invisible")
+    # what cannot be seen is what the thermal channel shows ("the cows are invisible"); "hard to
+    # see" and "can't see" are left to the model: a dark place wants light ("can't see anything
+    # in the garage"), a person or animal wants infrared
     (IR, IR, "fixed", "invisible|not visible|barely visible|hardly visible|scarcely visible|"
-                      "not very visible|poorly visible|hard to see|hard to spot|hard to make out|"
-                      "impossible to see|impossible to spot|impossible to make out|can not see|"
-                      "can not make out|vanish|vanishes|"
+                      "not very visible|poorly visible|hard to spot|hard to make out|"
+                      "impossible to spot|impossible to make out|can not make out|vanish|vanishes|"
                       "vanished|vanishing|disappear|disappears|disappeared|disappearing|"
                       "blends in|blend in|blending in|blends into|blend into"),
     # something that must not be seen or recognised is blurred ("the logo should not be visible")
@@ -264,6 +265,12 @@ COPULAS = set(_words(
     # verbs of change that end a subject: "the mountains lost their texture"
     "lost|has lost|have lost|loses|turned|turns|has turned|went|ended up|came out|comes out"
 ))
+#: copulas after which a concept noun is said of the subject ("the markings look thermal": less
+#: infrared); "has" is not one of them ("the wall has texture").
+PREDICATIVE_COPULAS = set(_words(
+    "is|are|was|were|looks|look|seems|seem|appears|appear|feels|feel|became|becomes|"
+    "remains|remain|stays|stay|seems to be|seem to be|looks to be"
+))
 #: after these, a concept noun names what is wrong ("the trees look like a heat map": less
 #: infrared), unless a wish word came before ("make the trees look like a heat map").
 RESEMBLANCE = set(_words("look like|looks like|looked like|seems like|seem like|resembles|resemble"))
@@ -273,9 +280,11 @@ WISH_WORDS = set(_words("make|makes|making|let|want|wanna|should|need|needs|be|t
 
 PRONOUNS = set(_words("it|them|they|those|these|that|this|him|her|he|she|its|their|theirs"))
 #: a command that opens with one of these (and names no task verb) asks about the image
-#: ("what does the infrared channel show?", "how many people are there?"): no edit.
+#: ("what does the infrared channel show?", "how many people are there?"): no edit. "Why" and
+#: "where" are left out: "why is the sky so bright?", "where did the runner go?" are complaints.
 QUESTION_OPENINGS = set(_words(
-    "what|which|who|whom|whose|where|when|how many|how much|how old|how far|is there|are there"
+    "what|which|who|whom|whose|when|how many|how much|how old|how far|how big|how bright|"
+    "how dark|how noisy|how hot|how warm|how cold|is there|are there"
 ))
 NEGATIONS = set(_words("not|never|no|don't|dont|do not|does not|doesn't|please don't|stop"))
 

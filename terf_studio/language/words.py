@@ -27,7 +27,7 @@ _CONTRACTIONS = [
     (r"\bwon'?t\b", "will not"),
     (r"\bshouldn'?t\b", "should not"),
     (r"\bwouldn'?t\b", "would not"),
-    (r"\bit'?s\b", "it is"),
+    (r"\bit's\b", "it is"),  # "its" is read in tokenise: "its colour" is possessive
     (r"\bthat's\b", "that is"),
     (r"\bthere's\b", "there is"),
     (r"\bwhat's\b", "what is"),
@@ -101,6 +101,12 @@ def tokenise(text: str) -> list[str]:
         tok = tok.rstrip("'")
         if not tok:
             continue
+        if tok == "its":  # "its too dark" (a missing apostrophe), but "lost its colour"
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            concept = vocab.CONCEPTS.get(nxt)
+            if nxt in _IS_AFTER or nxt in vocab.STRENGTH_WORDS or (concept is not None and concept[2] != "noun"):
+                out.extend(["it", "is"])
+                continue
         if tok.endswith("'s") and len(tok) > 2:
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
             if nxt in _IS_AFTER or nxt in vocab.CONCEPTS or nxt in vocab.STRENGTH_WORDS:

@@ -478,11 +478,21 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     ("spotlight the deer", [("infrared", "deer", 1.0)]),
     # "is visible" says what is seen; the privacy clause says what to do
     ("the woman's badge is visible, that is a privacy issue", [("blur", "woman's badge", 1.0)]),
+    # a quality noun said of the subject is a complaint; "its" before a noun is possessive
+    ("the railings look thermal", [("visible", "railings", 1.0)]),
+    ("the lighthouse lost its brightness", [("brighten", "lighthouse", 1.0)]),
+    ("its too dark", [("brighten", None, 1.0)]),
     # a scene word is not a typo of a task word ("sandy" is not "shady")
     ("the beach looks sandy and noisy", [("denoise", "beach", 1.0)]),
 ])
 def test_rules_read_visibility_and_privacy_complaints(text, expected):
     assert plan_tuples(parse_rules(text)) == expected
+
+
+def test_seeing_into_a_place_or_a_missing_object_is_left_to_the_model():
+    # "can't see" wants light for a place and infrared for a person: the rules do not guess
+    assert parse_rules("I can't see anything in the cellar").edits == ()
+    assert parse_rules("where did the cyclist go?").edits == () and not analyse("where did the cyclist go?").question
 
 
 @pytest.mark.parametrize("text", ["what colour is the car?", "which of these is the river?",
