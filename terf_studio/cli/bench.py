@@ -8,7 +8,7 @@ import importlib
 NAME = "bench"
 HELP = "benchmarks (speed, memory, accuracy)"
 #: Benchmark modules under ``terf_studio.bench``, each with NAME, HELP, add_arguments and run.
-BENCHMARKS: tuple[str, ...] = ("fuse", "edit", "tasks", "batch", "parse", "segment", "gui", "soak")
+BENCHMARKS: tuple[str, ...] = ("fuse", "edit", "session", "tasks", "batch", "parse", "segment", "gui", "soak")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

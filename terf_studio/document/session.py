@@ -81,12 +81,18 @@ class Patch:
     png: bytes
 
     @classmethod
-    def between(cls, before: np.ndarray, after: np.ndarray) -> Patch | None:
-        changed = np.any(before != after, axis=2) if before.ndim == 3 else before != after
+    def between(cls, before: np.ndarray, after: np.ndarray,
+                within: tuple[int, int, int, int] | None = None) -> Patch | None:
+        """The pixels of ``after`` where it differs from ``before``, in their bounding box; only
+        the box ``within`` (x0, y0, x1, y1) is compared when the caller knows nothing changed
+        outside it (a task's work box), so the cost follows the edit, not the image."""
+        x0, y0, x1, y1 = within if within is not None else (0, 0, before.shape[1], before.shape[0])
+        b, a = before[y0:y1, x0:x1], after[y0:y1, x0:x1]
+        changed = np.any(b != a, axis=2) if b.ndim == 3 else b != a
         rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
         if rows.size == 0:
             return None
-        box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
         return cls(box, encode_png16(after[box[1] : box[3], box[0] : box[2]]))
 
     def apply_to(self, image: np.ndarray) -> np.ndarray:
@@ -131,6 +137,17 @@ class Step:
         }
 
 
+def _union(box: tuple[int, int, int, int] | None, work: Any) -> tuple[int, int, int, int] | None:
+    """``box`` (x0, y0, x1, y1) grown to hold a task's work box (a ``tuning.region.Box``; an empty
+    one, when the task changed nothing, leaves ``box`` as it was)."""
+    if work.area == 0:
+        return box
+    x0, y0, x1, y1 = work.left, work.top, work.right, work.bottom
+    if box is None:
+        return (x0, y0, x1, y1)
+    return (min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1))
+
+
 class EditSession:
     """The pair, the fused image (computed once), and the step stack.
 
@@ -164,6 +181,7 @@ class EditSession:
         #: Edits keep their own copy of the mask they used, so changing a layer never
         #: changes the history.
         self.masks: list[Mask] = []
+        self._pair_id: str | None = None
 
     @classmethod
     def open(
@@ -198,6 +216,15 @@ class EditSession:
     @property
     def current16(self) -> np.ndarray:
         return self._current16
+
+    @property
+    def pair_id(self) -> str:
+        """The pair's fingerprint (what a continued task checks), computed once."""
+        if self._pair_id is None:
+            from terf_studio.tuning.region import fingerprint
+
+            self._pair_id = fingerprint(self.vi16, self.ir16)
+        return self._pair_id
 
     def current(self) -> np.ndarray:
         """The image with the applied steps, float32 (H,W,3) in [0, 1]."""
@@ -254,11 +281,11 @@ class EditSession:
             raise TerfError("the command has no edits to apply")
         given = dict(enumerate(masks)) if isinstance(masks, Sequence) else dict(masks or {})
         start = time.perf_counter()
-        image16, applied = self._run_edits(edits, given, self._current16, engine="exact" if exact else engine,
-                                           iterations=iterations, progress=progress, cancel=cancel,
-                                           continue_from=self.cursor)
+        image16, applied, changed = self._run_edits(edits, given, self._current16,
+                                                    engine="exact" if exact else engine, iterations=iterations,
+                                                    progress=progress, cancel=cancel, continue_from=self.cursor)
         step = Step(text or " and ".join(e.edit.text or e.edit.task.value for e in applied), applied,
-                    Patch.between(self._current16, image16), time.perf_counter() - start)
+                    Patch.between(self._current16, image16, changed), time.perf_counter() - start)
         self._push(step, image16)
         return step
 
@@ -273,12 +300,16 @@ class EditSession:
         progress: SessionProgress | None,
         cancel: CancelToken | None,
         continue_from: int,
-    ) -> tuple[np.ndarray, list[AppliedEdit]]:
+    ) -> tuple[np.ndarray, list[AppliedEdit], tuple[int, int, int, int] | None]:
         """Run ``edits`` in order on ``image16``; the first may continue a state of the steps
-        before ``continue_from``. Returns the new image and the applied edits (nothing is pushed)."""
+        before ``continue_from``. Returns the new image, the applied edits (nothing is pushed) and
+        the box (x0, y0, x1, y1) outside which nothing changed (None: nothing changed).
+
+        The tasks get the 16-bit images themselves and turn only their work box into floats."""
         from terf_studio.tuning import run_task
 
         applied: list[AppliedEdit] = []
+        changed: tuple[int, int, int, int] | None = None
         for i, edit in enumerate(edits):
             info: dict[str, Any] = {}
             mask = given.get(i)
@@ -294,9 +325,10 @@ class EditSession:
 
             result = run_task(
                 edit.task.value,
-                vi=self.vi,
-                ir=self.ir,
-                fused=from_u16(image16),
+                vi=self.vi16,
+                ir=self.ir16,
+                fused=image16,
+                pair_id=self.pair_id,
                 mask=None if mask is None else mask.data,
                 strength=edit.strength,
                 fusion_net=self.fuser.net,
@@ -307,7 +339,8 @@ class EditSession:
                 cancel=cancel,
                 device=self.fuser.device,
             )
-            image16 = to_u16(result.image)
+            image16 = as_u16(result.image)
+            changed = _union(changed, result.box)
             info.update({k: v for k, v in result.params.items() if isinstance(v, (int, float, str, bool))})
             info.update(
                 iterations=result.iterations,
@@ -317,7 +350,7 @@ class EditSession:
             )
             mask_png = None if mask is None else mask.to_png_bytes(bit_depth=16)
             applied.append(AppliedEdit(edit, mask_png, info, result.state))
-        return image16, applied
+        return image16, applied, changed
 
     # -- strength of the latest step ------------------------------------------------------------
     def strength_adjustable(self) -> bool:
@@ -344,8 +377,8 @@ class EditSession:
             return before, [], latest
         old = latest.edits[0]
         edit = replace(old.edit, strength=strength)
-        image16, applied = self._run_edits([edit], {0: old.mask}, before, engine="fast", iterations=None,
-                                           progress=None, cancel=cancel, continue_from=first)
+        image16, applied, _ = self._run_edits([edit], {0: old.mask}, before, engine="fast", iterations=None,
+                                              progress=None, cancel=cancel, continue_from=first)
         applied[0].info.setdefault("finder", old.info.get("finder"))
         applied[0].info["replaces_previous"] = True  # rendered from the image before ``latest`` (recipes)
         return image16, applied, latest
@@ -391,7 +424,7 @@ class EditSession:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            prepare(units, self.current(), device)
+            prepare(units, self._current16, device)  # keyed as the tasks key it: the 16-bit image
         finally:
             torch.set_num_threads(threads)
         return True

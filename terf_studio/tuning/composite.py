@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from terf_studio.errors import TerfError
+from terf_studio.imaging.io import to_float
 from terf_studio.tuning.region import Box
 
 
@@ -47,10 +48,19 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
+def _to_type(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float values in [0, 1] in an image type: uint8/uint16 rounded to their grid, float cast."""
+    if dtype == np.uint8 or dtype == np.uint16:
+        top = np.iinfo(dtype).max
+        return np.rint(np.clip(values, 0.0, 1.0) * np.float32(top)).astype(dtype)
+    return values.astype(dtype)
+
+
 def blend(base: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``mask * edited + (1 - mask) * base`` on the support of ``mask``; elsewhere a copy of ``base``.
 
-    ``edited`` has the shape of ``base``; ``mask`` is (H, W) in [0, 1].
+    ``edited`` (float in [0, 1]) has the shape of ``base``; ``mask`` is (H, W) in [0, 1]. A uint8
+    or uint16 ``base`` is blended as floats in [0, 1] and the result rounded back to its grid.
     """
     base = np.asarray(base)
     out = base.copy()
@@ -60,24 +70,29 @@ def blend(base: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = mask[support]
     if base.ndim == 3:
         m = m[:, None]
-    b = base[support].astype(np.float32)
+    b = to_float(base[support])
     e = np.asarray(edited)[support].astype(np.float32)
     mixed = np.where(m >= 1.0, e, m * e + (1.0 - m) * b)
-    out[support] = mixed.astype(base.dtype)
+    out[support] = _to_type(mixed, base.dtype)
     return out
+
+
+def _reaches_outside(mask: np.ndarray, box: Box) -> bool:
+    """Whether ``mask`` has support outside ``box`` (looked at band by band, no copy)."""
+    bands = (mask[: box.top], mask[box.bottom :], mask[box.top : box.bottom, : box.left],
+             mask[box.top : box.bottom, box.right :])
+    return any(band.size and band.max() > 0 for band in bands)
 
 
 def paste(base: np.ndarray, patch: np.ndarray, box: Box | None, mask: np.ndarray) -> np.ndarray:
     """Composite a patch that covers ``box`` of ``base`` through the full-size ``mask``.
 
     The mask's support must lie inside the box (pixels of the support outside it would have no
-    edited value). ``box`` None means the patch is full size.
+    edited value). ``box`` None means the patch is full size. The result has ``base``'s type.
     """
     if box is None:
         return blend(base, patch, mask)
-    outside = mask.copy()
-    outside[box.slices] = 0
-    if (outside > 0).any():
+    if _reaches_outside(mask, box):
         raise TerfError("the mask reaches outside the edited region")
     out = base.copy()
     out[box.slices] = blend(base[box.slices], patch, mask[box.slices])

@@ -63,9 +63,10 @@ class Box:
 
 
 def check_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
-    """Validate a mask for an image of ``shape``; ``None`` means the whole image (all ones)."""
+    """Validate a mask for an image of ``shape``; ``None`` means the whole image: all ones, as a
+    read-only view of one value (no memory for the image's size)."""
     if mask is None:
-        return np.ones(shape, dtype=np.float32)
+        return np.broadcast_to(np.float32(1.0), tuple(shape))
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
@@ -76,7 +77,9 @@ def check_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     mask = mask.astype(np.float32, copy=False)
     if not np.all(np.isfinite(mask)):
         raise TerfError("mask holds NaN or infinite values")
-    return np.clip(mask, 0.0, 1.0)
+    if mask.min() < 0.0 or mask.max() > 1.0:  # clip only when needed: no copy of a valid mask
+        mask = np.clip(mask, 0.0, 1.0)
+    return mask
 
 
 def _grow(lo: int, hi: int, size: int, want: int) -> tuple[int, int]:

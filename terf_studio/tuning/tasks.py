@@ -69,6 +69,7 @@ from terf_studio.errors import ModelError, TerfError
 from terf_studio.fusion.inference import Fuser
 from terf_studio.fusion.network import FusionNet
 from terf_studio.imaging.color import LUMA_WEIGHTS
+from terf_studio.imaging.io import to_float
 from terf_studio.tuning import blur as blur_mod
 from terf_studio.tuning.composite import paste
 from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
@@ -192,7 +193,7 @@ class TaskState:
 
 @dataclass(frozen=True, eq=False)
 class TaskResult:
-    image: np.ndarray  # (H, W, 3) float32: ``raw`` composited through ``mask`` onto ``fused``
+    image: np.ndarray  # (H, W, 3) in ``fused``'s type: ``raw`` composited through ``mask`` onto ``fused``
     raw: np.ndarray  # the task's output on ``box`` (the whole image when not cropped)
     box: Box  # where ``raw`` lies in the image
     state: TaskState | None  # pass back to continue; None when the mask was empty
@@ -208,20 +209,32 @@ class TaskResult:
 
 
 def _check_pair(vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    vi = np.asarray(vi, dtype=np.float32)
-    ir = np.asarray(ir, dtype=np.float32)
-    fused = np.asarray(fused, dtype=np.float32)
-    if vi.ndim == 2:
-        vi = np.repeat(vi[..., None], 3, axis=2)
-    if ir.ndim == 3:
-        ir = ir[..., 0] if ir.shape[2] == 1 else ir @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
-    if vi.ndim != 3 or vi.shape[2] != 3 or fused.ndim != 3 or fused.shape[2] != 3:
+    """The three images as they are (no copy): their types and sizes checked. Only the crops a
+    task works on are turned into floats (:func:`_crops`), so an edit's memory follows its region."""
+    vi, ir, fused = np.asarray(vi), np.asarray(ir), np.asarray(fused)
+    for image in (vi, ir, fused):
+        if image.dtype not in (np.uint8, np.uint16) and not np.issubdtype(image.dtype, np.floating):
+            raise TerfError(f"unsupported image type {image.dtype}; expected uint8, uint16 or float")
+    if not (vi.ndim == 2 or (vi.ndim == 3 and vi.shape[2] == 3)) or fused.ndim != 3 or fused.shape[2] != 3:
         raise TerfError("expected an RGB visible image and an RGB fused image")
-    if vi.shape[:2] != ir.shape or fused.shape[:2] != ir.shape:
+    if not (ir.ndim == 2 or (ir.ndim == 3 and ir.shape[2] in (1, 3))):
+        raise TerfError("expected a grey or RGB infrared image")
+    if vi.shape[:2] != ir.shape[:2] or fused.shape[:2] != ir.shape[:2]:
         raise TerfError(
-            f"image sizes differ: visible {vi.shape[1::-1]}, infrared {ir.shape[::-1]}, fused {fused.shape[1::-1]}"
+            f"image sizes differ: visible {vi.shape[1::-1]}, infrared {ir.shape[1::-1]}, fused {fused.shape[1::-1]}"
         )
     return vi, ir, fused
+
+
+def _crops(box: Box, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 crops of the pair and image on ``box``: visible and fused (h, w, 3), infrared (h, w)."""
+    vi_c = np.ascontiguousarray(to_float(vi[box.slices]), dtype=np.float32)
+    if vi_c.ndim == 2:
+        vi_c = np.repeat(vi_c[..., None], 3, axis=2)
+    ir_c = np.ascontiguousarray(to_float(ir[box.slices]), dtype=np.float32)
+    if ir_c.ndim == 3:
+        ir_c = ir_c[..., 0].copy() if ir_c.shape[2] == 1 else ir_c @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+    return vi_c, ir_c, np.ascontiguousarray(to_float(fused[box.slices]), dtype=np.float32)
 
 
 def continues(
@@ -259,7 +272,7 @@ def continues(
     if support_iou(support_bits(m), state.region) < iou:
         return False
     if vi is not None and ir is not None:
-        vi_c, ir_c, _ = _check_pair(vi, ir, np.zeros(shape + (3,), np.float32))
+        vi_c, ir_c, _ = _check_pair(vi, ir, np.broadcast_to(np.float32(0), shape + (3,)))
         if fingerprint(vi_c, ir_c) != state.pair:
             return False
     return True
@@ -346,14 +359,18 @@ def run_task(
     margin: int = DEFAULT_MARGIN,
     crop: bool = True,
     seed: int = 0,
+    pair_id: str | None = None,
 ) -> TaskResult:
     """Run one task on the region ``mask`` of ``fused`` and composite the result (eq. 4-5).
 
-    ``vi`` (H, W, 3), ``ir`` (H, W) and ``fused`` (H, W, 3) are float32 in [0, 1]; ``mask``
-    (H, W) float in [0, 1] (soft edges allowed: feather it first with
+    ``vi`` (H, W, 3) or (H, W), ``ir`` (H, W) and ``fused`` (H, W, 3) are float in [0, 1], or
+    uint8 / uint16 as stored; only the crops the task works on are turned into float32, and the
+    result ``image`` has ``fused``'s type (a uint16 image gets the float result rounded to 16 bits
+    inside the mask). ``mask`` (H, W) float in [0, 1] (soft edges allowed: feather it first with
     :func:`terf_studio.tuning.composite.feather`), or ``None`` for the whole image.
     Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
-    ``fused`` unchanged (and ``state`` as it was).
+    ``fused`` unchanged (and ``state`` as it was). ``pair_id`` is :func:`fingerprint` of
+    ``(vi, ir)`` when the caller keeps it (hashing a large pair on every call takes time).
 
     ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
     by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are
@@ -387,7 +404,7 @@ def run_task(
             params={"engine": used},
         )
 
-    pair = fingerprint(vi, ir)
+    pair = pair_id or fingerprint(vi, ir)
     go_on = (state is not None and continues(state, name, m, mode=mode, engine=used) and state.pair == pair)
     if go_on:
         assert state is not None
@@ -400,8 +417,9 @@ def run_task(
     else:
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
+    vi_crop, ir_crop, fused_crop = _crops(box, vi, ir, fused)
     inp = TaskInput(
-        spec=spec, mode=mode, engine=used, vi=box.crop(vi), ir=box.crop(ir), fused=box.crop(fused),
+        spec=spec, mode=mode, engine=used, vi=vi_crop, ir=ir_crop, fused=fused_crop,
         mask=box.crop(m), whole=fused, box=box, strength=strength, iterations=n_iter,
         previous=state.payload if go_on and state is not None else None, fusion_net=fusion_net, device=dev,
         progress=progress, cancel=cancel, seed=seed, exact=exact, start=warm,

@@ -101,3 +101,56 @@ def test_the_illumination_cache_still_fills_below_its_limit(fuser):
         assert retinex.CACHE.get(session.current()) is not None
     finally:
         retinex.CACHE.clear()
+
+
+@pytest.mark.parametrize("task", ["brighten", "infrared", "denoise", "blur"])
+def test_a_task_on_16_bit_images_equals_the_float_pass_rounded(fuser, task):
+    """run_task takes the stored 16-bit images as they are: the result is the float pass's,
+    rounded to 16 bits, and pixels outside the mask are the input's own."""
+    from terf_studio.tuning import run_task
+
+    vi16, ir16 = _pair16()
+    fused16 = to_u16(fuser.fuse(from_u16(vi16), from_u16(ir16)))
+    mask = np.zeros(ir16.shape, np.float32)
+    mask[20:50, 25:70] = 1.0
+    mask[19, 25:70] = 0.5
+    common = dict(mask=mask, fusion_net=fuser.net, engine="fast")
+    stored = run_task(task, vi=vi16, ir=ir16, fused=fused16, **common)
+    floats = run_task(task, vi=from_u16(vi16), ir=from_u16(ir16), fused=from_u16(fused16), **common)
+    assert stored.image.dtype == np.uint16
+    assert np.array_equal(stored.image, to_u16(floats.image))
+    assert np.array_equal(stored.image[mask == 0], fused16[mask == 0])
+    assert not np.array_equal(stored.image, fused16)
+
+
+def test_a_region_edit_converts_only_its_region(fuser):
+    """A small edit on a large 16-bit document allocates about one copy of the image (the new
+    state), not float copies of the pair and image (28 bytes a pixel before)."""
+    import tracemalloc
+
+    h, w = 1200, 1600
+    vi16 = np.full((h, w, 3), 30000, np.uint16)
+    ir16 = np.full((h, w), 20000, np.uint16)
+    fused16 = np.full((h, w, 3), 25000, np.uint16)
+    fused16[::2, ::2] = 40000  # texture for the blur to smooth
+    session = EditSession(vi16, ir16, fuser, fused=fused16)
+    core = np.zeros((h, w), np.float32)
+    core[600:664, 800:864] = 1.0
+    mask = Mask(core)  # the user's mask exists before the edit
+    assert session.pair_id  # hashed once per document, before the edit
+    image_bytes = session.current16.nbytes
+    tracemalloc.start()
+    try:
+        step = session.apply([Edit(None, Task.BLUR)], [mask], engine="fast")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert step.patch is not None and step.patch.box[0] >= 800 - 40 and step.patch.box[2] <= 864 + 40
+    # the new state (one copy) plus the mask's bookkeeping (its 16-bit PNG, support bits)
+    assert peak < 2.5 * image_bytes, peak / image_bytes  # 8.1 x before
+
+
+def test_the_illumination_cache_keys_a_document_and_its_float_image_alike():
+    image16 = _pair16()[0]
+    assert retinex.DecompositionCache.key(image16) == retinex.DecompositionCache.key(from_u16(image16))
+    assert retinex.DecompositionCache.key(image16) != retinex.DecompositionCache.key(image16[::-1].copy())

@@ -30,6 +30,7 @@ from torch import nn
 
 from terf_studio.errors import ModelError, TerfError
 from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.io import to_float
 from terf_studio.imaging.tiles import needs_tiles, store, tile_grid, window_tensor
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 from terf_studio.tuning.illumination import Decomposition, RetinexUnits
@@ -113,7 +114,14 @@ class DecompositionCache:
 
     @staticmethod
     def key(image: np.ndarray) -> str:
-        return fingerprint(np.asarray(image, dtype=np.float32))
+        """The image's content on the 16-bit grid, so the same picture as uint16 (an editor's
+        document) or as float in [0, 1] has one key."""
+        image = np.asarray(image)
+        if image.dtype == np.uint8:
+            image = image.astype(np.uint16) * np.uint16(257)
+        elif image.dtype != np.uint16:
+            image = np.rint(np.clip(image.astype(np.float32), 0.0, 1.0) * np.float32(65535)).astype(np.uint16)
+        return fingerprint(image)
 
     def get(self, image: np.ndarray) -> Decomposition | None:
         k = self.key(image)
@@ -173,7 +181,7 @@ def prepare(units: RetinexUnits, image: np.ndarray, device: torch.device | str =
         return None
     found = cache.get(image)
     if found is None:
-        found = decompose_fast(units, image, device)
+        found = decompose_fast(units, to_float(image), device)
         cache.put(image, found)
     return found
 

@@ -1,0 +1,125 @@
+"""``terf-studio bench session``: seconds and memory of one edit on a large open document.
+
+An :class:`~terf_studio.document.session.EditSession` is opened on a synthetic pair of
+``--size WxH`` (8-bit, as a reader gives them) and one fast edit is applied to it: on a square
+region (``--region`` pixels a side, feathered, in the middle of the image) or on the whole image
+(``--region 0``). The fused image is a blend of the pair, not the network's fusion: fusing at such
+sizes is what ``bench fuse`` measures, and the edit's cost does not depend on the picture.
+
+Each case runs in a fresh Python process so its peak memory is its own:
+
+- ``document_mb``: resident memory once the document is open, above the loaded process;
+- ``edit_mb``: what the edit added on top of that at its peak (``ru_maxrss``);
+- ``peak_rss_mb``: the process's high-water resident memory;
+- ``seconds``: the edit (``EditSession.apply``), the region finder not included (the mask is given).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from terf_studio.bench.fuse import _synthetic_pair, parse_size
+
+NAME = "session"
+HELP = "seconds and memory of a fast edit on a large open document"
+TASKS = ("brighten", "infrared", "denoise", "blur")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _now_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
+    import numpy as np
+
+    from terf_studio.document.session import EditSession
+    from terf_studio.fusion import load_fuser
+    from terf_studio.language import Edit, Task
+    from terf_studio.regions import Mask
+    from terf_studio.tuning.composite import feather
+
+    fuser = load_fuser("lite", device="cpu")
+    loaded = _now_rss_mb()
+    vi, ir = _synthetic_pair(width, height, uint8=True)
+    fused = np.empty_like(vi)
+    for y0 in range(0, height, 512):  # a blend of the pair, a band at a time
+        band = slice(y0, y0 + 512)
+        fused[band] = ((vi[band].astype(np.uint16) + ir[band, :, None]) // 2).astype(np.uint8)
+    session = EditSession(vi, ir, fuser, fused=fused)
+    del vi, ir, fused
+    masks: list[Mask | None] = [None]
+    if region:
+        side = min(region, width, height)
+        core = np.zeros((height, width), np.float32)
+        top, left = (height - side) // 2, (width - side) // 2
+        core[top : top + side, left : left + side] = 1.0
+        masks = [Mask(feather(core, 6.0), label="region")]
+        del core
+    document = _now_rss_mb() - loaded
+    before = _rss_mb()
+    t0 = time.perf_counter()
+    step = session.apply([Edit(None, Task(task))], masks, engine="fast")
+    seconds = time.perf_counter() - t0
+    return {
+        "task": task,
+        "size": f"{width}x{height}",
+        "region": f"{region}x{region}" if region else "whole image",
+        "engine": step.edits[0].info.get("engine"),
+        "seconds": round(seconds, 3),
+        "document_mb": round(document, 1),
+        "edit_mb": round(max(0.0, _rss_mb() - before), 1),
+        "peak_rss_mb": round(_rss_mb(), 1),
+        "patch_kb": round(len(step.patch.png) / 1024, 1) if step.patch else 0,
+    }
+
+
+def bench_session(tasks: list[str], size: tuple[int, int], region: int) -> list[dict[str, Any]]:
+    from terf_studio.errors import TerfError
+
+    rows = []
+    for task in tasks:
+        cmd = [sys.executable, "-m", "terf_studio.bench.session", task, str(size[0]), str(size[1]), str(region)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise TerfError(f"benchmark of '{task}' failed: {last}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def format_session_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'task':<9} {'size':>11} {'region':>12} {'seconds':>8} {'document MB':>12} {'edit MB':>8} "
+             f"{'peak RSS MB':>12} {'patch kB':>9}"]
+    for r in rows:
+        lines.append(f"{r['task']:<9} {r['size']:>11} {r['region']:>12} {r['seconds']:>8.2f} {r['document_mb']:>12.0f} "
+                     f"{r['edit_mb']:>8.0f} {r['peak_rss_mb']:>12.0f} {r['patch_kb']:>9.0f}")
+    return "\n".join(lines)
+
+
+def add_arguments(p: Any) -> None:
+    p.add_argument("--size", default="4000x3000", help="WIDTHxHEIGHT of the document (default 4000x3000)")
+    p.add_argument("--region", type=int, default=1024,
+                   help="side of the square region edited, in pixels; 0 for the whole image (default 1024)")
+    p.add_argument("--task", action="append", choices=list(TASKS), help="only these tasks (default: all four)")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args: Any) -> int:
+    rows = bench_session(args.task or list(TASKS), parse_size(args.size), max(0, args.region))
+    print(json.dumps(rows, indent=2) if args.json else format_session_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    task_arg, w_arg, h_arg, region_arg = sys.argv[1:5]
+    print(json.dumps(_worker(task_arg, int(w_arg), int(h_arg), int(region_arg))))
