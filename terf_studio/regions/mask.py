@@ -311,8 +311,9 @@ class Mask:
         if bit_depth not in (8, 16):
             raise ValueError(f"a mask PNG is 8 or 16 bit, not {bit_depth}")
         top = 255 if bit_depth == 8 else 65535
+        height = int(self.data.shape[0])
         levels = np.empty(self.data.shape, np.uint8 if bit_depth == 8 else np.uint16)
-        for y0 in range(0, levels.shape[0], 512):  # a band at a time: no float copy of a large mask
+        for y0 in range(0, height, 512):  # a band at a time: no float copy of a large mask
             levels[y0 : y0 + 512] = np.rint(self.data[y0 : y0 + 512] * np.float32(top))
         img = Image.fromarray(levels)
         info = PngImagePlugin.PngInfo()
