@@ -173,7 +173,7 @@ class EditSession:
             # same values as to_u16(fuse(from_u16(...))) without float copies of the whole pair.
             out = np.empty((*self.ir16.shape[:2], 3), np.uint16)
             fused = fuser.fuse(self.vi16, self.ir16, out=out)
-        self.base16 = fused if fused.dtype == np.uint16 else to_u16(fused)
+        self.base16 = as_u16(fused)  # a uint8 fused image goes onto the grid exactly (x 257)
         self.steps: list[Step] = []
         self.cursor = 0  # steps[:cursor] are applied
         self._current16 = self.base16

@@ -154,3 +154,10 @@ def test_the_illumination_cache_keys_a_document_and_its_float_image_alike():
     image16 = _pair16()[0]
     assert retinex.DecompositionCache.key(image16) == retinex.DecompositionCache.key(from_u16(image16))
     assert retinex.DecompositionCache.key(image16) != retinex.DecompositionCache.key(image16[::-1].copy())
+
+
+def test_an_8_bit_fused_image_goes_onto_the_grid_exactly(fuser):
+    vi16, ir16 = _pair16()
+    fused8 = (np.arange(70 * 90 * 3) % 256).astype(np.uint8).reshape(70, 90, 3)
+    session = EditSession(vi16, ir16, fuser, fused=fused8)
+    assert np.array_equal(session.base16, fused8.astype(np.uint16) * 257)  # it saturated to white before
