@@ -83,7 +83,8 @@ def run_edit(args: argparse.Namespace) -> int:
                                    "infrared image the project came from": session.ir_path})
     else:
         session = EditSession.open(args.vis, args.ir, args.arch, args.weights, args.device, args.resize_ir)
-    refuse_constant_output(session.fused, (session.vi, session.ir), args.output, args.bit_depth)
+    # the 16-bit arrays themselves: float copies of a large pair would take gigabytes
+    refuse_constant_output(session.base16, (session.vi16, session.ir16), args.output, args.bit_depth)
     from terf_studio.regions.grounded import register_grounded_if_available
 
     register_grounded_if_available(device=args.device)  # GroundingDINO + SAM first when installed
@@ -114,8 +115,8 @@ def run_edit(args: argparse.Namespace) -> int:
                   + (f", region by {info['finder']}" if info.get("finder") else ""), file=sys.stderr)
             if info.get("notice"):
                 print(f"notice: {info['notice']}", file=sys.stderr)
-    result = session.current()
-    refuse_constant_output(result, (session.vi, session.ir), args.output, args.bit_depth,
+    result = session.current16
+    refuse_constant_output(result, (session.vi16, session.ir16), args.output, args.bit_depth,
                            cause="the edits left a flat image (try a lower strength or a smaller region)")
     write_image(args.output, result, bit_depth=args.bit_depth)
     if args.save_project:

@@ -69,8 +69,9 @@ def is_constant(image: np.ndarray, bit_depth: int = 16) -> bool:
     if image.size == 0:
         return False
     low, high = float(np.nanmin(image)), float(np.nanmax(image))
-    if np.issubdtype(image.dtype, np.integer):
-        return low == high
+    if np.issubdtype(image.dtype, np.integer):  # uint8 / uint16 as stored: their share of full scale
+        top = float(np.iinfo(image.dtype).max)
+        low, high = low / top, high / top
     scale = float((1 << bit_depth) - 1)
     return round(min(max(low, 0.0), 1.0) * scale) == round(min(max(high, 0.0), 1.0) * scale)
 

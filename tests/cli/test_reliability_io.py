@@ -204,6 +204,10 @@ def test_is_constant_looks_at_the_written_values():
     assert is_constant(np.zeros((4, 4)))
     assert is_constant(np.full((4, 4), 0.5) + np.linspace(0, 1e-6, 16).reshape(4, 4), bit_depth=8)
     assert not is_constant(np.linspace(0, 1, 16).reshape(4, 4))
+    # 16-bit values written at 8 bits: 30000 and 30100 both become 117
+    assert is_constant(np.array([30000, 30100], np.uint16), bit_depth=8)
+    assert not is_constant(np.array([30000, 30100], np.uint16), bit_depth=16)
+    assert not is_constant(np.array([3, 4], np.uint8), bit_depth=8)
     assert is_constant(np.full((3, 3), 7, np.uint16)) and not is_constant(np.arange(9, dtype=np.uint8))
 
 
