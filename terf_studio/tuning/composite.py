@@ -48,6 +48,10 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
+#: Rows blended at a time.
+_BAND = 256
+
+
 def _to_type(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float values in [0, 1] in an image type: uint8/uint16 rounded to their grid, float cast."""
     if dtype == np.uint8 or dtype == np.uint16:
@@ -63,17 +67,20 @@ def blend(base: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
     or uint16 ``base`` is blended as floats in [0, 1] and the result rounded back to its grid.
     """
     base = np.asarray(base)
+    edited = np.asarray(edited)
     out = base.copy()
-    support = mask > 0
-    if not support.any():
-        return out
-    m = mask[support]
-    if base.ndim == 3:
-        m = m[:, None]
-    b = to_float(base[support])
-    e = np.asarray(edited)[support].astype(np.float32)
-    mixed = np.where(m >= 1.0, e, m * e + (1.0 - m) * b)
-    out[support] = _to_type(mixed, base.dtype)
+    for y0 in range(0, base.shape[0], _BAND):  # a band of rows at a time: temporaries stay small
+        rows = slice(y0, y0 + _BAND)
+        support = mask[rows] > 0
+        if not support.any():
+            continue
+        m = mask[rows][support]
+        if base.ndim == 3:
+            m = m[:, None]
+        b = to_float(base[rows][support])
+        e = edited[rows][support].astype(np.float32)
+        mixed = np.where(m >= 1.0, e, m * e + (1.0 - m) * b)
+        out[rows][support] = _to_type(mixed, base.dtype)
     return out
 
 

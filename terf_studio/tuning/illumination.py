@@ -268,9 +268,10 @@ def decompose(
 
 def relight(decomposition: Decomposition, gamma: float, *, remove_noise: bool = True) -> np.ndarray:
     """``(I - N) * S^(gamma - 1)`` clipped to [0, 1]; ``remove_noise=False`` keeps ``N`` in."""
-    i = decomposition.source
-    if remove_noise:
-        i = i - decomposition.noise
-    s = np.maximum(decomposition.illumination, 1e-4)[..., None]
-    out = i * np.power(s, np.float32(gamma - 1.0))
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    # in place on one new array: a whole large image would otherwise hold several float copies
+    out = decomposition.source - decomposition.noise if remove_noise else decomposition.source.copy()
+    s = np.maximum(decomposition.illumination, 1e-4)
+    np.power(s, np.float32(gamma - 1.0), out=s)
+    out *= s[..., None]
+    np.clip(out, 0.0, 1.0, out=out)
+    return out.astype(np.float32, copy=False)

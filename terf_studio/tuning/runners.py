@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,14 +52,16 @@ def fusion_net_of(fusion_net: FusionNet | Fuser | None) -> FusionNet:
 
 @dataclass(frozen=True, eq=False)
 class TaskInput:
-    """What a runner gets: the task, its engine, and the crops of the pair, image and mask."""
+    """What a runner gets: the task, its engine, and the crops of the pair, image and mask.
+
+    ``vi``, ``ir`` and ``fused`` are float32 crops made on first use from ``crops`` (a function of
+    which one: "vi", "ir" or "fused"), so a task that reads only the image being edited (brighten,
+    blur) never converts the pair's crops: on a whole large image those are gigabytes."""
 
     spec: TaskSpec
     mode: str | None
     engine: str
-    vi: np.ndarray  # (h, w, 3) crop of the visible image
-    ir: np.ndarray  # (h, w) crop of the infrared image
-    fused: np.ndarray  # (h, w, 3) crop of the image being edited
+    crops: Callable[[str], np.ndarray]
     mask: np.ndarray  # (h, w) crop of the mask
     whole: np.ndarray  # the whole image being edited (the fast illumination cache is keyed by it)
     box: Box
@@ -72,6 +75,21 @@ class TaskInput:
     seed: int
     exact: bool
     start: torch.nn.Module | None = None  # the fast engine's module a fine-tuning run starts from
+
+    @cached_property
+    def vi(self) -> np.ndarray:
+        """(h, w, 3) float32 crop of the visible image."""
+        return self.crops("vi")
+
+    @cached_property
+    def ir(self) -> np.ndarray:
+        """(h, w) float32 crop of the infrared image."""
+        return self.crops("ir")
+
+    @cached_property
+    def fused(self) -> np.ndarray:
+        """(h, w, 3) float32 crop of the image being edited."""
+        return self.crops("fused")
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,14 +159,21 @@ def _run_inclination_fast(inp: TaskInput) -> RunOutput:
     return RunOutput(raw, {"lambda": _tensor(lam)}, None, {"lambda": round(float(np.abs(lam).max()), 4)})
 
 
+def _shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor on ``array``'s own memory. For decompositions only: they are never modified
+    after they are made (by the engines, the cache or a payload), so a state may share one with
+    the cache instead of holding a copy (40 bytes a pixel of a whole large image)."""
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
 def _illumination_output(decomposition: illum_mod.Decomposition, gamma: float, gamma_step: float,
                          loss: float | None, params: dict[str, Any]) -> RunOutput:
     raw = illum_mod.relight(decomposition, gamma)
     payload = {
-        "source": _tensor(decomposition.source),
-        "illumination": _tensor(decomposition.illumination),
-        "reflectance": _tensor(decomposition.reflectance),
-        "noise": _tensor(decomposition.noise),
+        "source": _shared_tensor(decomposition.source),
+        "illumination": _shared_tensor(decomposition.illumination),
+        "reflectance": _shared_tensor(decomposition.reflectance),
+        "noise": _shared_tensor(decomposition.noise),
         "loss": decomposition.loss,
         "iterations": decomposition.iterations,
         "gamma": gamma,

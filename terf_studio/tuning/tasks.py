@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -226,15 +226,28 @@ def _check_pair(vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.n
     return vi, ir, fused
 
 
-def _crops(box: Box, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """float32 crops of the pair and image on ``box``: visible and fused (h, w, 3), infrared (h, w)."""
-    vi_c = np.ascontiguousarray(to_float(vi[box.slices]), dtype=np.float32)
-    if vi_c.ndim == 2:
-        vi_c = np.repeat(vi_c[..., None], 3, axis=2)
-    ir_c = np.ascontiguousarray(to_float(ir[box.slices]), dtype=np.float32)
-    if ir_c.ndim == 3:
-        ir_c = ir_c[..., 0].copy() if ir_c.shape[2] == 1 else ir_c @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
-    return vi_c, ir_c, np.ascontiguousarray(to_float(fused[box.slices]), dtype=np.float32)
+def _crops(box: Box, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray) -> Callable[[str], np.ndarray]:
+    """A function giving the float32 crop on ``box`` of "vi" or "fused" (h, w, 3) or "ir" (h, w)
+    (each made when a runner first asks for it; see :class:`~terf_studio.tuning.runners.TaskInput`)."""
+
+    def own(image: np.ndarray) -> np.ndarray:
+        """The box of ``image`` as float32, in an array of its own (runners may keep it)."""
+        part = image[box.slices]
+        c = to_float(part)
+        return np.array(c, dtype=np.float32) if np.may_share_memory(c, part) else np.ascontiguousarray(c)
+
+    def crop(which: str) -> np.ndarray:
+        if which == "fused":
+            return own(fused)
+        if which == "vi":
+            vi_c = own(vi)
+            return np.repeat(vi_c[..., None], 3, axis=2) if vi_c.ndim == 2 else vi_c
+        ir_c = own(ir)
+        if ir_c.ndim == 3:
+            ir_c = ir_c[..., 0].copy() if ir_c.shape[2] == 1 else ir_c @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+        return ir_c
+
+    return crop
 
 
 def continues(
@@ -417,9 +430,8 @@ def run_task(
     else:
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
-    vi_crop, ir_crop, fused_crop = _crops(box, vi, ir, fused)
     inp = TaskInput(
-        spec=spec, mode=mode, engine=used, vi=vi_crop, ir=ir_crop, fused=fused_crop,
+        spec=spec, mode=mode, engine=used, crops=_crops(box, vi, ir, fused),
         mask=box.crop(m), whole=fused, box=box, strength=strength, iterations=n_iter,
         previous=state.payload if go_on and state is not None else None, fusion_net=fusion_net, device=dev,
         progress=progress, cancel=cancel, seed=seed, exact=exact, start=warm,
