@@ -85,6 +85,7 @@ from terf_studio.tuning.runners import FAST_RUNNERS, RUNNERS, TaskInput, fast_mo
 from terf_studio.tuning.runners import LAMBDA_PER_STRENGTH as LAMBDA_PER_STRENGTH  # re-exported
 from terf_studio.tuning.runners import QUICK_ILLUMINATION_SCALE as QUICK_ILLUMINATION_SCALE  # re-exported
 from terf_studio.tuning.specs import TASK_SPECS, TaskSpec, check_engine, get_spec
+from terf_studio.tuning.streamed import run_streamed, streams
 from terf_studio.tuning.units import as_device
 
 TASKS: tuple[str, ...] = tuple(TASK_SPECS)
@@ -194,7 +195,7 @@ class TaskState:
 @dataclass(frozen=True, eq=False)
 class TaskResult:
     image: np.ndarray  # (H, W, 3) in ``fused``'s type: ``raw`` composited through ``mask`` onto ``fused``
-    raw: np.ndarray  # the task's output on ``box`` (the whole image when not cropped)
+    raw: np.ndarray  # the task's output on ``box`` (the whole image when not cropped); empty when streamed
     box: Box  # where ``raw`` lies in the image
     state: TaskState | None  # pass back to continue; None when the mask was empty
     task: str
@@ -352,6 +353,24 @@ def _work_box(name: str, mode: str | None, mask: np.ndarray, strength: float, ma
     return grown
 
 
+def _streamed_result(spec: TaskSpec, mode: str | None, strength: float, fused: np.ndarray, m: np.ndarray, box: Box,
+                     dev: torch.device, fusion_net: FusionNet | Fuser | None, progress: ProgressFn | None,
+                     cancel: CancelToken | None, used: str, notice: str | None, start: float) -> TaskResult:
+    """A fast local edit on a large box, tile by tile (:mod:`terf_studio.tuning.streamed`): no
+    continuation state, and ``raw`` is empty (the result went straight into ``image``)."""
+    units = None if spec.name == "blur" else fast_module(spec, dev, fusion_net)
+    image, params = run_streamed(spec.name, mode, strength, fused, m, box, units, dev, progress, cancel)
+    params["engine"] = used
+    if notice:
+        params["notice"] = notice
+    h, w = fused.shape[:2]
+    return TaskResult(
+        image=image, raw=np.zeros((0, 0, 3), np.float32), box=box, state=None, task=spec.name, mode=mode,
+        continued=False, iterations=0, seconds=time.perf_counter() - start, optimised_pixels=box.area,
+        total_pixels=h * w, loss=None, params=params,
+    )
+
+
 def run_task(
     task: Any,
     *,
@@ -384,6 +403,8 @@ def run_task(
     Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
     ``fused`` unchanged (and ``state`` as it was). ``pair_id`` is :func:`fingerprint` of
     ``(vi, ir)`` when the caller keeps it (hashing a large pair on every call takes time).
+    A fast brighten, darken or blur on a box above 16 MP is streamed tile by tile
+    (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
 
     ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
     by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are
@@ -429,6 +450,10 @@ def run_task(
         n_iter = 0  # the same decomposition, gamma applied again
     else:
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
+
+    if streams(name, used, box, go_on):
+        return _streamed_result(spec, mode, strength, fused, m, box, dev, fusion_net, progress, cancel,
+                                used, notice, start)
 
     inp = TaskInput(
         spec=spec, mode=mode, engine=used, crops=_crops(box, vi, ir, fused),
