@@ -1,4 +1,4 @@
-"""Fast local edits on a large work box, streamed tile by tile into the new image.
+"""Fast edits on a large work box, streamed tile by tile into the new image.
 
 Brighten, darken (the trained Retinex units, then a gamma) and blur are local: a pixel's result
 depends on a few pixels around it. On a large box (a whole large image) :func:`run_task` would
@@ -8,6 +8,11 @@ its core composited through the mask straight into a copy of the image in its ow
 memory is one image copy plus a tile. The result equals the unstreamed one (same arithmetic on
 every core pixel; tests check it).
 
+Infrared and visible (the conditioned fusion network) are not local: the network's channel
+attention sums over the whole box. They run through the same staged tiles as an unstreamed large
+box (:func:`terf_studio.fusion.tiled.run_staged_tiles`), but read the pair's 16-bit pixels and the
+mask's lambda a window at a time and composite each core as it comes out.
+
 What is given up: no continuation state is kept (a repeat starts from the edited image, where a
 small edit reapplies its gamma to the kept decomposition) and the fast illumination cache is not
 used (it holds images up to 16 MP only, below :data:`STREAM_MIN_PIXELS`).
@@ -15,11 +20,12 @@ used (it holds images up to 16 MP only, below :data:`STREAM_MIN_PIXELS`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
+from terf_studio.imaging.color import LUMA_WEIGHTS
 from terf_studio.imaging.io import to_float
 from terf_studio.imaging.tiles import tile_grid
 from terf_studio.tuning import blur as blur_mod
@@ -28,8 +34,8 @@ from terf_studio.tuning.composite import blend
 from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
 from terf_studio.tuning.region import Box
 
-#: Tasks that can be streamed (purely local on the fast engine).
-STREAMED_TASKS = ("brighten", "darken", "blur")
+#: Tasks that can be streamed on the fast engine.
+STREAMED_TASKS = ("brighten", "darken", "blur", "infrared", "visible")
 #: Boxes above this many pixels are streamed: above the illumination cache's limit, so a box that
 #: could come from the cache is never streamed.
 STREAM_MIN_PIXELS = 16_000_000
@@ -57,6 +63,8 @@ def run_streamed(
     task: str,
     mode: str | None,
     strength: float,
+    vi: np.ndarray,
+    ir: np.ndarray,
     fused: np.ndarray,
     mask: np.ndarray,
     box: Box,
@@ -68,11 +76,17 @@ def run_streamed(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The edited image (``fused``'s type and size) and the task's parameters.
 
-    ``units`` are the fast Retinex units for brighten/darken (None for blur); ``mask`` is the
-    full-size mask, whose support lies inside ``box``.
+    ``units`` are the fast engine's module (Retinex units for brighten/darken, the conditioned
+    fusion for infrared/visible; None for blur); ``mask`` is the full-size mask, whose support lies
+    inside ``box``.
     """
     from terf_studio.tuning.engines.retinex import decompose_fast
 
+    if task in ("infrared", "visible"):
+        step_check(cancel)
+        image, count = _incline_streamed(task, strength, vi, ir, fused, mask, box, units, device)
+        report(progress, 1, 1, 0.0)
+        return image, {"lambda": round(min(1.0, strength), 4), "streamed_tiles": count}
     margin = margin_for(task, mode, strength)
     params: dict[str, Any]
     if task == "blur":
@@ -103,3 +117,58 @@ def run_streamed(
         report(progress, i + 1, len(tiles), 0.0)
     params["streamed_tiles"] = len(tiles)
     return out, params
+
+
+class _BoxView:
+    """``image`` seen from ``box``: ``view[rows, cols]`` (box coordinates) is a float32 window,
+    scaled by ``factor`` and clipped to [-1, 1] when ``factor`` is given (the lambda map of a mask)."""
+
+    def __init__(self, image: np.ndarray, box: Box, factor: float | None = None, grey: bool = False) -> None:
+        self.image, self.box, self.factor, self.grey = image, box, factor, grey
+        self.shape = (box.height, box.width) + (() if grey else tuple(image.shape[2:]))
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = window
+        part = self.image[self.box.top + rows.start : self.box.top + rows.stop,
+                          self.box.left + cols.start : self.box.left + cols.stop]
+        if self.grey and part.ndim == 3:  # an RGB infrared image: its luma, as the crops take it
+            part = to_float(part)
+            part = part[..., 0] if part.shape[2] == 1 else part @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+        if self.factor is None:
+            return np.ascontiguousarray(part)
+        return np.clip(np.float32(self.factor) * part, -1.0, 1.0).astype(np.float32)
+
+
+class _BlendSink:
+    """Where the staged tiles store their cores: each core is composited through the mask into
+    ``out`` at once (the same arithmetic as :func:`~terf_studio.tuning.composite.paste`)."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, out: np.ndarray, fused: np.ndarray, mask: np.ndarray, box: Box) -> None:
+        self.out, self.fused, self.mask, self.box = out, fused, mask, box
+
+    def __setitem__(self, window: tuple[slice, slice], values: np.ndarray) -> None:
+        rows, cols = window
+        where = (slice(self.box.top + rows.start, self.box.top + rows.stop),
+                 slice(self.box.left + cols.start, self.box.left + cols.stop))
+        self.out[where] = blend(self.fused[where], values, self.mask[where])
+
+
+def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray,
+                      mask: np.ndarray, box: Box, net: torch.nn.Module | None,
+                      device: torch.device) -> tuple[np.ndarray, int]:
+    from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
+    from terf_studio.tuning.engines.conditioned import INCLINATION_TILE, ConditionedFusion
+    from terf_studio.tuning.runners import LAMBDA_PER_STRENGTH
+
+    assert isinstance(net, ConditionedFusion)
+    sign = 1.0 if task == "infrared" else -1.0
+    lam = _BoxView(mask, box, sign * LAMBDA_PER_STRENGTH * strength)
+    out = fused.copy()
+    inputs: list[Any] = [_BoxView(ir, box, grey=True), _BoxView(vi, box), lam]
+    with torch.inference_mode():
+        run_staged_tiles(net, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), INCLINATION_TILE,
+                         FUSION_MARGIN, device, prepare=visible_as_rgb)
+    return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))

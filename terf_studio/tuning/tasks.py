@@ -353,13 +353,16 @@ def _work_box(name: str, mode: str | None, mask: np.ndarray, strength: float, ma
     return grown
 
 
-def _streamed_result(spec: TaskSpec, mode: str | None, strength: float, fused: np.ndarray, m: np.ndarray, box: Box,
-                     dev: torch.device, fusion_net: FusionNet | Fuser | None, progress: ProgressFn | None,
-                     cancel: CancelToken | None, used: str, notice: str | None, start: float) -> TaskResult:
+def _streamed_result(spec: TaskSpec, mode: str | None, strength: float,
+                     images: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     m: np.ndarray, box: Box, dev: torch.device, fusion_net: FusionNet | Fuser | None,
+                     progress: ProgressFn | None, cancel: CancelToken | None, used: str, notice: str | None,
+                     start: float) -> TaskResult:
     """A fast local edit on a large box, tile by tile (:mod:`terf_studio.tuning.streamed`): no
     continuation state, and ``raw`` is empty (the result went straight into ``image``)."""
+    vi, ir, fused = images
     units = None if spec.name == "blur" else fast_module(spec, dev, fusion_net)
-    image, params = run_streamed(spec.name, mode, strength, fused, m, box, units, dev, progress, cancel)
+    image, params = run_streamed(spec.name, mode, strength, vi, ir, fused, m, box, units, dev, progress, cancel)
     params["engine"] = used
     if notice:
         params["notice"] = notice
@@ -403,8 +406,8 @@ def run_task(
     Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
     ``fused`` unchanged (and ``state`` as it was). ``pair_id`` is :func:`fingerprint` of
     ``(vi, ir)`` when the caller keeps it (hashing a large pair on every call takes time).
-    A fast brighten, darken or blur on a box above 16 MP is streamed tile by tile
-    (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
+    A fast brighten, darken, blur, infrared or visible on a box above 16 MP is streamed tile by
+    tile (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
 
     ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
     by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are
@@ -452,7 +455,7 @@ def run_task(
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
     if streams(name, used, box, go_on):
-        return _streamed_result(spec, mode, strength, fused, m, box, dev, fusion_net, progress, cancel,
+        return _streamed_result(spec, mode, strength, (vi, ir, fused), m, box, dev, fusion_net, progress, cancel,
                                 used, notice, start)
 
     inp = TaskInput(

@@ -6,6 +6,7 @@ import pytest
 
 from terf_studio.tuning import run_task, streamed
 from terf_studio.tuning.composite import feather
+from terf_studio.tuning.engines import conditioned
 
 
 def _document(h=260, w=300):
@@ -26,6 +27,7 @@ def _region(h=260, w=300):
 
 @pytest.mark.parametrize("task, mode, whole", [
     ("brighten", None, True), ("darken", None, False), ("blur", "gaussian", False), ("blur", "pixelate", True),
+    ("infrared", None, False), ("visible", None, True),
 ])
 def test_a_streamed_edit_equals_the_unstreamed_one(monkeypatch, task, mode, whole):
     fused, vi, ir = _document()
@@ -35,6 +37,7 @@ def test_a_streamed_edit_equals_the_unstreamed_one(monkeypatch, task, mode, whol
     assert plain.state is not None and "streamed_tiles" not in plain.params
     monkeypatch.setattr(streamed, "STREAM_MIN_PIXELS", 1000)
     monkeypatch.setattr(streamed, "STREAM_TILE", 64)
+    monkeypatch.setattr(conditioned, "INCLINATION_TILE", 96)  # the staged tiles of infrared/visible
     seen = []
     tiled = run_task(task, **args, progress=lambda i, n, loss: seen.append((i, n)))
     assert tiled.params["streamed_tiles"] > 4 and seen and seen[-1][0] <= seen[-1][1]
@@ -53,5 +56,5 @@ def test_only_large_fast_local_edits_stream(monkeypatch):
     assert streamed.streams("brighten", "fast", big, False)
     assert not streamed.streams("brighten", "fast", big, True)  # a repeat continues its state
     assert not streamed.streams("brighten", "quick", big, False)
-    assert not streamed.streams("infrared", "fast", big, False)
+    assert not streamed.streams("denoise", "fast", big, False)
     assert not streamed.streams("blur", "fast", Box(0, 0, 3000, 4000), False)
