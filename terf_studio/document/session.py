@@ -14,8 +14,12 @@ edit after undoing past that point starts afresh); states are not saved in proje
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -73,12 +77,65 @@ def decode_png16(data: bytes) -> np.ndarray:
     return image[..., ::-1].copy() if image.ndim == 3 else image
 
 
+#: A step's patch larger than this (PNG bytes) is kept in a scratch file instead of memory: on a
+#: large document every whole-image step would otherwise add hundreds of MB to the history.
+SPILL_BYTES = 32 * 2**20
+
+
+class ScratchFile:
+    """Bytes kept in a temporary file, removed when this object is. Immutable: copies share it."""
+
+    def __init__(self, data: bytes) -> None:
+        fd, path = tempfile.mkstemp(prefix="terf-studio-patch-", suffix=".png")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            Path(path).unlink(missing_ok=True)
+            raise TerfError(f"could not keep an edit's pixels in a scratch file: {exc}") from None
+        self.path, self.size = path, len(data)
+        weakref.finalize(self, _unlink_quietly, path)
+
+    def read(self) -> bytes:
+        try:
+            return Path(self.path).read_bytes()
+        except OSError as exc:
+            raise TerfError(f"an edit's pixels were lost from their scratch file: {exc}") from None
+
+    def __copy__(self) -> ScratchFile:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> ScratchFile:
+        return self
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 @dataclass(frozen=True)
 class Patch:
-    """The pixels of one step inside the box that changed: (x0, y0, x1, y1), end-exclusive."""
+    """The pixels of one step inside the box that changed: (x0, y0, x1, y1), end-exclusive.
+
+    ``data`` is the 16-bit PNG of the box; above :data:`SPILL_BYTES` it is moved to a
+    :class:`ScratchFile` and read back when needed (``png``)."""
 
     box: tuple[int, int, int, int]
-    png: bytes
+    data: bytes | ScratchFile
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, bytes) and len(self.data) > SPILL_BYTES:
+            object.__setattr__(self, "data", ScratchFile(self.data))
+
+    @property
+    def png(self) -> bytes:
+        return self.data if isinstance(self.data, bytes) else self.data.read()
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held in memory (0 when the PNG is in a scratch file)."""
+        return len(self.data) if isinstance(self.data, bytes) else 0
 
     @classmethod
     def between(cls, before: np.ndarray, after: np.ndarray,
@@ -481,9 +538,10 @@ class EditSession:
         return [{**s.summary(), "applied": i < self.cursor} for i, s in enumerate(self.steps)]
 
     def history_bytes(self) -> int:
-        """Memory held by the history's pixels and masks (patches and mask PNGs)."""
+        """Memory held by the history's pixels and masks (patches and mask PNGs; patches kept in
+        scratch files do not count)."""
         total = 0
         for step in self.steps:
-            total += len(step.patch.png) if step.patch else 0
+            total += step.patch.memory_bytes if step.patch else 0
             total += sum(len(e.mask_png) for e in step.edits if e.mask_png is not None)
         return total

@@ -161,3 +161,31 @@ def test_an_8_bit_fused_image_goes_onto_the_grid_exactly(fuser):
     fused8 = (np.arange(70 * 90 * 3) % 256).astype(np.uint8).reshape(70, 90, 3)
     session = EditSession(vi16, ir16, fuser, fused=fused8)
     assert np.array_equal(session.base16, fused8.astype(np.uint16) * 257)  # it saturated to white before
+
+
+def test_a_large_patch_waits_in_a_scratch_file(fuser, monkeypatch, tmp_path):
+    """The history of a large document does not hold its patches in memory: one above the limit
+    goes to a scratch file, comes back for undo/redo and saving, and is removed with its step."""
+    import gc
+    import os
+
+    from terf_studio.document import session as session_mod
+    from terf_studio.document.project import load_project, save_project
+
+    monkeypatch.setattr(session_mod, "SPILL_BYTES", 1000)
+    vi16, ir16 = _pair16()
+    session = EditSession(vi16, ir16, fuser)
+    step = session.apply([Edit(None, Task.BRIGHTEN)], engine="fast")
+    assert isinstance(step.patch.data, session_mod.ScratchFile) and os.path.exists(step.patch.data.path)
+    assert session.history_bytes() == 0 and step.patch.memory_bytes == 0
+    edited = session.current16.copy()
+    session.undo()
+    assert np.array_equal(session.current16, session.base16)
+    session.redo()
+    assert np.array_equal(session.current16, edited)
+    save_project(session, tmp_path / "p.terf")
+    assert np.array_equal(load_project(tmp_path / "p.terf", device="cpu").current16, edited)
+    path = step.patch.data.path
+    del session, step
+    gc.collect()
+    assert not os.path.exists(path)
