@@ -35,7 +35,7 @@ from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_che
 from terf_studio.tuning.region import Box
 
 #: Tasks that can be streamed on the fast engine.
-STREAMED_TASKS = ("brighten", "darken", "blur", "infrared", "visible")
+STREAMED_TASKS = ("brighten", "darken", "blur", "infrared", "visible", "denoise")
 #: Boxes above this many pixels are streamed: above the illumination cache's limit, so a box that
 #: could come from the cache is never streamed.
 STREAM_MIN_PIXELS = 16_000_000
@@ -73,6 +73,7 @@ def run_streamed(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     tile: int | None = None,
+    fusion_net: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The edited image (``fused``'s type and size) and the task's parameters.
 
@@ -82,6 +83,10 @@ def run_streamed(
     """
     from terf_studio.tuning.engines.retinex import decompose_fast
 
+    if task == "denoise":
+        step_check(cancel)
+        assert mode is not None
+        return _denoise_streamed(mode, strength, vi, ir, fused, mask, box, units, fusion_net, device, progress, cancel)
     if task in ("infrared", "visible"):
         step_check(cancel)
         image, count = _incline_streamed(task, strength, vi, ir, fused, mask, box, units, device)
@@ -172,3 +177,96 @@ def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray
         run_staged_tiles(net, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), INCLINATION_TILE,
                          FUSION_MARGIN, device, prepare=visible_as_rgb)
     return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))
+
+
+def _box_sigma(source: np.ndarray, box: Box) -> float:
+    """:func:`~terf_studio.tuning.engines.denoiser.estimate_sigma` of ``source[box]`` (as the
+    unstreamed task's float crop, a grey image counting as three equal channels), computed a band
+    of rows at a time: only the finest diagonal Haar coefficients are held (3 bytes a pixel)."""
+    h, w = (box.height // 2) * 2, (box.width // 2) * 2
+    if h < 2 or w < 2:
+        return 0.0
+    channels = 1 if source.ndim == 2 else source.shape[2]
+    hh = np.empty((h // 2, w // 2, channels), np.float32)
+    for y0 in range(0, h, 512):
+        y1 = min(h, y0 + 512)
+        x = to_float(source[box.top + y0 : box.top + y1, box.left : box.left + w])
+        x = x[..., None] if x.ndim == 2 else x
+        hh[y0 // 2 : y1 // 2] = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    return float(np.mean([float(np.median(np.abs(hh[..., c]))) / 0.6745 for c in range(channels)]))
+
+
+def _passes(strength: float) -> int:
+    from terf_studio.tuning.engines.denoiser import MAX_PASSES
+
+    return max(1, int(np.ceil(min(max(strength, 0.0), float(MAX_PASSES)) - 1e-6)))
+
+
+class _DenoisedView:
+    """Windows of ``source[box]`` as the fast denoise leaves them: each window is denoised with
+    enough context around it (16 pixels a pass) to equal the whole box's denoise inside it."""
+
+    def __init__(self, source: np.ndarray, box: Box, net: torch.nn.Module, sigma: float, strength: float,
+                 device: torch.device) -> None:
+        from terf_studio.tuning.engines.denoiser import DENOISE_MARGIN
+
+        self.source, self.box, self.net = source, box, net
+        self.sigma, self.strength, self.device = sigma, strength, device
+        self.context = DENOISE_MARGIN * _passes(strength)
+        self.shape = (box.height, box.width, 3)
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, denoise_with_strength
+
+        assert isinstance(self.net, NoiseConditionedDenoiser)
+        rows, cols = window
+        c, b = self.context, self.box
+        y0, x0 = max(0, rows.start - c), max(0, cols.start - c)
+        y1, x1 = min(b.height, rows.stop + c), min(b.width, cols.stop + c)
+        part = np.array(to_float(self.source[b.top + y0 : b.top + y1, b.left + x0 : b.left + x1]), dtype=np.float32)
+        if part.ndim == 2:
+            part = np.repeat(part[..., None], 3, axis=2)
+        out = denoise_with_strength(self.net, part, self.sigma, self.strength, self.device)
+        return np.ascontiguousarray(out[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0])
+
+
+def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray,
+                      mask: np.ndarray, box: Box, net: torch.nn.Module | None, fusion_net: Any,
+                      device: torch.device, progress: ProgressFn | None,
+                      cancel: CancelToken | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Denoise the visible image and fuse it again (``visible``), or denoise the image (``fused``)."""
+    from terf_studio.fusion.inference import FUSION_TILES
+    from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
+    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser
+    from terf_studio.tuning.runners import fusion_net_of
+
+    assert isinstance(net, NoiseConditionedDenoiser)
+    source = vi if mode == "visible" else fused
+    sigma = _box_sigma(source, box)
+    view = _DenoisedView(source, box, net, sigma, strength, device)
+    out = fused.copy()
+    params: dict[str, Any] = {"sigma": round(sigma * 255.0, 2), "strength_total": round(strength, 4)}
+    if mode == "visible":
+        base = fusion_net_of(fusion_net)
+        if next(base.parameters()).device != device:
+            import copy
+
+            base = copy.deepcopy(base).to(device)
+        tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
+        inputs: list[Any] = [_BoxView(ir, box, grey=True), view]
+        with torch.inference_mode():
+            run_staged_tiles(base, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
+                             device, prepare=visible_as_rgb)
+        report(progress, 1, 1, 0.0)
+        params["streamed_tiles"] = len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))
+        return out, params
+    tiles = tile_grid(box.height, box.width, STREAM_TILE, 0, align=2)
+    for i, t in enumerate(tiles):
+        step_check(cancel)
+        core = Box(box.top + t.core.y0, box.left + t.core.x0, box.top + t.core.y1, box.left + t.core.x1)
+        core_mask = mask[core.slices]
+        if core_mask.max() > 0:
+            out[core.slices] = blend(fused[core.slices], view[t.core.slices], core_mask)
+        report(progress, i + 1, len(tiles), 0.0)
+    params["streamed_tiles"] = len(tiles)
+    return out, params

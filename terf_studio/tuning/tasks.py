@@ -362,7 +362,8 @@ def _streamed_result(spec: TaskSpec, mode: str | None, strength: float,
     continuation state, and ``raw`` is empty (the result went straight into ``image``)."""
     vi, ir, fused = images
     units = None if spec.name == "blur" else fast_module(spec, dev, fusion_net)
-    image, params = run_streamed(spec.name, mode, strength, vi, ir, fused, m, box, units, dev, progress, cancel)
+    image, params = run_streamed(spec.name, mode, strength, vi, ir, fused, m, box, units, dev, progress, cancel,
+                                 fusion_net=fusion_net)
     params["engine"] = used
     if notice:
         params["notice"] = notice
@@ -406,8 +407,8 @@ def run_task(
     Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
     ``fused`` unchanged (and ``state`` as it was). ``pair_id`` is :func:`fingerprint` of
     ``(vi, ir)`` when the caller keeps it (hashing a large pair on every call takes time).
-    A fast brighten, darken, blur, infrared or visible on a box above 16 MP is streamed tile by
-    tile (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
+    A fast edit (any task) on a box above 16 MP is streamed tile by tile
+    (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
 
     ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
     by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are

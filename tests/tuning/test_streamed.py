@@ -4,6 +4,7 @@ result as the unstreamed edit (thresholds lowered so a small image streams in ma
 import numpy as np
 import pytest
 
+from terf_studio.fusion import inference
 from terf_studio.tuning import run_task, streamed
 from terf_studio.tuning.composite import feather
 from terf_studio.tuning.engines import conditioned
@@ -27,17 +28,19 @@ def _region(h=260, w=300):
 
 @pytest.mark.parametrize("task, mode, whole", [
     ("brighten", None, True), ("darken", None, False), ("blur", "gaussian", False), ("blur", "pixelate", True),
-    ("infrared", None, False), ("visible", None, True),
+    ("infrared", None, False), ("visible", None, True), ("denoise", "visible", False), ("denoise", "fused", True),
 ])
 def test_a_streamed_edit_equals_the_unstreamed_one(monkeypatch, task, mode, whole):
     fused, vi, ir = _document()
     mask = None if whole else _region()
     args = dict(vi=vi, ir=ir, fused=fused, mask=mask, engine="fast", mode=mode, strength=1.5)
+    monkeypatch.setitem(inference.FUSION_TILES, "lite", 96)  # the unstreamed fusion tiles the same way
     plain = run_task(task, **args)
     assert plain.state is not None and "streamed_tiles" not in plain.params
     monkeypatch.setattr(streamed, "STREAM_MIN_PIXELS", 1000)
     monkeypatch.setattr(streamed, "STREAM_TILE", 64)
     monkeypatch.setattr(conditioned, "INCLINATION_TILE", 96)  # the staged tiles of infrared/visible
+    monkeypatch.setitem(inference.FUSION_TILES, "lite", 96)  # and of the fusion after a visible denoise
     seen = []
     tiled = run_task(task, **args, progress=lambda i, n, loss: seen.append((i, n)))
     assert tiled.params["streamed_tiles"] > 4 and seen and seen[-1][0] <= seen[-1][1]
@@ -56,5 +59,5 @@ def test_only_large_fast_local_edits_stream(monkeypatch):
     assert streamed.streams("brighten", "fast", big, False)
     assert not streamed.streams("brighten", "fast", big, True)  # a repeat continues its state
     assert not streamed.streams("brighten", "quick", big, False)
-    assert not streamed.streams("denoise", "fast", big, False)
+    assert streamed.streams("denoise", "fast", big, False)
     assert not streamed.streams("blur", "fast", Box(0, 0, 3000, 4000), False)
