@@ -11,7 +11,10 @@ every core pixel; tests check it).
 Infrared and visible (the conditioned fusion network) are not local: the network's channel
 attention sums over the whole box. They run through the same staged tiles as an unstreamed large
 box (:func:`terf_studio.fusion.tiled.run_staged_tiles`), but read the pair's 16-bit pixels and the
-mask's lambda a window at a time and composite each core as it comes out.
+mask's lambda a window at a time and composite each core as it comes out. Denoise takes its noise
+level from the whole box first (a band at a time), then denoises each window with 16 pixels of
+context a pass; in visible mode those windows feed the staged fusion (so each is denoised once per
+fusion pass: some more seconds, no whole-box array).
 
 What is given up: no continuation state is kept (a repeat starts from the edited image, where a
 small edit reapplies its gamma to the kept decomposition) and the fast illumination cache is not
