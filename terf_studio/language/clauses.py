@@ -314,12 +314,17 @@ def _negated(pieces: list[Piece], kept: list[_Hit]) -> bool:
 
 def _nouns_after_articles(pieces: list[Piece]) -> list[Piece]:
     """A task verb right after an article is a noun: a quality when it has that sense ("bring
-    down the highlights"), else a target word ("the spotlight is too strong")."""
+    down the highlights"), else a target word ("the spotlight is too strong"). A task verb in the
+    third person right after its subject describes, it does not ask ("the glare hides the
+    driver", "the tree stands out too much"): it is left out."""
     out = list(pieces)
     for i, p in enumerate(pieces):
         if p.kind == "verb" and i > 0 and pieces[i - 1].kind == "det":
             sense = vocab.NOUN_SENSES.get(p.text)
             out[i] = Piece(p.words, "word") if sense is None else Piece(p.words, "concept", sense)
+        elif (p.kind == "verb" and i > 0 and p.words[0].endswith("s") and p.words[0] not in vocab.NOUN_SENSES
+              and pieces[i - 1].kind in {"word", "concept"}):
+            out[i] = Piece(p.words, "filler")
     return out
 
 

@@ -482,11 +482,18 @@ def test_a_fine_tuned_model_reads_requests_with_no_task_word():
     ("the railings look thermal", [("visible", "railings", 1.0)]),
     ("the lighthouse lost its brightness", [("brighten", "lighthouse", 1.0)]),
     ("its too dark", [("brighten", None, 1.0)]),
+    # a task verb after its subject describes ("the glare hides the driver"): not a request
+    ("the floodlight glare hides the porch", [("darken", "floodlight", 1.0)]),
     # a scene word is not a typo of a task word ("sandy" is not "shady")
     ("the beach looks sandy and noisy", [("denoise", "beach", 1.0)]),
 ])
 def test_rules_read_visibility_and_privacy_complaints(text, expected):
     assert plan_tuples(parse_rules(text)) == expected
+
+
+def test_a_described_action_is_left_to_the_model():
+    assert parse_rules("the statue stands out too much").edits == ()
+    assert plan_tuples(parse_rules("highlights the statue")) == [("infrared", "statue", 1.0)]
 
 
 def test_seeing_into_a_place_or_a_missing_object_is_left_to_the_model():
