@@ -182,23 +182,6 @@ def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray
     return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))
 
 
-def _box_sigma(source: np.ndarray, box: Box) -> float:
-    """:func:`~terf_studio.tuning.engines.denoiser.estimate_sigma` of ``source[box]`` (as the
-    unstreamed task's float crop, a grey image counting as three equal channels), computed a band
-    of rows at a time: only the finest diagonal Haar coefficients are held (3 bytes a pixel)."""
-    h, w = (box.height // 2) * 2, (box.width // 2) * 2
-    if h < 2 or w < 2:
-        return 0.0
-    channels = 1 if source.ndim == 2 else source.shape[2]
-    hh = np.empty((h // 2, w // 2, channels), np.float32)
-    for y0 in range(0, h, 512):
-        y1 = min(h, y0 + 512)
-        x = to_float(source[box.top + y0 : box.top + y1, box.left : box.left + w])
-        x = x[..., None] if x.ndim == 2 else x
-        hh[y0 // 2 : y1 // 2] = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    return float(np.mean([float(np.median(np.abs(hh[..., c]))) / 0.6745 for c in range(channels)]))
-
-
 def _passes(strength: float) -> int:
     from terf_studio.tuning.engines.denoiser import MAX_PASSES
 
@@ -240,12 +223,12 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
     """Denoise the visible image and fuse it again (``visible``), or denoise the image (``fused``)."""
     from terf_studio.fusion.inference import FUSION_TILES
     from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
-    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser
+    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, estimate_sigma
     from terf_studio.tuning.runners import fusion_net_of
 
     assert isinstance(net, NoiseConditionedDenoiser)
     source = vi if mode == "visible" else fused
-    sigma = _box_sigma(source, box)
+    sigma = estimate_sigma(source[box.slices])  # a grey visible image: as its three equal channels
     view = _DenoisedView(source, box, net, sigma, strength, device)
     out = fused.copy()
     params: dict[str, Any] = {"sigma": round(sigma * 255.0, 2), "strength_total": round(strength, 4)}

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from terf_studio.imaging.color import to_numpy, to_tensor
+from terf_studio.imaging.io import to_float
 from terf_studio.imaging.tiles import map_tiles, needs_tiles
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 
@@ -99,16 +100,20 @@ def load_denoiser(path: str | os.PathLike) -> NoiseConditionedDenoiser:
 
 
 def estimate_sigma(image: np.ndarray) -> float:
-    """Gaussian noise level of ``image`` ((H, W) or (H, W, C) in [0, 1]) in the same units."""
-    x = np.asarray(image, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[..., None]
-    h, w = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
+    """Gaussian noise level of ``image`` ((H, W) or (H, W, C): float in [0, 1], or uint8/uint16 as
+    stored) in [0, 1] units. Read a band of rows at a time: only the finest diagonal Haar
+    coefficients are held (a quarter of the pixels), never a float copy of a large image."""
+    image = np.asarray(image)
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
     if h < 2 or w < 2:
         return 0.0
-    x = x[:h, :w]
-    hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    per_channel = [float(np.median(np.abs(hh[..., c]))) / 0.6745 for c in range(hh.shape[2])]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    hh = np.empty((h // 2, w // 2, channels), np.float32)
+    for y0 in range(0, h, 512):
+        x = np.asarray(to_float(image[y0 : min(h, y0 + 512), :w]), dtype=np.float32)
+        x = x[..., None] if x.ndim == 2 else x
+        hh[y0 // 2 : (y0 + x.shape[0]) // 2] = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    per_channel = [float(np.median(np.abs(hh[..., c]))) / 0.6745 for c in range(channels)]
     return float(np.mean(per_channel))
 
 
