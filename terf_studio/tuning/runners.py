@@ -116,13 +116,18 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.float32, copy=True))
 
 
-def _fuse_crop(
-    fusion_net: FusionNet | Fuser | None, ir: np.ndarray, vi: np.ndarray, device: torch.device
-) -> np.ndarray:
+def fusion_net_on(fusion_net: FusionNet | Fuser | None, device: torch.device) -> FusionNet:
+    """The fusion network on ``device`` (a copy when it lives elsewhere; the caller's is not moved)."""
     net = fusion_net_of(fusion_net)
     if next(net.parameters()).device != device:
         net = copy.deepcopy(net).to(device)
-    return fuse_arrays(net, vi, ir, device)  # in tiles on a large crop
+    return net
+
+
+def _fuse_crop(
+    fusion_net: FusionNet | Fuser | None, ir: np.ndarray, vi: np.ndarray, device: torch.device
+) -> np.ndarray:
+    return fuse_arrays(fusion_net_on(fusion_net, device), vi, ir, device)  # in tiles on a large crop
 
 
 # --- the tasks on a crop ---------------------------------------------------------------------

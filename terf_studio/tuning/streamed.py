@@ -23,6 +23,7 @@ used (it holds images up to 16 MP only, below :data:`STREAM_MIN_PIXELS`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
@@ -95,36 +96,51 @@ def run_streamed(
         image, count = _incline_streamed(task, strength, vi, ir, fused, mask, box, units, device)
         report(progress, 1, 1, 0.0)
         return image, {"lambda": round(min(1.0, strength), 4), "streamed_tiles": count}
-    margin = margin_for(task, mode, strength)
+    edit: Callable[[np.ndarray, tuple[slice, slice]], np.ndarray]
     params: dict[str, Any]
     if task == "blur":
         assert mode is not None
-        amount = blur_mod.blur_amount(mode, strength)
+        blur_mode, amount = mode, blur_mod.blur_amount(mode, strength)
         params = {"sigma" if mode == "gaussian" else "cell": amount}
+
+        def edit(window: np.ndarray, where: tuple[slice, slice]) -> np.ndarray:
+            return blur_mod.apply_blur(window, blur_mode, amount, origin=(where[0].start, where[1].start))
     else:
-        gamma = illum_mod.gamma_for(task, strength)
+        assert isinstance(units, illum_mod.RetinexUnits)
+        retinex, gamma = units, illum_mod.gamma_for(task, strength)
         params = {"gamma": gamma, "gamma_step": gamma, "cached": False}
+
+        def edit(window: np.ndarray, where: tuple[slice, slice]) -> np.ndarray:
+            return illum_mod.relight(decompose_fast(retinex, window, device), gamma)
+    out, params["streamed_tiles"] = _local_streamed(fused, mask, box, margin_for(task, mode, strength), edit,
+                                                    tile or STREAM_TILE, progress, cancel)
+    return out, params
+
+
+def _in_image(box: Box, rows: slice, cols: slice) -> tuple[slice, slice]:
+    """Rows and columns given in ``box``'s coordinates, in the image's."""
+    return (slice(box.top + rows.start, box.top + rows.stop), slice(box.left + cols.start, box.left + cols.stop))
+
+
+def _local_streamed(fused: np.ndarray, mask: np.ndarray, box: Box, margin: int,
+                    edit: Callable[[np.ndarray, tuple[slice, slice]], np.ndarray], tile: int,
+                    progress: ProgressFn | None, cancel: CancelToken | None) -> tuple[np.ndarray, int]:
+    """A local edit over ``box``, tile by tile: ``edit(window, where)`` gets each tile's float32
+    window of ``fused`` (its core plus ``margin``; ``where`` its place in the image) and returns
+    the edited window, whose core is composited through the mask into a copy of ``fused``.
+    Returns that copy and the number of tiles."""
     out = fused.copy()
-    tiles = tile_grid(box.height, box.width, tile or STREAM_TILE, margin, align=1)
+    tiles = tile_grid(box.height, box.width, tile, margin, align=2)  # even: the denoiser's 2x2 cells
     for i, t in enumerate(tiles):
         step_check(cancel)
-        outer = Box(box.top + t.outer.y0, box.left + t.outer.x0, box.top + t.outer.y1, box.left + t.outer.x1)
-        core = Box(box.top + t.core.y0, box.left + t.core.x0, box.top + t.core.y1, box.left + t.core.x1)
-        core_mask = mask[core.slices]
-        if core_mask.max() <= 0:  # nothing of the region here
-            continue
-        window = np.array(to_float(fused[outer.slices]), dtype=np.float32)
-        if task == "blur":
-            assert mode is not None
-            edited = blur_mod.apply_blur(window, mode, amount, origin=(outer.top, outer.left))
-        else:
-            assert isinstance(units, illum_mod.RetinexUnits)
-            edited = illum_mod.relight(decompose_fast(units, window, device), gamma)
-        inner = t.inner
-        out[core.slices] = blend(fused[core.slices], edited[inner.slices], core_mask)
+        core = _in_image(box, *t.core.slices)
+        core_mask = mask[core]
+        if core_mask.max() > 0:  # some of the region is here
+            outer = _in_image(box, *t.outer.slices)
+            edited = edit(np.array(to_float(fused[outer]), dtype=np.float32), outer)
+            out[core] = blend(fused[core], edited[t.inner.slices], core_mask)
         report(progress, i + 1, len(tiles), 0.0)
-    params["streamed_tiles"] = len(tiles)
-    return out, params
+    return out, len(tiles)
 
 
 class _BoxView:
@@ -136,9 +152,7 @@ class _BoxView:
         self.shape = (box.height, box.width) + (() if grey else tuple(image.shape[2:]))
 
     def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = window
-        part = self.image[self.box.top + rows.start : self.box.top + rows.stop,
-                          self.box.left + cols.start : self.box.left + cols.stop]
+        part = self.image[_in_image(self.box, *window)]
         if self.grey and part.ndim == 3:  # an RGB infrared image: its luma, as the crops take it
             part = to_float(part)
             part = part[..., 0] if part.shape[2] == 1 else part @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
@@ -158,9 +172,7 @@ class _BlendSink:
         self.out, self.fused, self.mask, self.box = out, fused, mask, box
 
     def __setitem__(self, window: tuple[slice, slice], values: np.ndarray) -> None:
-        rows, cols = window
-        where = (slice(self.box.top + rows.start, self.box.top + rows.stop),
-                 slice(self.box.left + cols.start, self.box.left + cols.stop))
+        where = _in_image(self.box, *window)
         self.out[where] = blend(self.fused[where], values, self.mask[where])
 
 
@@ -182,37 +194,24 @@ def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray
     return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))
 
 
-def _passes(strength: float) -> int:
-    from terf_studio.tuning.engines.denoiser import MAX_PASSES
-
-    return max(1, int(np.ceil(min(max(strength, 0.0), float(MAX_PASSES)) - 1e-6)))
-
-
 class _DenoisedView:
     """Windows of ``source[box]`` as the fast denoise leaves them: each window is denoised with
     enough context around it (16 pixels a pass) to equal the whole box's denoise inside it."""
 
-    def __init__(self, source: np.ndarray, box: Box, net: torch.nn.Module, sigma: float, strength: float,
-                 device: torch.device) -> None:
-        from terf_studio.tuning.engines.denoiser import DENOISE_MARGIN
-
-        self.source, self.box, self.net = source, box, net
-        self.sigma, self.strength, self.device = sigma, strength, device
-        self.context = DENOISE_MARGIN * _passes(strength)
+    def __init__(self, source: np.ndarray, box: Box, denoise: Callable[[np.ndarray], np.ndarray],
+                 context: int) -> None:
+        self.source, self.box, self.denoise, self.context = source, box, denoise, context
         self.shape = (box.height, box.width, 3)
 
     def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
-        from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, denoise_with_strength
-
-        assert isinstance(self.net, NoiseConditionedDenoiser)
         rows, cols = window
         c, b = self.context, self.box
         y0, x0 = max(0, rows.start - c), max(0, cols.start - c)
         y1, x1 = min(b.height, rows.stop + c), min(b.width, cols.stop + c)
-        part = np.array(to_float(self.source[b.top + y0 : b.top + y1, b.left + x0 : b.left + x1]), dtype=np.float32)
+        part = np.array(to_float(self.source[_in_image(b, slice(y0, y1), slice(x0, x1))]), dtype=np.float32)
         if part.ndim == 2:
             part = np.repeat(part[..., None], 3, axis=2)
-        out = denoise_with_strength(self.net, part, self.sigma, self.strength, self.device)
+        out = self.denoise(part)
         return np.ascontiguousarray(out[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0])
 
 
@@ -223,36 +222,36 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
     """Denoise the visible image and fuse it again (``visible``), or denoise the image (``fused``)."""
     from terf_studio.fusion.inference import FUSION_TILES
     from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
-    from terf_studio.tuning.engines.denoiser import NoiseConditionedDenoiser, estimate_sigma
-    from terf_studio.tuning.runners import fusion_net_of
+    from terf_studio.tuning.engines.denoiser import (
+        DENOISE_MARGIN,
+        NoiseConditionedDenoiser,
+        denoise_with_strength,
+        estimate_sigma,
+        passes_for,
+    )
+    from terf_studio.tuning.runners import fusion_net_on
 
     assert isinstance(net, NoiseConditionedDenoiser)
+    denoiser = net
     source = vi if mode == "visible" else fused
     sigma = estimate_sigma(source[box.slices])  # a grey visible image: as its three equal channels
-    view = _DenoisedView(source, box, net, sigma, strength, device)
-    out = fused.copy()
+    context = DENOISE_MARGIN * passes_for(strength)
     params: dict[str, Any] = {"sigma": round(sigma * 255.0, 2), "strength_total": round(strength, 4)}
-    if mode == "visible":
-        base = fusion_net_of(fusion_net)
-        if next(base.parameters()).device != device:
-            import copy
 
-            base = copy.deepcopy(base).to(device)
-        tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
-        inputs: list[Any] = [_BoxView(ir, box, grey=True), view]
-        with torch.inference_mode():
-            run_staged_tiles(base, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
-                             device, prepare=visible_as_rgb)
-        report(progress, 1, 1, 0.0)
-        params["streamed_tiles"] = len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))
+    def denoise(window: np.ndarray, where: Any = None) -> np.ndarray:
+        return denoise_with_strength(denoiser, window, sigma, strength, device)
+
+    if mode == "fused":
+        out, params["streamed_tiles"] = _local_streamed(fused, mask, box, context, denoise, STREAM_TILE,
+                                                        progress, cancel)
         return out, params
-    tiles = tile_grid(box.height, box.width, STREAM_TILE, 0, align=2)
-    for i, t in enumerate(tiles):
-        step_check(cancel)
-        core = Box(box.top + t.core.y0, box.left + t.core.x0, box.top + t.core.y1, box.left + t.core.x1)
-        core_mask = mask[core.slices]
-        if core_mask.max() > 0:
-            out[core.slices] = blend(fused[core.slices], view[t.core.slices], core_mask)
-        report(progress, i + 1, len(tiles), 0.0)
-    params["streamed_tiles"] = len(tiles)
+    base = fusion_net_on(fusion_net, device)
+    tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
+    out = fused.copy()
+    inputs: list[Any] = [_BoxView(ir, box, grey=True), _DenoisedView(source, box, denoise, context)]
+    with torch.inference_mode():
+        run_staged_tiles(base, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
+                         device, prepare=visible_as_rgb)
+    report(progress, 1, 1, 0.0)
+    params["streamed_tiles"] = len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))
     return out, params

@@ -18,6 +18,7 @@ averaged. Texture makes it read a little high on clean images (about 1-3 grey le
 
 from __future__ import annotations
 
+import math
 import os
 
 import kornia
@@ -142,6 +143,12 @@ def denoise_fast(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float,
 
 #: The most passes a fast denoise of high strength runs (strength is clipped to this).
 MAX_PASSES = 4
+
+
+def passes_for(strength: float) -> int:
+    """How many passes :func:`denoise_with_strength` runs at ``strength`` (each reads
+    :data:`DENOISE_MARGIN` pixels of context, so a window needs that much context per pass)."""
+    return max(1, math.ceil(min(max(float(strength), 0.0), float(MAX_PASSES)) - 1e-6))
 
 
 def denoise_with_strength(net: NoiseConditionedDenoiser, noisy: np.ndarray, sigma: float, strength: float,
