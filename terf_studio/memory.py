@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 
 def release_free_memory() -> bool:
@@ -27,3 +28,21 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MiB (psutil when installed, else ``/proc/self/statm``)."""
+    try:
+        import psutil
+    except ImportError:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def peak_resident_mb() -> float:
+    """This process's high-water resident memory (``ru_maxrss``), in MiB (Linux reports KiB)."""
+    import resource  # Unix only: the benchmarks that ask run there
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -5,14 +5,7 @@ import sys
 import numpy as np
 
 from terf_studio.memory import release_free_memory
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    import os
-
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+from terf_studio.memory import resident_mb as _rss_mb
 
 
 def test_release_free_memory_returns_the_pages_of_dropped_arrays():

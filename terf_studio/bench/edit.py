@@ -25,7 +25,6 @@ process's maximum resident set size at the end (all engines run included).
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from terf_studio.memory import peak_resident_mb
 from terf_studio.paths import SHARED_DATA
 
 DATA = SHARED_DATA
@@ -229,7 +229,7 @@ def bench_edit(tasks: Sequence[str] = TASKS, engines: Sequence[str] = ("fast", "
     return {
         "device": describe_device(fuser.device), "arch": fuser.arch, "engines": list(engines),
         "reference": reference, "rows": rows, "whole_image_fast": whole_rows,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_resident_mb(), 1),
         "seconds_total": round(time.perf_counter() - started, 1),
     }
 

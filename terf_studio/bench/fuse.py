@@ -16,21 +16,17 @@ timed with random weights (``weights`` says which).
 from __future__ import annotations
 
 import json
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
+from terf_studio.bench import row_from_fresh_process
 from terf_studio.cli.common import ARCHES
+from terf_studio.memory import peak_resident_mb
 
 WIDTH, HEIGHT = 640, 480
 SLOW_ON_CPU = {"full": 2}  # at ~30 s per pair on 2 cores, two timed runs are enough
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -83,7 +79,7 @@ def _worker(arch: str, device_name: str, repeats: int, width: int = WIDTH, heigh
     fuser = Fuser(load_network(path, arch)[0] if path else build_network(arch), device, path)
     if tile is not None:
         fuser.tile = tile if tile > 0 else 10**9  # 0: one whole-image pass
-    loaded_rss = _rss_mb()
+    loaded_rss = peak_resident_mb()
     vi, ir = _synthetic_pair(width, height, uint8)
     out = np.empty((height, width, 3), np.uint8 if uint8 else np.float32)
     inputs_mb = (vi.nbytes + ir.nbytes + out.nbytes) / 2**20
@@ -110,8 +106,8 @@ def _worker(arch: str, device_name: str, repeats: int, width: int = WIDTH, heigh
         "runs": len(times),
         "seconds_per_pair": statistics.median(times),
         "seconds_min": min(times),
-        "peak_rss_mb": round(_rss_mb(), 1),
-        "inference_rss_mb": round(_rss_mb() - loaded_rss - inputs_mb, 1),
+        "peak_rss_mb": round(peak_resident_mb(), 1),
+        "inference_rss_mb": round(peak_resident_mb() - loaded_rss - inputs_mb, 1),
     }
     if device.type == "cuda":
         row["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
@@ -120,18 +116,9 @@ def _worker(arch: str, device_name: str, repeats: int, width: int = WIDTH, heigh
 
 def bench_fuse(archs: list[str], repeats: int = 5, device: str = "auto", size: tuple[int, int] = (WIDTH, HEIGHT),
                tile: int | None = None, uint8: bool = False) -> list[dict]:
-    rows = []
-    for arch in archs:
-        cmd = [sys.executable, "-m", "terf_studio.bench.fuse", arch, device, str(repeats), str(size[0]), str(size[1]),
-               "" if tile is None else str(tile), "uint8" if uint8 else "float32"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            from terf_studio.errors import TerfError
-
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise TerfError(f"benchmark of '{arch}' failed: {last}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return rows
+    args = [device, str(repeats), str(size[0]), str(size[1]), "" if tile is None else str(tile),
+            "uint8" if uint8 else "float32"]
+    return [row_from_fresh_process("terf_studio.bench.fuse", [arch, *args], arch) for arch in archs]
 
 
 def format_fuse_table(rows: list[dict]) -> str:

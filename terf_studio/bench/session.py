@@ -18,27 +18,18 @@ Each case runs in a fresh Python process so its peak memory is its own:
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 import threading
 import time
 from typing import Any
 
+from terf_studio.bench import row_from_fresh_process
 from terf_studio.bench.fuse import _synthetic_pair, parse_size
+from terf_studio.memory import peak_resident_mb, resident_mb
 
 NAME = "session"
 HELP = "seconds and memory of a fast edit on a large open document"
 TASKS = ("brighten", "infrared", "denoise", "blur")
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _now_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 class _PeakSampler:
@@ -46,13 +37,13 @@ class _PeakSampler:
     process's ``ru_maxrss`` cannot tell an edit's peak from the document's setup."""
 
     def __init__(self) -> None:
-        self.peak = _now_rss_mb()
+        self.peak = resident_mb()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _now_rss_mb())
+            self.peak = max(self.peak, resident_mb())
 
     def __enter__(self) -> _PeakSampler:
         self._thread.start()
@@ -61,7 +52,7 @@ class _PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _now_rss_mb())
+        self.peak = max(self.peak, resident_mb())
 
 
 def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
@@ -74,7 +65,7 @@ def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
     from terf_studio.tuning.composite import feather
 
     fuser = load_fuser("lite", device="cpu")
-    loaded = _now_rss_mb()
+    loaded = resident_mb()
     vi, ir = _synthetic_pair(width, height, uint8=True)
     fused = np.empty_like(vi)
     for y0 in range(0, height, 512):  # a blend of the pair, a band at a time
@@ -90,8 +81,8 @@ def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
         core[top : top + side, left : left + side] = 1.0
         masks = [Mask(feather(core, 6.0), label="region")]
         del core
-    document = _now_rss_mb() - loaded
-    before = _now_rss_mb()
+    document = resident_mb() - loaded
+    before = resident_mb()
     with _PeakSampler() as sampler:
         t0 = time.perf_counter()
         step = session.apply([Edit(None, Task(task))], masks, engine="fast")
@@ -104,23 +95,14 @@ def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "document_mb": round(document, 1),
         "edit_mb": round(max(0.0, sampler.peak - before), 1),
-        "peak_rss_mb": round(_rss_mb(), 1),
+        "peak_rss_mb": round(peak_resident_mb(), 1),
         "patch_kb": round(len(step.patch.png) / 1024, 1) if step.patch else 0,
     }
 
 
 def bench_session(tasks: list[str], size: tuple[int, int], region: int) -> list[dict[str, Any]]:
-    from terf_studio.errors import TerfError
-
-    rows = []
-    for task in tasks:
-        cmd = [sys.executable, "-m", "terf_studio.bench.session", task, str(size[0]), str(size[1]), str(region)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise TerfError(f"benchmark of '{task}' failed: {last}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return rows
+    args = [str(size[0]), str(size[1]), str(region)]
+    return [row_from_fresh_process("terf_studio.bench.session", [task, *args], task) for task in tasks]
 
 
 def format_session_table(rows: list[dict[str, Any]]) -> str:

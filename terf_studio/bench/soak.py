@@ -32,6 +32,7 @@ import numpy as np
 
 from terf_studio.bench.gui import GapMeter, _drag_strength, _worker_stack
 from terf_studio.memory import release_free_memory
+from terf_studio.memory import resident_mb as rss_mb
 from terf_studio.paths import SHARED_DATA
 
 #: Typed edits, one set per loop in turn (fast engines: about a second each on 2 CPU cores).
@@ -42,17 +43,6 @@ COMMAND_SETS: tuple[tuple[str, ...], ...] = (
 )
 STEP_TIMEOUT_S = 300.0
 SYNTHETIC_SIZE = (240, 320)
-
-
-def rss_mb() -> float:
-    """This process's resident memory now (psutil when installed, else ``/proc/self/statm``)."""
-    try:
-        import psutil
-    except ImportError:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def load_average() -> list[float] | None:
