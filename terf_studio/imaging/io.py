@@ -210,6 +210,11 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return _quantize(image, 8)
 
 
+def to_uint16(image: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] (clipped, rounded) or uint8 (x 257, exact) to uint16; uint16 is returned as is."""
+    return _quantize(image, 16)
+
+
 def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     if image.dtype == dtype:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from terf_studio.errors import TerfError
-from terf_studio.imaging.io import to_float
+from terf_studio.imaging.io import to_float, to_uint8, to_uint16
 from terf_studio.tuning.region import Box
 
 
@@ -54,9 +54,10 @@ _BAND = 256
 
 def _to_type(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Float values in [0, 1] in an image type: uint8/uint16 rounded to their grid, float cast."""
-    if dtype == np.uint8 or dtype == np.uint16:
-        top = np.iinfo(dtype).max
-        return np.rint(np.clip(values, 0.0, 1.0) * np.float32(top)).astype(dtype)
+    if dtype == np.uint8:
+        return to_uint8(values)
+    if dtype == np.uint16:
+        return to_uint16(values)
     return values.astype(dtype)
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from terf_studio.errors import ModelError, TerfError
 from terf_studio.imaging.color import to_numpy, to_tensor
-from terf_studio.imaging.io import to_float
+from terf_studio.imaging.io import to_float, to_uint16
 from terf_studio.imaging.tiles import needs_tiles, store, tile_grid, window_tensor
 from terf_studio.tuning.engines.weights import load_state, read_engine, save_engine
 from terf_studio.tuning.illumination import Decomposition, RetinexUnits
@@ -116,12 +116,7 @@ class DecompositionCache:
     def key(image: np.ndarray) -> str:
         """The image's content on the 16-bit grid, so the same picture as uint16 (an editor's
         document) or as float in [0, 1] has one key."""
-        image = np.asarray(image)
-        if image.dtype == np.uint8:
-            image = image.astype(np.uint16) * np.uint16(257)
-        elif image.dtype != np.uint16:
-            image = np.rint(np.clip(image.astype(np.float32), 0.0, 1.0) * np.float32(65535)).astype(np.uint16)
-        return fingerprint(image)
+        return fingerprint(to_uint16(np.asarray(image)))
 
     def get(self, image: np.ndarray) -> Decomposition | None:
         k = self.key(image)
