@@ -35,6 +35,7 @@ from terf_studio.regions import Mask, find_region
 if TYPE_CHECKING:  # torch-heavy modules, loaded by the caller anyway
     from terf_studio.fusion.inference import Fuser
     from terf_studio.tuning.control import CancelToken
+    from terf_studio.tuning.region import Box
 U16 = 65535.0
 KEPT_STATES = 4
 #: What :meth:`EditSession.set_strength` appends to a step's text (once, however often it is used).
@@ -194,9 +195,9 @@ class Step:
         }
 
 
-def _union(box: tuple[int, int, int, int] | None, work: Any) -> tuple[int, int, int, int] | None:
-    """``box`` (x0, y0, x1, y1) grown to hold a task's work box (a ``tuning.region.Box``; an empty
-    one, when the task changed nothing, leaves ``box`` as it was)."""
+def _union(box: tuple[int, int, int, int] | None, work: Box) -> tuple[int, int, int, int] | None:
+    """``box`` (x0, y0, x1, y1) grown to hold a task's work box (an empty one, when the task
+    changed nothing, leaves ``box`` as it was)."""
     if work.area == 0:
         return box
     x0, y0, x1, y1 = work.left, work.top, work.right, work.bottom
