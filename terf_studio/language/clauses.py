@@ -118,8 +118,7 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
                 if pol.words in {("not",), ("no",)} and nxt is not None and nxt.words == ("enough",):
                     polarity = +1
             elif form == "adj":
-                j = _previous_index(pieces, i, {"strength"})
-                if j >= 0 and pieces[j].kind == "copula" and not (words_before & vocab.WISH_WORDS):
+                if _after_copula(pieces, i) and not (words_before & vocab.WISH_WORDS):
                     polarity = -1  # "the road is dark": a complaint
             elif form == "noun":
                 j = _previous_index(pieces, i, {"strength", "det"})
@@ -133,10 +132,8 @@ def _find_hits(pieces: list[Piece]) -> list[_Hit]:
             else:
                 task = down if polarity < 0 else up
                 tier = 1 if polarity != 0 else 2
-                if form == "fixed":
-                    j = _previous_index(pieces, i, {"strength"})
-                    if j >= 0 and pieces[j].kind == "copula":
-                        tier = 1
+                if form == "fixed" and _after_copula(pieces, i):
+                    tier = 1
             hits.append(_Hit(i, task, tier, form))
         words_before.update(piece.words)
     if not hits:

@@ -101,19 +101,24 @@ def tokenise(text: str) -> list[str]:
         tok = tok.rstrip("'")
         if not tok:
             continue
-        if tok == "its":  # "its too dark" (a missing apostrophe), but "lost its colour"
-            nxt = raw[i + 1] if i + 1 < len(raw) else ""
-            concept = vocab.CONCEPTS.get(nxt)
-            if nxt in _IS_AFTER or nxt in vocab.STRENGTH_WORDS or (concept is not None and concept[2] != "noun"):
-                out.extend(["it", "is"])
-                continue
-        if tok.endswith("'s") and len(tok) > 2:
-            nxt = raw[i + 1] if i + 1 < len(raw) else ""
-            if nxt in _IS_AFTER or nxt in vocab.CONCEPTS or nxt in vocab.STRENGTH_WORDS:
-                out.extend([tok[:-2], "is"])
-                continue
-        out.append(tok)
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        # "its too dark" (a missing apostrophe), but "lost its colour" (possessive)
+        if tok == "its" and _is_before(nxt, nouns=False):
+            out.extend(["it", "is"])
+        elif tok.endswith("'s") and len(tok) > 2 and _is_before(nxt, nouns=True):
+            out.extend([tok[:-2], "is"])
+        else:
+            out.append(tok)
     return out
+
+
+def _is_before(word: str, nouns: bool) -> bool:
+    """Whether an "'s" (or a bare "its") followed by ``word`` stands for "is": before a degree
+    word, a strength word or a quality ("the sky's too bright", "its dark"); a quality noun
+    counts too when ``nouns`` ("the road's noise" is not possessive here, but "its colour" is)."""
+    concept = vocab.CONCEPTS.get(word)
+    quality = concept is not None and (nouns or concept[2] != "noun")
+    return word in _IS_AFTER or word in vocab.STRENGTH_WORDS or quality
 
 
 @dataclass
