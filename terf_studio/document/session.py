@@ -94,7 +94,7 @@ class ScratchFile:
         except OSError as exc:
             Path(path).unlink(missing_ok=True)
             raise TerfError(f"could not keep an edit's pixels in a scratch file: {exc}") from None
-        self.path, self.size = path, len(data)
+        self.path = path
         weakref.finalize(self, _unlink_quietly, path)
 
     def read(self) -> bytes:
