@@ -32,8 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the distillation loss (default 1)")
     p.add_argument("--max-scale", type=float, default=2.0,
                    help="with --teacher: crops of up to this many times --crop, reduced to it (default 2)")
+    p.add_argument("--init", default=None,
+                   help="start from these weights of the same network (e.g. models/fusion-student.pt) instead of "
+                        "a random initialisation")
     p.add_argument("--prepare-teacher", action="store_true",
-                   help="only compute and cache the teacher's fusions of the training pairs (resumable), then stop")
+                   help="only compute and cache the teacher's fusions of the training and validation pairs "
+                        "(resumable), then stop")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         teacher_weight=args.teacher_weight,
         max_scale=args.max_scale,
+        init=Path(args.init) if args.init else None,
     )
     if args.prepare_teacher:
         from terf_studio.fusion.training import prepare_teacher

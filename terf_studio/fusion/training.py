@@ -2,9 +2,11 @@
 
 The data folder holds ``vi/NAME`` and ``ir/NAME`` with the same names and, optionally,
 ``split.json`` (``{"train": [...], "test": [...]}``). A few training pairs are held out for
-validation (never the test split). Every epoch writes ``last.pt`` (network, optimiser, epoch,
-random states) so ``--resume`` continues exactly, appends a line to ``log.csv`` and, when the
-validation loss improves, writes the shipped-format weights ``fusion-ARCH.pt``.
+validation (never the test split); with a teacher, validation measures the loss trained on,
+distance to the teacher included. ``init`` starts from existing weights (a fine-tuning). Every
+epoch writes ``last.pt`` (network, optimiser, epoch, random states) so ``--resume`` continues
+exactly, appends a line to ``log.csv`` and, when the validation loss improves, writes the
+shipped-format weights ``fusion-ARCH.pt``.
 
 ``max_minutes`` is a wall-clock budget for one call (loading included): an epoch is started only
 when the time used so far plus the longest epoch of this call still fits, so a run ends between
@@ -57,6 +59,8 @@ class TrainOptions:
     teacher: str | None = None
     teacher_weight: float = 1.0
     max_scale: float = 2.0
+    #: Start from these weights (same network) instead of a random initialisation.
+    init: Path | None = None
 
 
 def list_pairs(data: Path, split: str | None) -> list[Pair]:
@@ -126,13 +130,14 @@ def _target_progress(i: int, n: int, name: str) -> None:
 
 
 def prepare_teacher(opts: TrainOptions, progress: bool = True) -> Path:
-    """Only the teacher's fusions of the training pairs (the slow part of a distillation, resumable)."""
+    """Only the teacher's fusions of the training and validation pairs (the slow part of a
+    distillation, resumable)."""
     from terf_studio.fusion.distill import prepare_targets
 
     if not opts.teacher:
         raise TerfError("--prepare-teacher needs --teacher")
-    train_set, _ = split_pairs(opts)
-    return prepare_targets(train_set, opts.teacher, opts.device, progress=_target_progress if progress else None)
+    train_set, held = split_pairs(opts)
+    return prepare_targets(train_set + held, opts.teacher, opts.device, progress=_target_progress if progress else None)
 
 
 def seed_everything(seed: int) -> None:
@@ -142,16 +147,28 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.device) -> float:
-    """Mean loss on whole held-out images (any size, padded by run_network)."""
+def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.device,
+             targets: list[torch.Tensor] | None = None, teacher_weight: float = 1.0) -> tuple[float, float]:
+    """(mean loss, mean distillation distance) on whole held-out images (any size, padded by
+    run_network). With the teacher's fusions of those images, the loss is the one trained on
+    (paper + ``teacher_weight`` x distance), so the best save is the best student, not the
+    network that fits the paper's loss best; without them the distance is NaN."""
+    from terf_studio.fusion.distill import distill_loss
+
     net.eval()
-    losses = []
-    for ir, vi in pairs:
+    losses, distances = [], []
+    for i, (ir, vi) in enumerate(pairs):
         ir_b, vi_b = ir[None].to(device), vi[None].to(device)
-        loss, _ = criterion(run_network(net, ir_b, vi_b), ir_b, vi_b)
+        fused = run_network(net, ir_b, vi_b)
+        loss, _ = criterion(fused, ir_b, vi_b)
+        if targets is not None:
+            distance = distill_loss(fused, targets[i][None].to(device), torch.ones(1))
+            distances.append(float(distance))
+            loss = loss + teacher_weight * distance
         losses.append(float(loss))
     net.train()
-    return float(np.mean(losses)) if losses else float("nan")
+    mean = float(np.mean(losses)) if losses else float("nan")
+    return mean, float(np.mean(distances)) if distances else float("nan")
 
 
 def train(
@@ -188,20 +205,27 @@ def train(
         torch.set_rng_state(state["torch_rng"])
     elif opts.resume:
         raise TerfError(f"nothing to resume: '{last_path}' does not exist")
+    elif opts.init is not None:
+        from terf_studio.fusion.checkpoint import load_network
+
+        start, _ = load_network(opts.init, arch=net.config.name)
+        net.load_state_dict(start.state_dict())
 
     train_pairs = load_pairs(train_set)
     val_pairs = load_pairs(held)
-    targets = None
+    targets = val_targets = None
     if opts.teacher:
         from terf_studio.fusion.distill import load_targets, prepare_targets
 
-        targets = load_targets(train_set, prepare_targets(train_set, opts.teacher, opts.device,
-                                                          progress=_target_progress if progress else None))
+        every = train_set + held
+        folder = prepare_targets(every, opts.teacher, opts.device, progress=_target_progress if progress else None)
+        targets, val_targets = load_targets(train_set, folder), load_targets(held, folder)
     log_path = out / "log.csv"
     if start_epoch == 0:
         with log_path.open("w", newline="") as f:
             csv.writer(f).writerow(
-                ["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds"]
+                ["epoch", "train_loss", "intensity", "gradient", "color", "ssim", "val_loss", "seconds",
+                 "distill", "val_distill"]
             )
 
     net.train()
@@ -242,14 +266,14 @@ def train(
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{terms['total']:.4f}")
         means = {k: v / len(batches) for k, v in sums.items()}
-        val = validate(net, criterion, val_pairs, device)
+        val, val_distill = validate(net, criterion, val_pairs, device, val_targets, opts.teacher_weight)
         seconds = time.perf_counter() - t0
         elapsed += seconds
         longest = max(longest, seconds)
         with log_path.open("a", newline="") as f:
             row = [
                 epoch + 1, means["total"], means["intensity"], means["gradient"], means["color"], means["ssim"],
-                val, seconds,
+                val, seconds, means.get("distill", float("nan")), val_distill,
             ]
             csv.writer(f).writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
         meta = {"data": str(opts.data), "split": opts.split, "epochs": epoch + 1, "val_loss": val, "seconds": elapsed}

@@ -100,3 +100,47 @@ def test_distillation_training_runs_and_writes_a_student(data):
     assert summary["epochs"] == 2 and np.isfinite(summary["best_val"])
     net, _ = load_network(data / "run" / "fusion-student.pt", arch="student")
     assert net.config.head_layers == 3
+    log = (data / "run" / "log.csv").read_text().strip().splitlines()
+    header, rows = log[0].split(","), [line.split(",") for line in log[1:]]
+    val, distance = header.index("val_distill"), header.index("distill")
+    assert all(np.isfinite(float(r[val])) and float(r[val]) > 0 and np.isfinite(float(r[distance])) for r in rows)
+    # The held-out pair has its teacher fusion too: validation measured the distance to it.
+    cached = {p.name for p in next((data / "cache" / "terf-studio" / "teacher").iterdir()).iterdir()}
+    assert cached == {"p0.png", "p1.png", "p2.png", "p3.png"}
+
+
+def test_validation_with_the_teacher_adds_the_weighted_distance():
+    from terf_studio.fusion.losses import FusionLoss
+    from terf_studio.fusion.training import validate
+
+    net = build_network("lite").eval()
+    ir, vi = torch.rand(1, 24, 32), torch.rand(3, 24, 32)
+    criterion = FusionLoss()
+    alone, no_distance = validate(net, criterion, [(ir, vi)], torch.device("cpu"))
+    far = torch.zeros(3, 24, 32)
+    one, d1 = validate(net, criterion, [(ir, vi)], torch.device("cpu"), [far], teacher_weight=1.0)
+    ten, d10 = validate(net, criterion, [(ir, vi)], torch.device("cpu"), [far], teacher_weight=10.0)
+    assert np.isnan(no_distance) and d1 == pytest.approx(d10) and d1 > 0.05
+    assert one == pytest.approx(alone + d1, rel=1e-5) and ten == pytest.approx(alone + 10 * d1, rel=1e-5)
+
+
+def test_training_can_start_from_existing_weights(data):
+    from terf_studio.fusion.checkpoint import save_weights
+
+    start = build_network("student")
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.01)
+    save_weights(data / "start.pt", start)
+    opts = TrainOptions(data=data / "data", out=data / "run", arch="student", epochs=1, batch_size=2, crop=24,
+                        val_pairs=1, device="cpu", lr=1e-9, init=data / "start.pt")
+    train(opts, progress=False)
+    trained, _ = load_network(data / "run" / "last.pt", arch="student")
+    fresh = build_network("student").state_dict()
+    for name, value in trained.state_dict().items():
+        assert torch.allclose(value, start.state_dict()[name], atol=1e-5), name  # lr ~0: still the start
+    assert any(not torch.allclose(v, fresh[k]) for k, v in trained.state_dict().items())
+    with pytest.raises(Exception, match="not 'student'|for the 'lite' network"):
+        save_weights(data / "lite.pt", build_network("lite"))
+        train(TrainOptions(data=data / "data", out=data / "run2", arch="student", epochs=1, batch_size=2, crop=24,
+                           val_pairs=1, device="cpu", init=data / "lite.pt"), progress=False)
