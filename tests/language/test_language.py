@@ -625,6 +625,21 @@ def test_score_conventions():
     assert score(EditPlan(), []) == (True, True, True)
 
 
+def test_a_target_placed_more_closely_names_the_same_object():
+    from terf_studio.bench.parse import same_target
+
+    assert same_target("the boat on the water", "boat") and same_target("headlamp of the bike", "headlamp")
+    assert same_target("The Man on the left", "man on left")
+    assert not same_target("man", "man on the left")  # the place picks the object: dropping it is wrong
+    assert not same_target("boat on", "boat")  # a placing word alone places nothing
+    assert not same_target("boats", "boat") and not same_target("boat house", "boat")
+    assert not same_target("reflection on the car hood", "car hood")
+    assert not same_target("boat on the water", None) and same_target(None, None)
+    plan = EditPlan(edits=(Edit("fox in the bushes", Task.INFRARED),))
+    assert score(plan, [{"target": "fox", "task": "infrared"}]) == (True, True, True)
+    assert score(plan, [{"target": "fox", "task": "infrared"}, {"target": None, "task": "blur"}])[1] is False
+
+
 def test_terf_error_is_the_base_of_model_error():
     assert issubclass(ModelError, TerfError)
 
