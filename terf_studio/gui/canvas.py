@@ -22,33 +22,53 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from terf_studio.gui.images import FULL_SIZE_KEY
+from terf_studio.gui.detail import DetailOverlay
+from terf_studio.gui.images import FULL_SIZE_KEY, Render
 
 TOOLS = ("navigate", "brush", "eraser", "point", "box")
 MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
 
 
 class SplitPixmapItem(QGraphicsPixmapItem):
-    """A pixmap that can hide everything left of a split line (the before/after slider)."""
+    """A layer's pixmap that can hide everything left of a split line (the before/after slider
+    on the "result" layer) and a hole where its detail picture lies (``gui.detail``)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.split_x: float | None = None
+        self.split_x: float | None = None  # scene x
+        self.hole: QRectF | None = None  # this item's coordinates
 
     def set_split(self, x: float | None) -> None:
         self.split_x = x
         self.update()
 
+    def set_hole(self, rect: QRectF | None) -> None:
+        self.hole = rect
+        self.update()
+
     def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ANN001 - Qt signature
-        if self.split_x is not None:
+        if self.split_x is not None or self.hole is not None:
             rect = self.boundingRect()
-            x = self.split_x / self.transform().m11()  # scene (image) x to this pixmap's x
-            painter.setClipRect(QRectF(x, rect.top(), rect.right() - x, rect.height()))
+            area = QPainterPath()
+            area.addRect(rect)
+            if self.split_x is not None:
+                x = (self.split_x - self.pos().x()) / self.transform().m11()  # scene x to this pixmap's x
+                kept = QPainterPath()
+                kept.addRect(QRectF(x, rect.top(), rect.right() - x, rect.height()))
+                area = area.intersected(kept)
+            if self.hole is not None:
+                hole = QPainterPath()
+                hole.addRect(self.hole)
+                area = area.subtracted(hole)
+            painter.setClipPath(area)
         super().paint(painter, option, widget)
 
 
 class CanvasView(QGraphicsView):
     """Shows the layers; reports hover, strokes, clicks and boxes in image coordinates."""
+
+    #: How layer pixmaps are scaled: nearest pixel, so zoomed-in pixels stay sharp squares.
+    TRANSFORMATION = Qt.TransformationMode.FastTransformation
 
     pixel_hovered = Signal(int, int)  # -1, -1 when outside the image
     stroke_finished = Signal(list, str)  # points [(x, y)], "add" | "erase"
@@ -66,7 +86,7 @@ class CanvasView(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(False)  # the window takes drops
-        self._items: dict[str, QGraphicsPixmapItem] = {}
+        self._items: dict[str, SplitPixmapItem] = {}
         self._size: tuple[int, int] | None = None  # (w, h)
         self.tool = "navigate"
         self.brush_radius = 12.0
@@ -87,37 +107,51 @@ class CanvasView(QGraphicsView):
         self._split_line.setVisible(False)
         self.scene().addItem(self._split_line)
         self._split: float | None = None
+        self.detail = DetailOverlay(self)
+        self.horizontalScrollBar().valueChanged.connect(self.detail.schedule)
+        self.verticalScrollBar().valueChanged.connect(self.detail.schedule)
+        self.zoom_changed.connect(self.detail.schedule)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001
+        super().resizeEvent(event)
+        self.detail.schedule()
 
     # -- layers ------------------------------------------------------------------------------
     @property
     def image_size(self) -> tuple[int, int] | None:
         return self._size
 
-    def set_layer(self, key: str, image: QImage) -> None:
-        """Create or update the pixmap of layer ``key``."""
+    def set_layer(self, key: str, image: QImage, render: Render | None = None) -> None:
+        """Create or update the pixmap of layer ``key``. ``render`` draws regions of the image
+        ``image`` shows; a reduced ``image`` (``gui.images``) with one gets its detail when zoomed
+        in past its reduction (``gui.detail``)."""
         item = self._items.get(key)
         if item is None:
-            item = SplitPixmapItem() if key == "result" else QGraphicsPixmapItem()
-            item.setTransformationMode(Qt.TransformationMode.FastTransformation)
+            item = SplitPixmapItem()
+            item.setTransformationMode(self.TRANSFORMATION)
             self.scene().addItem(item)
             self._items[key] = item
-            if isinstance(item, SplitPixmapItem):  # the "result" layer
+            if key == "result":
                 item.set_split(self._split_x())
         item.setPixmap(QPixmap.fromImage(image))
         size = (image.width(), image.height())
         full = image.text(FULL_SIZE_KEY)  # a reduced display image (gui.images) stands for this size
+        factor = 1
         if full:
             fw, fh = (int(v) for v in full.split("x"))
             item.setTransform(QTransform.fromScale(fw / size[0], fh / size[1]))
+            factor = round(fw / size[0])
             size = (fw, fh)
         elif not item.transform().isIdentity():
             item.setTransform(QTransform())
+        self.detail.set_source(key, render, factor)
         if size != self._size:
             self._size = size
             self.scene().setSceneRect(QRectF(0, 0, *size))
             self._place_split_line()
 
     def remove_layer(self, key: str) -> None:
+        self.detail.remove(key)
         item = self._items.pop(key, None)
         if item is not None:
             self.scene().removeItem(item)
@@ -131,8 +165,10 @@ class CanvasView(QGraphicsView):
             item.setVisible(visible)
             item.setOpacity(opacity)
             item.setZValue(z)
+            self.detail.restyle(key)
+            self.detail.schedule()  # a layer shown again may need its detail
 
-    def layer_item(self, key: str) -> QGraphicsPixmapItem | None:
+    def layer_item(self, key: str) -> SplitPixmapItem | None:
         return self._items.get(key)
 
     def clear_layers(self) -> None:
@@ -145,8 +181,9 @@ class CanvasView(QGraphicsView):
         """Show the fusion left of ``fraction`` of the width and the result right of it (None: off)."""
         self._split = fraction
         item = self._items.get("result")
-        if isinstance(item, SplitPixmapItem):
+        if item is not None:
             item.set_split(self._split_x())
+            self.detail.restyle("result")
         self._place_split_line()
 
     def _split_x(self) -> float | None:

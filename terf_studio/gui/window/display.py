@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject
 
-from terf_studio.gui.images import image_to_qimage, mask_to_qimage
+from terf_studio.gui.images import image_to_qimage, mask_region_renderer, mask_to_qimage, region_renderer
 from terf_studio.gui.layers import IMAGE_LAYERS
 from terf_studio.regions import Mask
 
@@ -27,7 +27,8 @@ class Display(QObject):
     def refresh_image(self) -> None:
         """Show the session's current result (after an edit, undo or redo)."""
         if self.window.session is not None:
-            self.canvas.set_layer("result", image_to_qimage(self.window.session.current16))
+            image = self.window.session.current16
+            self.canvas.set_layer("result", image_to_qimage(image), region_renderer(image))
 
     def show_session_layers(self) -> None:
         s = self.window.session
@@ -35,7 +36,7 @@ class Display(QObject):
         self.canvas.clear_layers()
         self._shown_masks = {}
         for key, image in (("vi", s.vi16), ("ir", s.ir16), ("fused", s.base16), ("result", s.current16)):
-            self.canvas.set_layer(key, image_to_qimage(image))
+            self.canvas.set_layer(key, image_to_qimage(image), region_renderer(image))
         self.refresh_masks()
         self.canvas.fit()
 
@@ -47,7 +48,7 @@ class Display(QObject):
         shown = {}
         for uid, mask in zip(self.layers.uids, self.layers.masks):
             if self._shown_masks.get(uid) is not mask:  # a stroke re-renders its own mask only
-                self.canvas.set_layer(self.layers.key(uid), mask_to_qimage(mask))
+                self.canvas.set_layer(self.layers.key(uid), mask_to_qimage(mask), mask_region_renderer(mask))
             shown[uid] = mask
         self._shown_masks = shown
         self.window.plan_panel.set_masks([(uid, m.label) for uid, m in zip(self.layers.uids, self.layers.masks)])
