@@ -166,11 +166,25 @@ def test_the_editor_shows_the_detail_of_a_reduced_document(qtbot, make_window, p
     for x, y in ((x0, y0), (x0 + 5, y0 + 7), (x0 + shown.width() - 1, y0 + shown.height() - 1)):
         colour = shown.pixelColor(x - x0, y - y0)
         assert (colour.red(), colour.green(), colour.blue()) == tuple(int(v) for v in expected[y, x])
-    renders = canvas.detail.renders
-    window.refresh_image()  # a new result (an edit, undo, redo) is drawn again in view
+    renders, before = canvas.detail.renders, canvas.layer_item("result").pixmap().cacheKey()
+    window.refresh_image()  # a new result (an edit, undo, redo): its reduced picture is made off the GUI thread
+    assert canvas.layer_item("result").pixmap().cacheKey() == before  # the previous one shows meanwhile
+    canvas.detail.wait()
+    assert canvas.layer_item("result").pixmap().cacheKey() != before
     canvas.detail.refresh()
     canvas.detail.wait()
     assert canvas.detail.renders == renders + 1 and canvas.detail.item("result") is not None
+    shown = []
+    set_layer = canvas.set_layer
+    monkeypatch.setattr(canvas, "set_layer", lambda key, *rest: (shown.append(key), set_layer(key, *rest)))
+    window.refresh_image()
+    window.refresh_image()  # two in a row: only the newest is shown
+    canvas.detail.wait()
+    assert shown == ["result"]
+    canvas.clear_layers()
+    window.refresh_image()
+    assert canvas.layer_item("result") is None  # nothing shown synchronously for a reduced result
+    qtbot.waitUntil(lambda: canvas.layer_item("result") is not None, timeout=10_000)
 
 
 def test_the_detail_is_drawn_off_the_gui_thread_once_the_view_rests(qtbot):

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject
 
-from terf_studio.gui.images import image_to_qimage, mask_region_renderer, mask_to_qimage, region_renderer
+from terf_studio.gui.images import (
+    display_factor,
+    image_to_qimage,
+    mask_region_renderer,
+    mask_to_qimage,
+    region_renderer,
+)
 from terf_studio.gui.layers import IMAGE_LAYERS
 from terf_studio.regions import Mask
 
@@ -28,7 +34,12 @@ class Display(QObject):
         """Show the session's current result (after an edit, undo or redo)."""
         if self.window.session is not None:
             image = self.window.session.current16
-            self.canvas.set_layer("result", image_to_qimage(image), region_renderer(image))
+            render = region_renderer(image)
+            if display_factor(*image.shape[:2]) == 1:
+                self.canvas.set_layer("result", image_to_qimage(image), render)
+            else:  # a reduced picture takes seconds at 179 MP: made off the GUI thread
+                self.canvas.detail.convert_later("result", lambda: image_to_qimage(image),
+                                                 lambda picture: self.canvas.set_layer("result", picture, render))
 
     def show_session_layers(self) -> None:
         s = self.window.session
