@@ -14,12 +14,8 @@ edit after undoing past that point starts afresh); states are not saved in proje
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from terf_studio.document.scratch import ScratchFile
 from terf_studio.errors import TerfError
 from terf_studio.language import Edit, EditPlan
 from terf_studio.regions import Mask, find_region
@@ -81,38 +78,6 @@ def decode_png16(data: bytes) -> np.ndarray:
 #: A step's patch larger than this (PNG bytes) is kept in a scratch file instead of memory: on a
 #: large document every whole-image step would otherwise add hundreds of MB to the history.
 SPILL_BYTES = 32 * 2**20
-
-
-class ScratchFile:
-    """Bytes kept in a temporary file, removed when this object is. Immutable: copies share it."""
-
-    def __init__(self, data: bytes) -> None:
-        fd, path = tempfile.mkstemp(prefix="terf-studio-patch-", suffix=".png")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as exc:
-            Path(path).unlink(missing_ok=True)
-            raise TerfError(f"could not keep an edit's pixels in a scratch file: {exc}") from None
-        self.path = path
-        weakref.finalize(self, _unlink_quietly, path)
-
-    def read(self) -> bytes:
-        try:
-            return Path(self.path).read_bytes()
-        except OSError as exc:
-            raise TerfError(f"an edit's pixels were lost from their scratch file: {exc}") from None
-
-    def __copy__(self) -> ScratchFile:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> ScratchFile:
-        return self
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,9 @@ def _run_gui(args: argparse.Namespace, scratch: str) -> int:
             app.quit()
 
     def start() -> None:
+        from terf_studio.document.scratch import sweep_orphans
+
+        sweep_orphans()  # undo steps that a crashed or killed editor left in the temporary folder
         if args.run:
             window.script = list(args.run)
         if scripted:

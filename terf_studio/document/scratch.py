@@ -1,0 +1,88 @@
+"""Scratch files: an edit's pixels kept on disk instead of in memory (large undo steps).
+
+Each file is named after the process that made it (``terf-studio-patch-PID-*.png`` in the
+temporary folder) and removed when its owner drops it or exits normally. After a crash or a
+kill the files stay behind; :func:`sweep_orphans` removes those whose process is gone. It runs
+once in every process that makes a scratch file, and when the editor starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import weakref
+from pathlib import Path
+
+from terf_studio.errors import TerfError
+
+PREFIX = "terf-studio-patch-"
+_NAME = re.compile(re.escape(PREFIX) + r"(\d+)-[^/]*\.png$")
+_swept = False
+
+
+class ScratchFile:
+    """Bytes kept in a temporary file, removed when this object is. Immutable: copies share it."""
+
+    def __init__(self, data: bytes) -> None:
+        global _swept
+        if not _swept:
+            _swept = True
+            sweep_orphans()
+        fd, path = tempfile.mkstemp(prefix=f"{PREFIX}{os.getpid()}-", suffix=".png")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            Path(path).unlink(missing_ok=True)
+            raise TerfError(f"could not keep an edit's pixels in a scratch file: {exc}") from None
+        self.path = path
+        weakref.finalize(self, _unlink_quietly, path)
+
+    def read(self) -> bytes:
+        try:
+            return Path(self.path).read_bytes()
+        except OSError as exc:
+            raise TerfError(f"an edit's pixels were lost from their scratch file: {exc}") from None
+
+    def __copy__(self) -> ScratchFile:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> ScratchFile:
+        return self
+
+
+def sweep_orphans(folder: str | os.PathLike | None = None) -> int:
+    """Remove the scratch files of processes that no longer run; returns how many went.
+    Files of running processes (this one included) and anything not named like ours stay."""
+    removed = 0
+    try:
+        entries = list(os.scandir(str(folder or tempfile.gettempdir())))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _NAME.match(entry.name)
+        if match is None or _running(int(match.group(1))) or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not ours to judge: keep its files
+    return True
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
