@@ -153,7 +153,12 @@ def test_the_editor_shows_the_detail_of_a_reduced_document(qtbot, make_window, p
     with qtbot.waitSignal(window.idle, timeout=240_000):
         window.open_pair(*pair)
     canvas = window.canvas
+    canvas.detail.wait()  # the reduced layers are made off the GUI thread, then shown and fitted
     assert canvas.layer_item("result").transform().m11() == pytest.approx(3.0, abs=0.1)
+    for key in ("vi", "ir", "fused", "result"):
+        look = window.layers.looks[key]
+        assert canvas.layer_item(key).isVisible() == look.visible and canvas.layer_item(key).opacity() == look.opacity
+    assert canvas.image_size == (72, 56) and canvas.zoom > 1.0  # fitted to the window
     canvas.set_zoom(6.0)
     canvas.centerOn(36, 28)
     canvas.detail.refresh()

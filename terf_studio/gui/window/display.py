@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QImage
 
 from terf_studio.gui.images import (
     display_factor,
@@ -33,13 +34,7 @@ class Display(QObject):
     def refresh_image(self) -> None:
         """Show the session's current result (after an edit, undo or redo)."""
         if self.window.session is not None:
-            image = self.window.session.current16
-            render = region_renderer(image)
-            if display_factor(*image.shape[:2]) == 1:
-                self.canvas.set_layer("result", image_to_qimage(image), render)
-            else:  # a reduced picture takes seconds at 179 MP: made off the GUI thread
-                self.canvas.detail.convert_later("result", lambda: image_to_qimage(image),
-                                                 lambda picture: self.canvas.set_layer("result", picture, render))
+            self._show_layer("result", self.window.session.current16)
 
     def show_session_layers(self) -> None:
         s = self.window.session
@@ -47,9 +42,26 @@ class Display(QObject):
         self.canvas.clear_layers()
         self._shown_masks = {}
         for key, image in (("vi", s.vi16), ("ir", s.ir16), ("fused", s.base16), ("result", s.current16)):
-            self.canvas.set_layer(key, image_to_qimage(image), region_renderer(image))
+            self._show_layer(key, image, fit=key == "result")
         self.refresh_masks()
-        self.canvas.fit()
+
+    def _show_layer(self, key: str, image: np.ndarray, fit: bool = False) -> None:
+        """Show ``image`` as layer ``key``. Its reduced picture (a huge image: 0.5-2.3 s at
+        179 MP) is made off the GUI thread; the layer keeps its previous picture until then."""
+        render = region_renderer(image)
+
+        def show(picture: QImage) -> None:
+            self.canvas.set_layer(key, picture, render)
+            if later:
+                self.refresh_looks()  # a new layer item takes its look
+            if fit:
+                self.canvas.fit()
+
+        later = display_factor(*image.shape[:2]) > 1
+        if later:
+            self.canvas.detail.convert_later(key, lambda: image_to_qimage(image), show)
+        else:
+            show(image_to_qimage(image))
 
     def refresh_masks(self) -> None:
         live = {self.layers.key(uid) for uid in self.layers.uids}
