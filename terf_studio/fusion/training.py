@@ -3,7 +3,8 @@
 The data folder holds ``vi/NAME`` and ``ir/NAME`` with the same names and, optionally,
 ``split.json`` (``{"train": [...], "test": [...]}``). A few training pairs are held out for
 validation (never the test split); with a teacher, validation measures the loss trained on,
-distance to the teacher included. ``init`` starts from existing weights (a fine-tuning). Every
+distance to the teacher included. ``init`` starts from existing weights (a fine-tuning; weights of
+an older, smaller head of the same network grow into it, ``fusion.grow``). Every
 epoch writes ``last.pt`` (network, optimiser, epoch, random states) so ``--resume`` continues
 exactly, appends a line to ``log.csv`` and, when the validation loss improves, writes the
 shipped-format weights ``fusion-ARCH.pt``.
@@ -146,6 +147,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _start_from(path: Path, net: FusionNet) -> FusionNet:
+    """``net`` with the weights in ``path``: the same network, or one whose head grows into
+    ``net``'s (``fusion.grow``: the same output, more capacity)."""
+    from terf_studio.fusion.checkpoint import load_network
+    from terf_studio.fusion.grow import grow_head
+
+    start, _ = load_network(path)
+    if start.config == net.config:
+        return start
+    if start.config.name != net.config.name:
+        raise TerfError(f"weights '{path}' are for the '{start.config.name}' network, not '{net.config.name}'")
+    return grow_head(start, net.config)
+
+
 @torch.no_grad()
 def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.device,
              targets: list[torch.Tensor] | None = None, teacher_weight: float = 1.0) -> tuple[float, float]:
@@ -192,11 +207,14 @@ def train(
     (out / "pairs.json").write_text(json.dumps(names, indent=1))
 
     seed_everything(opts.seed)
-    net = build_network(opts.arch).to(device)
+    last_path = out / "last.pt"
+    net = build_network(opts.arch)
+    if opts.init is not None and not opts.resume:
+        net = _start_from(opts.init, net)
+    net = net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
     criterion = FusionLoss()
     start_epoch, best_val, elapsed = 0, float("inf"), 0.0
-    last_path = out / "last.pt"
     if opts.resume and last_path.is_file():
         state = read_checkpoint(last_path)
         net.load_state_dict(state["state_dict"])
@@ -205,11 +223,6 @@ def train(
         torch.set_rng_state(state["torch_rng"])
     elif opts.resume:
         raise TerfError(f"nothing to resume: '{last_path}' does not exist")
-    elif opts.init is not None:
-        from terf_studio.fusion.checkpoint import load_network
-
-        start, _ = load_network(opts.init, arch=net.config.name)
-        net.load_state_dict(start.state_dict())
 
     train_pairs = load_pairs(train_set)
     val_pairs = load_pairs(held)
