@@ -80,13 +80,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_network(path: str | os.PathLike, arch: str | None = None) -> tuple[FusionNet, dict[str, Any]]:
-    """Build the network stored in ``path``; with ``arch`` given, the file must match it."""
+    """Build the network stored in ``path``; with ``arch`` given, the file must be that network
+    (by name: a file of an earlier, smaller ``student`` head still loads as a student)."""
     payload = read_checkpoint(path)
     try:
         config = FusionConfig(**payload["config"])
     except TypeError as exc:
         raise ModelError(f"weights '{path}' describe an unknown network configuration: {exc}") from None
-    if arch is not None and get_config(arch) != config:
+    if arch is not None and get_config(arch).name != config.name:
         raise ModelError(f"weights '{path}' are for the '{config.name}' network, not '{arch}'")
     net = FusionNet(config)
     try:

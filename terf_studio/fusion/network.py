@@ -64,9 +64,11 @@ LITE = FusionConfig(
     half_resolution=True,
     head_features=8,
 )
-#: ``lite`` with a wider, deeper full-resolution head, for distillation from ``full``
-#: (``terf-studio train --arch student --teacher full``): the head is where fine detail is made.
-STUDENT = replace(LITE, name="student", head_features=16, head_layers=3)
+#: ``lite`` with a wider, deeper full-resolution head (24 features, 4 convolutions), for
+#: distillation from ``full`` (``terf-studio train --arch student --teacher full``): the head is
+#: where fine detail is made. The shipped student grew from one with 16 features and 3
+#: convolutions (``fusion.grow``, ``train --init``).
+STUDENT = replace(LITE, name="student", head_features=24, head_layers=4)
 CONFIGS: dict[str, FusionConfig] = {c.name: c for c in (FULL, LITE, STUDENT)}
 
 

@@ -78,6 +78,18 @@ def test_load_fuser_refuses_an_arch_the_weights_are_not_for(random_lite_weights)
         load_network(random_lite_weights, "full")
 
 
+def test_a_student_with_an_earlier_smaller_head_still_loads_as_the_student(tmp_path):
+    from dataclasses import replace
+
+    from terf_studio.fusion.checkpoint import save_weights
+    from terf_studio.fusion.network import STUDENT, FusionNet
+
+    earlier = replace(STUDENT, head_features=16, head_layers=3)  # the student shipped before its head grew
+    save_weights(tmp_path / "earlier.pt", FusionNet(earlier))
+    fuser = load_fuser("student", tmp_path / "earlier.pt", "cpu")
+    assert fuser.arch == "student" and fuser.net.config == earlier != STUDENT
+
+
 def test_fuse_with_arch_full_and_lite_weights_is_a_one_line_error(pair_dir, random_lite_weights, tmp_path, capsys):
     vi, ir = str(pair_dir / "vi" / "p0.png"), str(pair_dir / "ir" / "p0.png")
     out = tmp_path / "fused.png"

@@ -38,7 +38,8 @@ def test_the_student_keeps_lites_stages_with_a_larger_head():
     lite, student = build_network("lite"), build_network("student")
     assert count_parameters(lite) == 32_755  # lite's files still load: its head did not change
     assert count_parameters(student) > count_parameters(lite)
-    assert len(student.head) == 5 and len(lite.head) == 3
+    assert len(student.head) == 7 and len(lite.head) == 3
+    assert student.config.head_features == 24 and lite.config.head_features == 8
 
 
 def test_teacher_fusions_are_cached_once_and_match_the_teacher(data):
@@ -99,7 +100,7 @@ def test_distillation_training_runs_and_writes_a_student(data):
     summary = train(opts, progress=False)
     assert summary["epochs"] == 2 and np.isfinite(summary["best_val"])
     net, _ = load_network(data / "run" / "fusion-student.pt", arch="student")
-    assert net.config.head_layers == 3
+    assert net.config.head_layers == 4
     log = (data / "run" / "log.csv").read_text().strip().splitlines()
     header, rows = log[0].split(","), [line.split(",") for line in log[1:]]
     val, distance = header.index("val_distill"), header.index("distill")

@@ -34,6 +34,8 @@ def test_the_welcome_panel_shows_on_the_empty_window_and_try_a_sample_opens_the_
     assert Path(window.session.vi_path) == vi and Path(window.session.ir_path) == ir
     assert window.canvas.image_size == (640, 480)
     assert not window.welcome.isVisible()
+    # Automatic on the CPU: the distilled student, with its own inclination engine.
+    assert window.files.fusion_arch() == "student" and window.session.fuser.arch == "student"
 
 
 def test_the_welcome_buttons_open_the_pickers_and_the_models_panel(qtbot, window, monkeypatch):

@@ -30,8 +30,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 RECENT_KEY = "recent"
 MAX_RECENT = 8
 ARCH_KEY = "fusion/arch"
-ARCH_CHOICES = [("auto", "Automatic (full on CUDA, lite on the CPU)"), ("lite", "Lite (fast on the CPU)"),
-                ("student", "Student (distilled from full; on the CPU, closer to full than lite)"),
+ARCH_CHOICES = [("auto", "Automatic (full on CUDA, student on the CPU)"), ("lite", "Lite (the fastest on the CPU)"),
+                ("student", "Student (distilled from full; the CPU's default)"),
                 ("full", "Full (published layout; slow on the CPU)")]
 
 
@@ -275,13 +275,14 @@ class Files(QObject):
 
     # -- the fusion network --------------------------------------------------------------------
     def fusion_arch(self) -> str:
-        """The network for a newly opened pair: the setting, or on 'auto' full on CUDA and lite on the CPU."""
+        """The network for a newly opened pair: the setting, or on 'auto' full on CUDA and the
+        distilled student on the CPU (a project reopens with the network it was made with)."""
         choice = str(self.settings.value(ARCH_KEY, "auto"))
         if choice in ("lite", "student", "full"):
             return choice
         from terf_studio.device import resolve_device
 
-        return "full" if resolve_device(self.window.device).type == "cuda" else "lite"
+        return "full" if resolve_device(self.window.device).type == "cuda" else "student"
 
     def add_arch_menu(self, parent: QMenu) -> None:
         menu = parent.addMenu("Fusion &network")
