@@ -153,12 +153,8 @@ def _start_from(path: Path, net: FusionNet) -> FusionNet:
     from terf_studio.fusion.checkpoint import load_network
     from terf_studio.fusion.grow import grow_head
 
-    start, _ = load_network(path)
-    if start.config == net.config:
-        return start
-    if start.config.name != net.config.name:
-        raise TerfError(f"weights '{path}' are for the '{start.config.name}' network, not '{net.config.name}'")
-    return grow_head(start, net.config)
+    start, _ = load_network(path, arch=net.config.name)  # another network is refused there
+    return start if start.config == net.config else grow_head(start, net.config)
 
 
 @torch.no_grad()
