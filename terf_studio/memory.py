@@ -46,3 +46,18 @@ def peak_resident_mb() -> float:
     import resource  # Unix only: the benchmarks that ask run there
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def anonymous_mb() -> float | None:
+    """This process's anonymous resident memory now, in MiB (``RssAnon`` of ``/proc/self/status``):
+    what it holds that only swap could take away, unlike the pages of the files it maps
+    (:mod:`terf_studio.imaging.store`), which the system reclaims under pressure. None where
+    the system does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

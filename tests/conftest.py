@@ -32,6 +32,7 @@ def isolated_model_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setattr("terf_studio.weights.registry.user_models_dir", lambda: home / "models")
     monkeypatch.delenv("TERF_STUDIO_MODELS", raising=False)
     monkeypatch.setenv("TERF_STUDIO_SETTINGS", str(home / "settings.json"))  # no settings file: defaults
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(home / "scratch"))  # large arrays and patches
 
 
 @pytest.fixture

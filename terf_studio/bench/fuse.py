@@ -43,13 +43,15 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _synthetic_pair(width: int, height: int, uint8: bool) -> tuple[Any, Any]:
-    """Smooth structure plus noise, built a band of rows at a time (no full-size temporaries)."""
+def _synthetic_pair(width: int, height: int, uint8: bool, empty: Any = None) -> tuple[Any, Any]:
+    """Smooth structure plus noise, built a band of rows at a time (no full-size temporaries)
+    into arrays from ``empty`` (default ``np.empty``)."""
     import numpy as np
 
+    empty = empty or np.empty
     dtype = np.uint8 if uint8 else np.float32
-    vi = np.empty((height, width, 3), dtype)
-    ir = np.empty((height, width), dtype)
+    vi = empty((height, width, 3), dtype)
+    ir = empty((height, width), dtype)
     rng = np.random.default_rng(0)
     x = np.arange(width, dtype=np.float32) / 97.0
     scale = 255.0 if uint8 else 1.0

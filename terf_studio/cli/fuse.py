@@ -17,7 +17,7 @@ from terf_studio.cli.outputs import refuse_constant_output, refuse_overwriting_i
 from terf_studio.device import describe_device
 from terf_studio.errors import TerfError
 from terf_studio.fusion import load_fuser
-from terf_studio.imaging import read_pair, write_image
+from terf_studio.imaging import read_pair, store, write_image
 from terf_studio.imaging.folders import find_pairs
 from terf_studio.imaging.io import check_output_image_path
 
@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 def fuse_stored(fuser: Fuser, vi_path: str | os.PathLike, ir_path: str | os.PathLike, output: str | os.PathLike,
                 bit_depth: int, resize_ir: bool) -> np.ndarray:
     """Read a pair as stored (uint8/uint16) and fuse it into a uint8 or uint16 array of the output's
-    bit depth: no float copy of a whole image is made (the fusion converts a tile at a time), so a
-    large pair takes a few bytes a pixel. A flat result from non-flat inputs is refused."""
+    bit depth: no float copy of a whole image is made (the fusion converts a tile at a time), and a
+    large result is kept in a scratch file (:mod:`terf_studio.imaging.store`). A flat result from
+    non-flat inputs is refused."""
     vi, ir = read_pair(vi_path, ir_path, resize_ir=resize_ir, stored=True)
-    out = np.empty((*ir.shape[:2], 3), np.uint8 if bit_depth == 8 else np.uint16)
+    out = store.empty((*ir.shape[:2], 3), np.uint8 if bit_depth == 8 else np.uint16)  # on disk when large
     fused = fuser.fuse(vi, ir, out=out)
     refuse_constant_output(fused, (vi, ir), output, bit_depth)
     return fused

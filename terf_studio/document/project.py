@@ -27,20 +27,33 @@ Fine-tuning continuation states are not saved: after reopening, repeating a comm
 
 from __future__ import annotations
 
+import io
 import json
 import lzma
 import os
+import shutil
 import warnings
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
-from terf_studio.document.session import AppliedEdit, EditSession, Patch, Step, decode_png16, encode_png16
+from terf_studio.document.scratch import ScratchFile
+from terf_studio.document.session import (
+    STREAM_BYTES,
+    AppliedEdit,
+    EditSession,
+    Patch,
+    Step,
+    decode_png16,
+    encode_png16,
+)
 from terf_studio.errors import ImageReadError, TerfError
 from terf_studio.imaging import io as image_io
+from terf_studio.imaging import png_stream, store
 from terf_studio.language import Edit
 from terf_studio.recipes.recipe import Recipe, RecipeError, parse_recipe, recipe_from_session, recipe_from_steps
 from terf_studio.regions import Mask
@@ -112,14 +125,14 @@ def _remove(path: Path) -> None:
 
 def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
-        z.writestr("images/vi.png", encode_png16(session.vi16))
-        z.writestr("images/ir.png", encode_png16(session.ir16))
-        z.writestr("images/fused.png", encode_png16(session.base16))
+        _write_image16(z, "images/vi.png", session.vi16)
+        _write_image16(z, "images/ir.png", session.ir16)
+        _write_image16(z, "images/fused.png", session.base16)
         for n, step in enumerate(session.steps):
             entry: dict[str, Any] = {"text": step.text, "seconds": step.seconds, "box": None, "edits": []}
             if step.patch is not None:
                 entry["box"] = list(step.patch.box)
-                z.writestr(f"steps/{n}.png", step.patch.png)
+                _write_patch(z, f"steps/{n}.png", step.patch)
             for m, applied in enumerate(step.edits):
                 mask_file = None
                 if applied.mask_png is not None:
@@ -136,6 +149,24 @@ def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> Non
             z.writestr(RECIPE_MEMBER, json.dumps(recipe_from_session(session).to_dict(), indent=1))
 
 
+def _write_image16(z: zipfile.ZipFile, name: str, image: np.ndarray) -> None:
+    """A 16-bit image as a PNG member; a large one is encoded into the archive a band of rows at
+    a time (:mod:`terf_studio.imaging.png_stream`), never whole in memory."""
+    if image.nbytes < STREAM_BYTES:
+        z.writestr(name, encode_png16(image))
+        return
+    with z.open(name, "w", force_zip64=True) as member:
+        png_stream.write_png(member, image)
+
+
+def _write_patch(z: zipfile.ZipFile, name: str, patch: Patch) -> None:
+    if not isinstance(patch.data, ScratchFile):
+        z.writestr(name, patch.data)
+        return
+    with patch.data.open() as f, z.open(name, "w", force_zip64=True) as member:
+        shutil.copyfileobj(f, member, _CHUNK)
+
+
 def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
     """Reopen a project; every problem is a one-line :class:`ProjectError`."""
     from terf_studio.fusion import load_fuser
@@ -149,11 +180,10 @@ def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 found = meta.get("format") if isinstance(meta, dict) else None
                 raise ProjectError(f"'{path}' is not a TeRF Studio project (format {found!r})")
-            vi_png = _read_png(z, "images/vi.png")
-            shape = _png_shape(vi_png, "images/vi.png")
-            vi16 = decode_png16(vi_png)
-            ir16 = decode_png16(_read_png(z, "images/ir.png", shape))
-            base16 = decode_png16(_read_png(z, "images/fused.png", shape))
+            vi16 = _read_image16(z, "images/vi.png")
+            shape = vi16.shape[:2]
+            ir16 = _read_image16(z, "images/ir.png", shape)
+            base16 = _read_image16(z, "images/fused.png", shape)
             if (vi16.ndim == 3 and vi16.shape[2] != 3) or ir16.ndim != 2 or base16.shape != (*shape, 3):
                 raise ValueError("its images do not have the expected channels")
             steps = [_read_step(z, entry, n, shape) for n, entry in enumerate(meta["steps"])]
@@ -228,6 +258,19 @@ class _TooLarge(ProjectError):
 def _read_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> bytes:
     """A member's bytes, read in chunks and never more than ``limit`` (default
     :data:`MAX_MEMBER_BYTES`) or its declared size."""
+    info = _checked_member(z, name, limit)
+    size = info.file_size
+    data = bytearray()
+    with z.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            data += chunk
+            if len(data) > size:  # zipfile stops at the declared size; checked all the same
+                raise _TooLarge(f"member '{name}' holds more than its declared {size} bytes")
+    return bytes(data)
+
+
+def _checked_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> zipfile.ZipInfo:
+    """A member's entry, once its declared size and compression ratio are within the limits."""
     limit = MAX_MEMBER_BYTES if limit is None else limit
     info = z.getinfo(name)  # KeyError: missing member
     size, packed = info.file_size, info.compress_size
@@ -236,13 +279,41 @@ def _read_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> byt
     if size > RATIO_FLOOR and size > MAX_RATIO * max(packed, 1):
         raise _TooLarge(f"member '{name}' would expand {size / max(packed, 1):.0f} times "
                         f"({packed / 1e6:.1f} MB to {size / 1e6:.1f} MB), more than the limit of {MAX_RATIO}")
-    data = bytearray()
+    return info
+
+
+def _large_png(z: zipfile.ZipFile, name: str, expected: tuple[int, int] | None,
+               channels: int | None = None) -> tuple[zipfile.ZipInfo, tuple[int, ...]] | None:
+    """For a 16-bit PNG member whose pixels take at least :data:`STREAM_BYTES`: its entry and
+    array shape (size, limits and channels checked from its header); None for a smaller one."""
+    info = _checked_member(z, name)
     with z.open(info) as member:
-        while chunk := member.read(_CHUNK):
-            data += chunk
-            if len(data) > size:  # zipfile stops at the declared size; checked all the same
-                raise _TooLarge(f"member '{name}' holds more than its declared {size} bytes")
-    return bytes(data)
+        head = member.read(64)
+    height, width = _png_shape(head, name, expected)
+    try:
+        _, _, depth, found = png_stream.header(io.BytesIO(head))
+    except png_stream.UnsupportedPng:
+        return None  # read whole by the normal path, which says what is wrong with it
+    if depth != 16 or (channels is not None and found != channels):
+        raise ValueError(f"'{name}' is not a {channels or ''}-channel 16-bit PNG")
+    shape = (height, width) if found == 1 else (height, width, found)
+    return (info, shape) if height * width * found * 2 >= STREAM_BYTES else None
+
+
+def _read_image16(z: zipfile.ZipFile, name: str, expected: tuple[int, int] | None = None) -> np.ndarray:
+    """A 16-bit image member; a large one is decoded a band of rows at a time into a
+    disk-backed array (:mod:`terf_studio.imaging.store`)."""
+    large = _large_png(z, name, expected)
+    if large is not None:
+        info, shape = large
+        out = store.empty(shape, np.uint16)
+        try:
+            with z.open(info) as member:
+                png_stream.read_png_into(member, out)
+            return out
+        except png_stream.UnsupportedPng:
+            pass  # another encoder's filters: decoded whole below
+    return decode_png16(_read_png(z, name, expected))
 
 
 def _png_shape(data: bytes, name: str, expected: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -282,9 +353,16 @@ def _read_step(z: zipfile.ZipFile, entry: dict[str, Any], n: int, shape: tuple[i
         x0, y0, x1, y1 = (int(v) for v in entry["box"])
         if not (0 <= x0 < x1 <= shape[1] and 0 <= y0 < y1 <= shape[0]):
             raise ValueError(f"step {n}'s box {[x0, y0, x1, y1]} is outside the image")
-        patch = Patch((x0, y0, x1, y1), _read_png(z, f"steps/{n}.png", (y1 - y0, x1 - x0)))
-        if decode_png16(patch.png).shape != (y1 - y0, x1 - x0, 3):  # fused images are RGB
-            raise ValueError(f"step {n}'s patch does not match its box")
+        name = f"steps/{n}.png"
+        large = _large_png(z, name, (y1 - y0, x1 - x0), channels=3)
+        if large is not None:  # kept on disk as it is (checked from its header; decoded when applied)
+            info = large[0]
+            with z.open(info) as member:
+                patch = Patch((x0, y0, x1, y1), ScratchFile(lambda f: shutil.copyfileobj(member, f, _CHUNK)))
+        else:
+            patch = Patch((x0, y0, x1, y1), _read_png(z, name, (y1 - y0, x1 - x0)))
+            if decode_png16(patch.png).shape != (y1 - y0, x1 - x0, 3):  # fused images are RGB
+                raise ValueError(f"step {n}'s patch does not match its box")
     edits = [
         AppliedEdit(Edit.from_dict(e["edit"]), _read_png(z, e["mask"], shape) if e["mask"] else None,
                     _info(e["info"]))

@@ -26,6 +26,7 @@ import numpy as np
 
 from terf_studio.document.scratch import ScratchFile
 from terf_studio.errors import TerfError
+from terf_studio.imaging import png_stream, store
 from terf_studio.language import Edit, EditPlan
 from terf_studio.regions import Mask, find_region
 
@@ -55,8 +56,17 @@ def as_u16(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint16:
         return image
     if image.dtype == np.uint8:
-        return image.astype(np.uint16) * np.uint16(257)
+        return store.scaled_u16(image)
     return to_u16(image)
+
+
+def kept(image: np.ndarray) -> np.ndarray:
+    """``image`` itself, or when it is large and in memory, a copy in a scratch file
+    (:mod:`terf_studio.imaging.store`): what a document keeps for its lifetime."""
+    limit = store.disk_bytes()
+    if limit is None or image.nbytes < limit or store.on_disk(image):
+        return image
+    return store.copy_of(image)
 
 
 def encode_png16(image: np.ndarray) -> bytes:
@@ -66,6 +76,11 @@ def encode_png16(image: np.ndarray) -> bytes:
     if not ok:
         raise TerfError("could not encode an image patch as PNG")
     return buf.tobytes()
+
+
+#: A patch whose pixels take at least this many bytes is encoded straight to a scratch file,
+#: a band of rows at a time (never whole in memory), and decoded back the same way.
+STREAM_BYTES = png_stream.STREAM_BYTES
 
 
 def decode_png16(data: bytes) -> np.ndarray:
@@ -99,6 +114,11 @@ class Patch:
         return self.data if isinstance(self.data, bytes) else self.data.read()
 
     @property
+    def png_bytes(self) -> int:
+        """The size of the patch's PNG, wherever it is kept."""
+        return len(self.data) if isinstance(self.data, bytes) else self.data.size
+
+    @property
     def memory_bytes(self) -> int:
         """Bytes held in memory (0 when the PNG is in a scratch file)."""
         return len(self.data) if isinstance(self.data, bytes) else 0
@@ -110,19 +130,45 @@ class Patch:
         the box ``within`` (x0, y0, x1, y1) is compared when the caller knows nothing changed
         outside it (a task's work box), so the cost follows the edit, not the image."""
         x0, y0, x1, y1 = within if within is not None else (0, 0, before.shape[1], before.shape[0])
-        b, a = before[y0:y1, x0:x1], after[y0:y1, x0:x1]
-        changed = np.any(b != a, axis=2) if b.ndim == 3 else b != a
-        rows, cols = np.nonzero(changed.any(axis=1))[0], np.nonzero(changed.any(axis=0))[0]
+        changed_rows = np.zeros(max(y1 - y0, 0), bool)
+        changed_cols = np.zeros(max(x1 - x0, 0), bool)
+        for top in range(y0, y1, store.BAND_ROWS):  # a band at a time: no whole-image temporaries
+            bottom = min(top + store.BAND_ROWS, y1)
+            b, a = before[top:bottom, x0:x1], after[top:bottom, x0:x1]
+            changed = np.any(b != a, axis=2) if b.ndim == 3 else b != a
+            changed_rows[top - y0 : bottom - y0] = changed.any(axis=1)
+            changed_cols |= changed.any(axis=0)
+        rows, cols = np.nonzero(changed_rows)[0], np.nonzero(changed_cols)[0]
         if rows.size == 0:
             return None
         box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
-        return cls(box, encode_png16(after[box[1] : box[3], box[0] : box[2]]))
+        pixels = after[box[1] : box[3], box[0] : box[2]]
+        if pixels.nbytes >= STREAM_BYTES:
+            return cls(box, ScratchFile(lambda f: png_stream.write_png(f, pixels)))
+        return cls(box, encode_png16(pixels))
 
     def apply_to(self, image: np.ndarray) -> np.ndarray:
         x0, y0, x1, y1 = self.box
-        out = image.copy()
-        out[y0:y1, x0:x1] = decode_png16(self.png)
+        out = store.copy_of(image)
+        self.decode_into(out[y0:y1, x0:x1])
         return out
+
+    def decode_into(self, target: np.ndarray) -> None:
+        """Write the patch's pixels into ``target`` (its box's view of an image); a patch in a
+        scratch file is read a band of rows at a time."""
+        if isinstance(self.data, ScratchFile):
+            with self.data.open() as f:
+                try:
+                    png_stream.read_png_into(f, target)
+                    return
+                except png_stream.UnsupportedPng:
+                    pass  # written by another encoder: decoded whole below
+                except ValueError as exc:
+                    raise TerfError(f"a stored image patch is damaged ({exc})") from None
+        pixels = decode_png16(self.png)
+        if pixels.shape != target.shape:
+            raise TerfError("a stored image patch does not match its box")
+        target[...] = pixels
 
 
 @dataclass
@@ -187,16 +233,16 @@ class EditSession:
         vi_path: str | None = None,
         ir_path: str | None = None,
     ) -> None:
-        self.vi16 = as_u16(vi)
-        self.ir16 = as_u16(ir)
+        self.vi16 = kept(as_u16(vi))
+        self.ir16 = kept(as_u16(ir))
         self.fuser = fuser
         self.vi_path, self.ir_path = vi_path, ir_path
         if fused is None:
             # Straight from and into the 16-bit arrays (the fusion converts a tile at a time): the
             # same values as to_u16(fuse(from_u16(...))) without float copies of the whole pair.
-            out = np.empty((*self.ir16.shape[:2], 3), np.uint16)
+            out = store.empty((*self.ir16.shape[:2], 3), np.uint16)
             fused = fuser.fuse(self.vi16, self.ir16, out=out)
-        self.base16 = as_u16(fused)  # a uint8 fused image goes onto the grid exactly (x 257)
+        self.base16 = kept(as_u16(fused))  # a uint8 fused image goes onto the grid exactly (x 257)
         self.steps: list[Step] = []
         self.cursor = 0  # steps[:cursor] are applied
         self._current16 = self.base16

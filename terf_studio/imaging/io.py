@@ -17,13 +17,16 @@ import io
 import os
 import struct
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
+from terf_studio.imaging import png_stream
 
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -132,6 +135,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, 
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
     pixels = _quantize(image, bit_depth)
+    if ext == ".png" and pixels.nbytes >= png_stream.STREAM_BYTES:  # never whole in memory again
+        atomic_write_with(target, lambda f: png_stream.write_png(f, pixels), what="image")
+        return
     swap = pixels.ndim == 3 and in_place and pixels is image and pixels.flags.c_contiguous and pixels.flags.writeable
     if pixels.ndim == 3 and not swap:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -151,15 +157,24 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview, what: 
     """Write ``data`` to ``path`` through a ``.part`` file renamed into place, so ``path`` is
     either its old self or complete; missing folders are made. A failure (disk full, read-only
     folder) removes the ``.part`` file and is a one-line :class:`TerfError`."""
+    atomic_write_with(path, lambda f: f.write(data), what)
+
+
+def atomic_write_with(path: str | os.PathLike, write: Callable[[IO[bytes]], object], what: str = "file") -> None:
+    """:func:`atomic_write_bytes` for a writer that streams into the open file."""
     target = Path(path)
     partial = target.with_name(target.name + ".part")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_bytes(data)
+        with open(partial, "wb") as f:
+            write(f)
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise TerfError(f"cannot write {what} '{target}': {exc.strerror or exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def check_output_image_path(path: str | os.PathLike, bit_depth: int = 8) -> str:

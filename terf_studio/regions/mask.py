@@ -35,6 +35,7 @@ from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from terf_studio.errors import ImageReadError
+from terf_studio.imaging import store
 from terf_studio.imaging.io import MAX_PIXELS, atomic_write_bytes, png_dimensions, to_float
 
 DEFAULT_COLOUR = (255, 64, 64)
@@ -48,10 +49,13 @@ def _as_data(data: np.ndarray) -> np.ndarray:
     array = np.asarray(data)
     if array.ndim != 2:
         raise ValueError(f"a mask is a 2-D array, got shape {array.shape}")
-    out = to_float(array, clip=True)
-    if np.shares_memory(out, array):
+    out = np.ascontiguousarray(to_float(array, clip=True))
+    limit = store.disk_bytes()
+    if limit is not None and out.nbytes >= limit:
+        if np.shares_memory(out, array) or not store.on_disk(out):
+            out = store.copy_of(out)  # a large document's mask lives in a scratch file
+    elif np.shares_memory(out, array):
         out = out.copy()  # callers keep their array
-    out = np.ascontiguousarray(out)
     out.flags.writeable = False
     return out
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from terf_studio.errors import TerfError
+from terf_studio.imaging import store
 from terf_studio.imaging.io import to_float, to_uint8, to_uint16
 from terf_studio.tuning.region import Box
 
@@ -69,7 +70,7 @@ def blend(base: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     base = np.asarray(base)
     edited = np.asarray(edited)
-    out = base.copy()
+    out = store.copy_of(base)
     for y0 in range(0, base.shape[0], _BAND):  # a band of rows at a time: temporaries stay small
         rows = slice(y0, y0 + _BAND)
         support = mask[rows] > 0
@@ -102,7 +103,7 @@ def paste(base: np.ndarray, patch: np.ndarray, box: Box | None, mask: np.ndarray
         return blend(base, patch, mask)
     if _reaches_outside(mask, box):
         raise TerfError("the mask reaches outside the edited region")
-    out = base.copy()
+    out = store.copy_of(base)
     out[box.slices] = blend(base[box.slices], patch, mask[box.slices])
     return out
 
@@ -118,7 +119,7 @@ def composite(base: np.ndarray, edits: Iterable[Layer]) -> np.ndarray:
     full-size float (H, W) in [0, 1]. ``base`` itself is never modified.
     """
     base = np.asarray(base)
-    out = base.copy()
+    out = store.copy_of(base)
     for item in edits:
         if len(item) == 2:
             edited, mask = item

@@ -29,6 +29,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from terf_studio.imaging import store
 from terf_studio.imaging.color import LUMA_WEIGHTS
 from terf_studio.imaging.io import to_float
 from terf_studio.imaging.tiles import tile_grid
@@ -129,7 +130,7 @@ def _local_streamed(fused: np.ndarray, mask: np.ndarray, box: Box, margin: int,
     window of ``fused`` (its core plus ``margin``; ``where`` its place in the image) and returns
     the edited window, whose core is composited through the mask into a copy of ``fused``.
     Returns that copy and the number of tiles."""
-    out = fused.copy()
+    out = store.copy_of(fused)
     tiles = tile_grid(box.height, box.width, tile, margin, align=2)  # even: the denoiser's 2x2 cells
     for i, t in enumerate(tiles):
         step_check(cancel)
@@ -186,7 +187,7 @@ def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray
     assert isinstance(net, ConditionedFusion)
     sign = 1.0 if task == "infrared" else -1.0
     lam = _BoxView(mask, box, sign * LAMBDA_PER_STRENGTH * strength)
-    out = fused.copy()
+    out = store.copy_of(fused)
     inputs: list[Any] = [_BoxView(ir, box, grey=True), _BoxView(vi, box), lam]
     with torch.inference_mode():
         run_staged_tiles(net, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), INCLINATION_TILE,
@@ -247,7 +248,7 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
         return out, params
     base = fusion_net_on(fusion_net, device)
     tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
-    out = fused.copy()
+    out = store.copy_of(fused)
     inputs: list[Any] = [_BoxView(ir, box, grey=True), _DenoisedView(source, box, denoise, context)]
     with torch.inference_mode():
         run_staged_tiles(base, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 
 from terf_studio.document import scratch
 from terf_studio.document.scratch import ScratchFile, sweep_orphans
 
 
 def test_the_files_of_a_killed_process_are_swept_and_live_ones_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    code = ("import os, signal, tempfile; tempfile.tempdir = %r\n"
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path))
+    code = ("import os, signal; os.environ['TERF_STUDIO_SCRATCH'] = %r\n"
             "from terf_studio.document.scratch import ScratchFile\n"
             "f = ScratchFile(b'pixels'); print(f.path, flush=True)\n"
             "os.kill(os.getpid(), signal.SIGKILL)") % str(tmp_path)
@@ -32,7 +31,7 @@ def test_the_files_of_a_killed_process_are_swept_and_live_ones_kept(tmp_path, mo
 
 
 def test_the_first_scratch_file_of_a_process_sweeps_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path))
     calls = []
     monkeypatch.setattr(scratch, "_swept", False)
     monkeypatch.setattr(scratch, "sweep_orphans", lambda folder=None: calls.append(folder) or 0)
