@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Protocol
 
 import numpy as np
 
@@ -43,8 +43,20 @@ def _row_bytes(band: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(band).view(np.uint8).reshape(band.shape[0], -1)
 
 
-def write_png(f: IO[bytes], image: np.ndarray, level: int = 3) -> None:
-    """Write a (H, W) grey or (H, W, 3) RGB uint8/uint16 ``image`` to the binary file ``f``."""
+class Bands(Protocol):
+    """What :func:`write_png` reads: an array, or anything that gives one band of rows at a time
+    (``source[top:bottom]``) with an array's ``shape``, ``ndim`` and ``dtype``."""
+
+    shape: tuple[int, ...]
+    ndim: int
+    dtype: np.dtype
+
+    def __getitem__(self, rows: slice) -> np.ndarray: ...
+
+
+def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dict[str, str] | None = None) -> None:
+    """Write a (H, W) grey or (H, W, 3) RGB uint8/uint16 ``image`` to the binary file ``f``;
+    ``text``: Latin-1 ``tEXt`` chunks (keyword: text) before the pixels."""
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"a PNG holds uint8 or uint16 samples, not {image.dtype}")
     channels = 1 if image.ndim == 2 else image.shape[2]
@@ -54,6 +66,8 @@ def write_png(f: IO[bytes], image: np.ndarray, level: int = 3) -> None:
     depth = 8 * image.dtype.itemsize
     f.write(SIGNATURE)
     f.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPES[channels], 0, 0, 0)))
+    for key, value in (text or {}).items():
+        f.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
     compressor = zlib.compressobj(level)
     pending: list[bytes] = []
     size = 0

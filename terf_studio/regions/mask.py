@@ -35,7 +35,7 @@ from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from terf_studio.errors import ImageReadError
-from terf_studio.imaging import store
+from terf_studio.imaging import png_stream, store
 from terf_studio.imaging.io import MAX_PIXELS, atomic_write_bytes, png_dimensions, to_float
 
 DEFAULT_COLOUR = (255, 64, 64)
@@ -49,13 +49,15 @@ def _as_data(data: np.ndarray) -> np.ndarray:
     array = np.asarray(data)
     if array.ndim != 2:
         raise ValueError(f"a mask is a 2-D array, got shape {array.shape}")
-    out = np.ascontiguousarray(to_float(array, clip=True))
     limit = store.disk_bytes()
-    if limit is not None and out.nbytes >= limit:
-        if np.shares_memory(out, array) or not store.on_disk(out):
-            out = store.copy_of(out)  # a large document's mask lives in a scratch file
-    elif np.shares_memory(out, array):
-        out = out.copy()  # callers keep their array
+    if limit is not None and array.size * 4 >= limit:  # a large document's mask lives in a scratch file
+        out = store.empty(array.shape, np.float32)
+        for top in range(0, array.shape[0], store.BAND_ROWS):  # converted a band at a time
+            out[top : top + store.BAND_ROWS] = to_float(array[top : top + store.BAND_ROWS], clip=True)
+    else:
+        out = np.ascontiguousarray(to_float(array, clip=True))
+        if np.shares_memory(out, array):
+            out = out.copy()  # callers keep their array
     out.flags.writeable = False
     return out
 
@@ -65,6 +67,42 @@ def _as_colour(colour: Iterable[int]) -> tuple[int, int, int]:
     if len(values) != 3 or not all(0 <= c <= 255 for c in values):
         raise ValueError(f"a mask colour is three integers in 0..255, got {colour!r}")
     return values
+
+
+def _decode_large_grey(data: bytes, width: int, height: int) -> np.ndarray | None:
+    """A large grey mask PNG decoded a band at a time into a scratch-file array (the float mask
+    made from it is too, see ``_as_data``); None when it is small or not a streamable grey PNG."""
+    limit = store.disk_bytes()
+    if limit is None or width * height * 4 < limit:
+        return None
+    try:
+        _, _, depth, channels = png_stream.header(io.BytesIO(data[:64]))
+    except ValueError:
+        return None
+    if channels != 1:
+        return None
+    pixels = store.empty((height, width), np.uint8 if depth == 8 else np.uint16)
+    try:
+        png_stream.read_png_into(io.BytesIO(data), pixels)
+    except png_stream.UnsupportedPng:
+        return None
+    return pixels
+
+
+class _Levels:
+    """A float mask's rows at a PNG's depth, rounded a band at a time (for png_stream)."""
+
+    def __init__(self, data: np.ndarray, bit_depth: int) -> None:
+        self.data, self.top = data, np.float32(255 if bit_depth == 8 else 65535)
+        self.shape, self.ndim = data.shape, data.ndim
+        self.dtype = np.dtype(np.uint8 if bit_depth == 8 else np.uint16)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        band = self.data[rows]
+        out = np.empty(band.shape, self.dtype)
+        for y0 in range(0, len(band), 512):  # no float copy of a large mask
+            out[y0 : y0 + 512] = np.rint(band[y0 : y0 + 512] * self.top)
+        return out
 
 
 def disc(radius: float) -> np.ndarray:
@@ -314,12 +352,12 @@ class Mask:
         of 1/255 (all binary masks), 16-bit for multiples of 1/65535."""
         if bit_depth not in (8, 16):
             raise ValueError(f"a mask PNG is 8 or 16 bit, not {bit_depth}")
-        top = 255 if bit_depth == 8 else 65535
-        height = int(self.data.shape[0])
-        levels = np.empty(self.data.shape, np.uint8 if bit_depth == 8 else np.uint16)
-        for y0 in range(0, height, 512):  # a band at a time: no float copy of a large mask
-            levels[y0 : y0 + 512] = np.rint(self.data[y0 : y0 + 512] * np.float32(top))
-        img = Image.fromarray(levels)
+        levels = _Levels(self.data, bit_depth)
+        if self.data.size * levels.dtype.itemsize >= png_stream.STREAM_BYTES:
+            buffer = io.BytesIO()  # a large mask: no whole copy at the PNG's depth either
+            png_stream.write_png(buffer, levels, level=6, text={_PNG_META_KEY: json.dumps(self._meta())})
+            return buffer.getvalue()
+        img = Image.fromarray(levels[0 : self.data.shape[0]])
         info = PngImagePlugin.PngInfo()
         info.add_text(_PNG_META_KEY, json.dumps(self._meta()))
         buffer = io.BytesIO()
@@ -343,7 +381,9 @@ class Mask:
                     text = dict(getattr(img, "text", {}) or {})
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for damaged files
             raise ValueError(f"damaged PNG data ({' '.join(str(exc).split())})") from None
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        pixels = _decode_large_grey(data, width, height)
+        if pixels is None:
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if pixels is None:
             raise ValueError("damaged PNG data")
         if pixels.ndim == 3:
