@@ -66,14 +66,17 @@ def empty(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="terf-studio-array-", suffix=".raw", dir=folder)
-        os.close(fd)
         try:
-            array = np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+            # The space is reserved now: a full disk is this one-line error, not a crash (SIGBUS)
+            # when a page of a sparse file is first written.
+            os.posix_fallocate(fd, 0, nbytes)
+            array = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
         finally:
+            os.close(fd)
             os.unlink(path)  # the mapping keeps the space until the array is freed
     except OSError as exc:
-        need = nbytes / 2**30
-        raise TerfError(f"cannot keep a {need:.1f} GB image in the scratch folder {folder}: "
+        need = f"{nbytes / 2**30:.1f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MB"
+        raise TerfError(f"cannot keep a {need} image in the scratch folder {folder}: "
                         f"{exc.strerror or exc} (set TERF_STUDIO_SCRATCH to a folder with room)") from None
     return array
 

@@ -33,3 +33,20 @@ def test_copies_and_16_bit_conversions_are_exact_in_either_place(monkeypatch, tm
         assert wide.dtype == np.uint16 and np.array_equal(wide, image8.astype(np.uint16) * 257)
         copy = store.copy_of(wide)
         assert np.array_equal(copy, wide) and not np.shares_memory(copy, wide)
+
+
+def test_a_full_scratch_disk_is_a_one_line_error_before_any_pixel_is_written(monkeypatch, tmp_path):
+    import pytest
+
+    from terf_studio.errors import TerfError
+
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path))
+    monkeypatch.setenv("TERF_STUDIO_DISK_ARRAYS_MB", "0.5")
+
+    def no_space(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    with pytest.raises(TerfError, match="No space left.*TERF_STUDIO_SCRATCH"):
+        store.empty((1000, 300, 3), np.uint16)
+    assert os.listdir(tmp_path) == []
