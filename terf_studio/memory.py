@@ -61,3 +61,20 @@ def anonymous_mb() -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def available_mb() -> float | None:
+    """Memory the system can give without swapping, in MiB (``MemAvailable`` of ``/proc/meminfo``,
+    or psutil's figure); None where neither says."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return float(psutil.virtual_memory().available) / 2**20

@@ -71,6 +71,7 @@ from terf_studio.fusion.network import FusionNet
 from terf_studio.imaging.color import LUMA_WEIGHTS
 from terf_studio.imaging.io import to_float
 from terf_studio.tuning import blur as blur_mod
+from terf_studio.tuning.budget import check_fine_tuning_fits
 from terf_studio.tuning.composite import paste
 from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
 from terf_studio.tuning.region import (
@@ -455,6 +456,8 @@ def run_task(
     else:
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
+    if used != "fast" and spec.trains and dev.type == "cpu" and not go_on:
+        check_fine_tuning_fits(name, used, box)
     if streams(name, used, box, go_on):
         return _streamed_result(spec, mode, strength, (vi, ir, fused), m, box, dev, fusion_net, progress, cancel,
                                 used, notice, start)
