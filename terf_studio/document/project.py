@@ -35,6 +35,7 @@ import shutil
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ from terf_studio.imaging import png_stream, store
 from terf_studio.language import Edit
 from terf_studio.recipes.recipe import Recipe, RecipeError, parse_recipe, recipe_from_session, recipe_from_steps
 from terf_studio.regions import Mask
+from terf_studio.tuning.control import CancelToken, step_check
 
 FORMAT = "terf-project/1"
 RECIPE_MEMBER = "recipe.json"
@@ -88,8 +90,11 @@ def check_project_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def save_project(session: EditSession, path: str | os.PathLike) -> Path:
-    """Write ``session`` to ``path`` (a ``.terf`` file), replacing it only once complete."""
+def save_project(session: EditSession, path: str | os.PathLike, cancel: CancelToken | None = None) -> Path:
+    """Write ``session`` to ``path`` (a ``.terf`` file), replacing it only once complete.
+
+    ``cancel`` stops a save between bands of rows (CancelledError; the old file stays): a large
+    document takes a minute to write, and a window that closes must not wait for it."""
     path = check_project_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def save_project(session: EditSession, path: str | os.PathLike) -> Path:
     }
     tmp = path.with_name(path.name + ".part")
     try:
-        _write_project(session, meta, tmp)
+        _write_project(session, meta, tmp, cancel)
         os.replace(tmp, path)
     except OSError as exc:  # disk full, read-only folder, a folder in the way...
         _remove(tmp)
@@ -123,16 +128,19 @@ def _remove(path: Path) -> None:
         pass
 
 
-def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> None:
+def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path, cancel: CancelToken | None) -> None:
+    def check() -> None:
+        step_check(cancel)
+
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:  # PNGs are compressed already
-        _write_image16(z, "images/vi.png", session.vi16)
-        _write_image16(z, "images/ir.png", session.ir16)
-        _write_image16(z, "images/fused.png", session.base16)
+        _write_image16(z, "images/vi.png", session.vi16, check)
+        _write_image16(z, "images/ir.png", session.ir16, check)
+        _write_image16(z, "images/fused.png", session.base16, check)
         for n, step in enumerate(session.steps):
             entry: dict[str, Any] = {"text": step.text, "seconds": step.seconds, "box": None, "edits": []}
             if step.patch is not None:
                 entry["box"] = list(step.patch.box)
-                _write_patch(z, f"steps/{n}.png", step.patch)
+                _write_patch(z, f"steps/{n}.png", step.patch, check)
             for m, applied in enumerate(step.edits):
                 mask_file = None
                 if applied.mask_png is not None:
@@ -149,22 +157,26 @@ def _write_project(session: EditSession, meta: dict[str, Any], tmp: Path) -> Non
             z.writestr(RECIPE_MEMBER, json.dumps(recipe_from_session(session).to_dict(), indent=1))
 
 
-def _write_image16(z: zipfile.ZipFile, name: str, image: np.ndarray) -> None:
+def _write_image16(z: zipfile.ZipFile, name: str, image: np.ndarray, check: Callable[[], None]) -> None:
     """A 16-bit image as a PNG member; a large one is encoded into the archive a band of rows at
     a time (:mod:`terf_studio.imaging.png_stream`), never whole in memory."""
+    check()
     if image.nbytes < STREAM_BYTES:
         z.writestr(name, encode_png16(image))
         return
     with z.open(name, "w", force_zip64=True) as member:
-        png_stream.write_png(member, image)
+        png_stream.write_png(member, image, check=check)
 
 
-def _write_patch(z: zipfile.ZipFile, name: str, patch: Patch) -> None:
+def _write_patch(z: zipfile.ZipFile, name: str, patch: Patch, check: Callable[[], None]) -> None:
+    check()
     if not isinstance(patch.data, ScratchFile):
         z.writestr(name, patch.data)
         return
     with patch.data.open() as f, z.open(name, "w", force_zip64=True) as member:
-        shutil.copyfileobj(f, member, _CHUNK)
+        while chunk := f.read(_CHUNK):
+            check()
+            member.write(chunk)
 
 
 def load_project(path: str | os.PathLike, device: str = "auto") -> EditSession:

@@ -133,6 +133,7 @@ class Recovery(QObject):
         self.path = self.folder / f"{self.id}.terf"
         self._lock: QLockFile | None = None
         self._finished = False
+        self._closing = CancelToken()  # cancelled when the window shuts down (see stop)
         self._has_file = False  # a save was submitted since the last removal
         self._adopted: list[Orphan] = []  # a restored orphan, removed once our own copy is written
         self._timer = QTimer(self)
@@ -166,19 +167,23 @@ class Recovery(QObject):
         title = w.project_path.name if w.project_path else Path(session.vi_path or "pair").name
         meta = {"project": str(w.project_path.resolve()) if w.project_path else None, "title": title,
                 "pid": os.getpid(), "steps": session.cursor, "time": time.time()}
-        path = self.path
+        path, closing = self.path, self._closing
 
         def job(_progress: Progress, _cancel: CancelToken) -> str:
             from terf_studio.document.project import save_project
 
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_json(path.with_suffix(".json"), meta)
-            save_project(session, path)
+            save_project(session, path, cancel=closing)
             return str(path)
 
         # A cancel (a newer change) still lets a started save finish: the newer one follows it.
         w.runner.submit_background(Job("Autosave", job, JOB_KIND, on_done=self._on_saved,
-                                       on_error=self._on_failed, on_cancel=lambda: self._on_saved(str(path))))
+                                       on_error=self._on_failed, on_cancel=lambda: self._on_cancelled(str(path))))
+
+    def _on_cancelled(self, path: str) -> None:
+        if not self._closing.cancelled:  # a newer change: the save still ran to its end
+            self._on_saved(path)
 
     def _on_saved(self, path: str) -> None:
         for orphan in self._adopted:  # our own copy of a restored document exists now
@@ -202,6 +207,11 @@ class Recovery(QObject):
         for suffix in (".terf", ".terf.part", ".json", ".json.part"):
             self.path.with_suffix(suffix).unlink(missing_ok=True)
         return True
+
+    def stop(self) -> None:
+        """The window is closing: an autosave in progress stops between bands of rows (a large
+        document takes a minute to write; a newer change alone never stops one)."""
+        self._closing.cancel()
 
     def finish(self) -> None:
         """A clean close: the worker has stopped; remove this editor's files and lock."""

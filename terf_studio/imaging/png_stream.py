@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Protocol
 
 import numpy as np
@@ -54,9 +54,11 @@ class Bands(Protocol):
     def __getitem__(self, rows: slice) -> np.ndarray: ...
 
 
-def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dict[str, str] | None = None) -> None:
+def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dict[str, str] | None = None,
+              check: Callable[[], None] | None = None) -> None:
     """Write a (H, W) grey or (H, W, 3) RGB uint8/uint16 ``image`` to the binary file ``f``;
-    ``text``: Latin-1 ``tEXt`` chunks (keyword: text) before the pixels."""
+    ``text``: Latin-1 ``tEXt`` chunks (keyword: text) before the pixels; ``check`` is called
+    before each band (it raises to stop: a cancelled save)."""
     if image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"a PNG holds uint8 or uint16 samples, not {image.dtype}")
     channels = 1 if image.ndim == 2 else image.shape[2]
@@ -73,6 +75,8 @@ def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dic
     size = 0
     previous = np.zeros(width * channels * image.dtype.itemsize, np.uint8)
     for top in range(0, height, BAND_ROWS):
+        if check is not None:
+            check()
         rows = _row_bytes(image[top : top + BAND_ROWS])
         above = np.concatenate((previous[None], rows[:-1]))
         filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)

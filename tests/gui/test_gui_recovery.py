@@ -173,3 +173,54 @@ def test_the_offer_can_wait_or_be_declined(qtbot, make_window, pair, monkeypatch
     assert second.recovery.offer("ask") is False
     assert answers == ["scene.png", "scene.png"]
     assert not orphan.exists() and not orphan.with_suffix(".json").exists() and second.session is None
+
+
+def test_closing_during_a_long_autosave_stops_it_instead_of_waiting(qtbot, window, pair, monkeypatch):
+    """A large document's autosave takes a minute; closing the window stops it between bands
+    (the worker thread ends at once, no file is left, nothing crashes at exit)."""
+    import threading
+
+    from terf_studio.document import project
+
+    wait_idle(qtbot, window, lambda: window.open_pair(*pair))
+    started, real_save = threading.Event(), project.save_project
+
+    def slow_save(session, path, cancel=None):
+        started.set()
+        for _ in range(600):  # up to a minute, as a 176 MP document takes
+            if cancel is not None and cancel.cancelled:
+                break
+            time.sleep(0.1)
+        return real_save(session, path, cancel=cancel)
+
+    monkeypatch.setattr(project, "save_project", slow_save)
+    wait_idle(qtbot, window, lambda: window.submit_command("blur the person"))
+    qtbot.waitUntil(started.is_set, timeout=60_000)  # the autosave runs (the event loop turns meanwhile)
+    monkeypatch.setattr(window, "ask_unsaved", lambda: QMessageBox.StandardButton.Discard)
+    t0 = time.monotonic()
+    assert window.close()
+    assert time.monotonic() - t0 < 20 and not window.runner.running
+    assert list(window.recovery.path.parent.iterdir()) == []
+
+
+def test_a_cancelled_project_save_leaves_the_old_file(tmp_path, monkeypatch):
+    from terf_studio.document import project
+    from terf_studio.document import session as session_mod
+    from terf_studio.document.project import save_project
+    from terf_studio.document.session import EditSession
+    from terf_studio.fusion import load_fuser
+    from terf_studio.tuning import CancelToken
+    from terf_studio.tuning.control import CancelledError
+
+    rng = np.random.default_rng(0)
+    doc = EditSession(rng.random((60, 80, 3), dtype=np.float32), rng.random((60, 80), dtype=np.float32),
+                      load_fuser("lite", device="cpu"))
+    path = save_project(doc, tmp_path / "p.terf")
+    before = path.read_bytes()
+    monkeypatch.setattr(session_mod, "STREAM_BYTES", 1000)
+    monkeypatch.setattr(project, "STREAM_BYTES", 1000)  # streamed: the token is read between bands
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(CancelledError):
+        save_project(doc, path, cancel=token)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["p.terf"]

@@ -462,6 +462,7 @@ class MainWindow(QMainWindow):
                 signal.disconnect()
             except (RuntimeError, TypeError):
                 pass
+        self.recovery.stop()  # an autosave in progress ends now; a clean close removes its file anyway
         self.runner.shutdown()
 
     def _save_layout(self) -> None:
