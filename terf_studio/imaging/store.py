@@ -14,8 +14,11 @@ folder, not the temporary folder, which is often memory itself (tmpfs). The thre
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -66,19 +69,42 @@ def empty(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="terf-studio-array-", suffix=".raw", dir=folder)
+        array: np.ndarray | None = None
         try:
-            # The space is reserved now: a full disk is this one-line error, not a crash (SIGBUS)
-            # when a page of a sparse file is first written.
-            os.posix_fallocate(fd, 0, nbytes)
+            _reserve(fd, nbytes)
             array = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
         finally:
             os.close(fd)
-            os.unlink(path)  # the mapping keeps the space until the array is freed
+            try:
+                os.unlink(path)  # the mapping keeps the space until the array is freed
+            except OSError:  # a system that cannot remove a mapped file: removed with the array
+                if array is not None:
+                    weakref.finalize(array, _unlink_quietly, path)
     except OSError as exc:
         need = f"{nbytes / 2**30:.1f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MB"
         raise TerfError(f"cannot keep a {need} image in the scratch folder {folder}: "
                         f"{exc.strerror or exc} (set TERF_STUDIO_SCRATCH to a folder with room)") from None
     return array
+
+
+def _reserve(fd: int, nbytes: int) -> None:
+    """Give the file its size with the disk space reserved now, so a full disk is a one-line
+    error here rather than a crash (SIGBUS) when a page is first written. Where the system or
+    the file system cannot reserve (macOS, some network file systems), the file is only sized."""
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is not None:
+        try:
+            allocate(fd, 0, nbytes)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+    os.ftruncate(fd, nbytes)
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def copy_of(image: np.ndarray) -> np.ndarray:

@@ -50,3 +50,21 @@ def test_a_full_scratch_disk_is_a_one_line_error_before_any_pixel_is_written(mon
     with pytest.raises(TerfError, match="No space left.*TERF_STUDIO_SCRATCH"):
         store.empty((1000, 300, 3), np.uint16)
     assert os.listdir(tmp_path) == []
+
+
+def test_where_space_cannot_be_reserved_the_file_is_only_sized(monkeypatch, tmp_path):
+    import errno
+
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path))
+    monkeypatch.setenv("TERF_STUDIO_DISK_ARRAYS_MB", "0.5")
+
+    def unsupported(fd, offset, length):
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    array = store.empty((1000, 300, 3), np.uint16)
+    array[-1] = 9
+    assert store.on_disk(array) and int(array[-1].sum()) == 9 * 900
+    monkeypatch.delattr(os, "posix_fallocate")  # macOS has none
+    assert store.on_disk(store.empty((1000, 300, 3), np.uint16))
+    assert os.listdir(tmp_path) == []
