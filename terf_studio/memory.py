@@ -53,28 +53,29 @@ def anonymous_mb() -> float | None:
     what it holds that only swap could take away, unlike the pages of the files it maps
     (:mod:`terf_studio.imaging.store`), which the system reclaims under pressure. None where
     the system does not say."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _proc_mb("/proc/self/status", "RssAnon:")
 
 
 def available_mb() -> float | None:
     """Memory the system can give without swapping, in MiB (``MemAvailable`` of ``/proc/meminfo``,
     or psutil's figure); None where neither says."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
+    found = _proc_mb("/proc/meminfo", "MemAvailable:")
+    if found is not None:
+        return found
     try:
         import psutil
     except ImportError:
         return None
     return float(psutil.virtual_memory().available) / 2**20
+
+
+def _proc_mb(path: str, key: str) -> float | None:
+    """The kB figure after ``key`` in a ``/proc`` file, in MiB; None where it is not there."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
