@@ -60,15 +60,6 @@ def as_u16(image: np.ndarray) -> np.ndarray:
     return to_u16(image)
 
 
-def kept(image: np.ndarray) -> np.ndarray:
-    """``image`` itself, or when it is large and in memory, a copy in a scratch file
-    (:mod:`terf_studio.imaging.store`): what a document keeps for its lifetime."""
-    limit = store.disk_bytes()
-    if limit is None or image.nbytes < limit or store.on_disk(image):
-        return image
-    return store.copy_of(image)
-
-
 def encode_png16(image: np.ndarray) -> bytes:
     """Lossless 16-bit PNG bytes of a uint16 (H,W) or RGB (H,W,3) array."""
     data = image[..., ::-1] if image.ndim == 3 else image  # OpenCV stores BGR
@@ -233,8 +224,8 @@ class EditSession:
         vi_path: str | None = None,
         ir_path: str | None = None,
     ) -> None:
-        self.vi16 = kept(as_u16(vi))
-        self.ir16 = kept(as_u16(ir))
+        self.vi16 = store.kept(as_u16(vi))
+        self.ir16 = store.kept(as_u16(ir))
         self.fuser = fuser
         self.vi_path, self.ir_path = vi_path, ir_path
         if fused is None:
@@ -242,7 +233,7 @@ class EditSession:
             # same values as to_u16(fuse(from_u16(...))) without float copies of the whole pair.
             out = store.empty((*self.ir16.shape[:2], 3), np.uint16)
             fused = fuser.fuse(self.vi16, self.ir16, out=out)
-        self.base16 = kept(as_u16(fused))  # a uint8 fused image goes onto the grid exactly (x 257)
+        self.base16 = store.kept(as_u16(fused))  # a uint8 fused image goes onto the grid exactly (x 257)
         self.steps: list[Step] = []
         self.cursor = 0  # steps[:cursor] are applied
         self._current16 = self.base16

@@ -40,6 +40,12 @@ def disk_bytes() -> int | None:
     return None if mb <= 0 else int(mb * 2**20)
 
 
+def goes_to_disk(nbytes: int) -> bool:
+    """Whether an array of ``nbytes`` is made in a scratch file (see :func:`disk_bytes`)."""
+    limit = disk_bytes()
+    return limit is not None and nbytes >= limit and nbytes > 0
+
+
 def scratch_folder() -> Path:
     explicit = os.environ.get("TERF_STUDIO_SCRATCH")
     if explicit:
@@ -62,8 +68,7 @@ def empty(shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised array: in memory when small, in an unlinked scratch file when large."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    limit = disk_bytes()
-    if limit is None or nbytes < limit or nbytes == 0:
+    if not goes_to_disk(nbytes):
         return np.empty(shape, dtype)
     folder = scratch_folder()
     try:
@@ -116,6 +121,14 @@ def copy_of(image: np.ndarray) -> np.ndarray:
     for top in range(0, image.shape[0], BAND_ROWS):
         out[top : top + BAND_ROWS] = image[top : top + BAND_ROWS]
     return out
+
+
+def kept(image: np.ndarray) -> np.ndarray:
+    """``image`` itself, or when it is large and in memory, a copy in a scratch file: what a
+    document keeps for its lifetime."""
+    if not goes_to_disk(image.nbytes) or on_disk(image):
+        return image
+    return copy_of(image)
 
 
 def scaled_u16(image: np.ndarray) -> np.ndarray:

@@ -49,8 +49,7 @@ def _as_data(data: np.ndarray) -> np.ndarray:
     array = np.asarray(data)
     if array.ndim != 2:
         raise ValueError(f"a mask is a 2-D array, got shape {array.shape}")
-    limit = store.disk_bytes()
-    if limit is not None and array.size * 4 >= limit:  # a large document's mask lives in a scratch file
+    if store.goes_to_disk(array.size * 4):  # a large document's mask lives in a scratch file
         out = store.empty(array.shape, np.float32)
         for top in range(0, array.shape[0], store.BAND_ROWS):  # converted a band at a time
             out[top : top + store.BAND_ROWS] = to_float(array[top : top + store.BAND_ROWS], clip=True)
@@ -72,8 +71,7 @@ def _as_colour(colour: Iterable[int]) -> tuple[int, int, int]:
 def _decode_large_grey(data: bytes, width: int, height: int) -> np.ndarray | None:
     """A large grey mask PNG decoded a band at a time into a scratch-file array (the float mask
     made from it is too, see ``_as_data``); None when it is small or not a streamable grey PNG."""
-    limit = store.disk_bytes()
-    if limit is None or width * height * 4 < limit:
+    if not store.goes_to_disk(width * height * 4):
         return None
     try:
         _, _, depth, channels = png_stream.header(io.BytesIO(data[:64]))
