@@ -1,7 +1,8 @@
 """``terf-studio bench session``: seconds and memory of one edit on a large open document.
 
 An :class:`~terf_studio.document.session.EditSession` is opened on a synthetic pair of
-``--size WxH`` (8-bit, as a reader gives them) and one fast edit is applied to it: on a square
+``--size WxH`` (8-bit, as a reader gives them) and one edit is applied to it, by the fast engine or
+(``--engine quick|exact``) by fine-tuning: on a square
 region (``--region`` pixels a side, feathered, in the middle of the image) or on the whole image
 (``--region 0``). The fused image is a blend of the pair, not the network's fusion: fusing at such
 sizes is what ``bench fuse`` measures, and the edit's cost does not depend on the picture.
@@ -68,7 +69,7 @@ class _PeakSampler:
         self._sample()
 
 
-def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
+def _worker(task: str, width: int, height: int, region: int, engine: str = "fast") -> dict[str, Any]:
     import numpy as np
 
     from terf_studio.document.session import EditSession
@@ -106,13 +107,15 @@ def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
         before = resident_mb()
         with _PeakSampler() as sampler:
             t0 = time.perf_counter()
-            step = session.apply([Edit(None, Task(task))], masks, engine="fast")
+            step = session.apply([Edit(None, Task(task))], masks, engine=engine)
             seconds = time.perf_counter() - t0
     return {
         "task": task,
         "size": f"{width}x{height}",
         "region": f"{region}x{region}" if region else "whole image",
         "engine": step.edits[0].info.get("engine"),
+        "trained_on": "crops" if "sampled_crop" in step.edits[0].info else
+                      ("whole box" if step.edits[0].info.get("engine") != "fast" and task != "blur" else "-"),
         "seconds": round(seconds, 3),
         "document_mb": round(document, 1),
         "edit_mb": round(max(0.0, sampler.peak - before), 1),
@@ -122,16 +125,18 @@ def _worker(task: str, width: int, height: int, region: int) -> dict[str, Any]:
     }
 
 
-def bench_session(tasks: list[str], size: tuple[int, int], region: int) -> list[dict[str, Any]]:
-    args = [str(size[0]), str(size[1]), str(region)]
+def bench_session(tasks: list[str], size: tuple[int, int], region: int, engine: str = "fast") -> list[dict[str, Any]]:
+    args = [str(size[0]), str(size[1]), str(region), engine]
     return [row_from_fresh_process("terf_studio.bench.session", [task, *args], task) for task in tasks]
 
 
 def format_session_table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'task':<9} {'size':>11} {'region':>12} {'seconds':>8} {'document MB':>12} {'edit MB':>8} "
+    lines = [f"{'task':<9} {'engine':>6} {'trained on':>10} "
+             f"{'size':>11} {'region':>12} {'seconds':>8} {'document MB':>12} {'edit MB':>8} "
              f"{'peak RSS MB':>12} {'peak anon MB':>13} {'patch kB':>9}"]
     for r in rows:
-        lines.append(f"{r['task']:<9} {r['size']:>11} {r['region']:>12} {r['seconds']:>8.2f} {r['document_mb']:>12.0f} "
+        lines.append(f"{r['task']:<9} {r['engine']:>6} {r['trained_on']:>10} "
+                     f"{r['size']:>11} {r['region']:>12} {r['seconds']:>8.2f} {r['document_mb']:>12.0f} "
                      f"{r['edit_mb']:>8.0f} {r['peak_rss_mb']:>12.0f} {r['peak_anon_mb']:>13.0f} {r['patch_kb']:>9.0f}")
     return "\n".join(lines)
 
@@ -141,15 +146,17 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--region", type=int, default=1024,
                    help="side of the square region edited, in pixels; 0 for the whole image (default 1024)")
     p.add_argument("--task", action="append", choices=list(TASKS), help="only these tasks (default: all four)")
+    p.add_argument("--engine", choices=["fast", "quick", "exact"], default="fast",
+                   help="fast (default), or a fine-tuning engine: above the fine-tuning budget it trains on crops")
     p.add_argument("--json", action="store_true")
 
 
 def run(args: Any) -> int:
-    rows = bench_session(args.task or list(TASKS), parse_size(args.size), max(0, args.region))
+    rows = bench_session(args.task or list(TASKS), parse_size(args.size), max(0, args.region), args.engine)
     print(json.dumps(rows, indent=2) if args.json else format_session_table(rows))
     return 0
 
 
 if __name__ == "__main__":
-    task_arg, w_arg, h_arg, region_arg = sys.argv[1:5]
-    print(json.dumps(_worker(task_arg, int(w_arg), int(h_arg), int(region_arg))))
+    task_arg, w_arg, h_arg, region_arg, engine_arg = sys.argv[1:6]
+    print(json.dumps(_worker(task_arg, int(w_arg), int(h_arg), int(region_arg), engine_arg)))

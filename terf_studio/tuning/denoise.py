@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from terf_studio.imaging.color import to_numpy, to_tensor
-from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
-from terf_studio.tuning.units import as_device, cpu_state, xavier_init
+from terf_studio.tuning.control import CancelToken, ProgressFn
+from terf_studio.tuning.units import as_device, cpu_state, fit, xavier_init
 
 LR = 1e-3
 EXACT_ITERATIONS = 100
@@ -100,17 +100,7 @@ def denoise(
     else:
         xavier_init(unit, seed)
     unit.to(dev).train()
-    optimiser = torch.optim.Adam(unit.parameters(), lr=lr)
-    loss_value = float("nan")
-    for it in range(1, iterations + 1):
-        step_check(cancel)
-        optimiser.zero_grad(set_to_none=True)
-        loss = n2n_loss(unit, x)
-        loss.backward()
-        optimiser.step()
-        loss_value = float(loss.detach())
-        report(progress, it, iterations, loss_value)
-    step_check(cancel)
+    loss_value = fit(unit.parameters(), lambda _: n2n_loss(unit, x), iterations, lr, progress, cancel)
     unit.eval()
     with torch.no_grad():
         clean = (x - unit(x)).clamp(0.0, 1.0)

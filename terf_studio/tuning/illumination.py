@@ -71,8 +71,8 @@ from torch import nn
 
 from terf_studio.errors import TerfError
 from terf_studio.imaging.color import LUMA_WEIGHTS, to_numpy, to_tensor
-from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
-from terf_studio.tuning.units import as_device, conv_stack, xavier_init
+from terf_studio.tuning.control import CancelToken, ProgressFn
+from terf_studio.tuning.units import as_device, conv_stack, fit, xavier_init
 
 LR = 5e-4
 EXACT_ITERATIONS = 500
@@ -207,6 +207,16 @@ def gamma_for(task: str, strength: float = 1.0) -> float:
     raise TerfError(f"gamma is defined for brighten and darken, not {task!r}")
 
 
+def starting_units(start: RetinexUnits | None, seed: int) -> RetinexUnits:
+    """What a fine-tuning starts from: a copy of ``start`` (a warm start; ``start`` itself is
+    never modified), else fresh units (Xavier from ``seed``, the illumination head starting bright)."""
+    if start is not None:
+        return copy.deepcopy(start)
+    units = xavier_init(RetinexUnits(), seed)
+    units.set_illumination_bias(ILLUMINATION_BIAS)
+    return units
+
+
 def decompose(
     image: np.ndarray,
     *,
@@ -235,25 +245,10 @@ def decompose(
     x_train = x
     if train_scale > 1 and min(x.shape[-2:]) >= 16 * train_scale:
         x_train = F.avg_pool2d(x, train_scale, ceil_mode=True)
-    if start is not None:
-        units = copy.deepcopy(start).to(dev)
-    else:
-        units = xavier_init(RetinexUnits(), seed)
-        units.set_illumination_bias(ILLUMINATION_BIAS)
-        units.to(dev)
+    units = starting_units(start, seed).to(dev)
     units.train()
     criterion = RetinexLoss(x_train)
-    optimiser = torch.optim.Adam(units.parameters(), lr=lr)
-    loss_value = float("nan")
-    for it in range(1, iterations + 1):
-        step_check(cancel)
-        optimiser.zero_grad(set_to_none=True)
-        loss = criterion(*units(x_train))
-        loss.backward()
-        optimiser.step()
-        loss_value = float(loss.detach())
-        report(progress, it, iterations, loss_value)
-    step_check(cancel)
+    loss_value = fit(units.parameters(), lambda _: criterion(*units(x_train)), iterations, lr, progress, cancel)
     with torch.no_grad():
         s, r, n = units(x)
     return Decomposition(

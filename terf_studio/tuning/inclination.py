@@ -27,8 +27,8 @@ from terf_studio.fusion.inference import pad_to_multiple
 from terf_studio.fusion.losses import FusionLoss
 from terf_studio.fusion.network import FusionNet
 from terf_studio.imaging.color import to_numpy, to_tensor
-from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
-from terf_studio.tuning.units import as_device, cpu_state
+from terf_studio.tuning.control import CancelToken, ProgressFn
+from terf_studio.tuning.units import as_device, cpu_state, fit
 
 LR = 8e-5
 EXACT_EPOCHS = 50
@@ -77,18 +77,11 @@ def incline(
     vi_p, _ = pad_to_multiple(vi_t, model.config.multiple)
     ir_p, _ = pad_to_multiple(ir_t, model.config.multiple)
     criterion = FusionLoss(mode=towards)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_value = float("nan")
-    for epoch in range(1, epochs + 1):
-        step_check(cancel)
-        optimiser.zero_grad(set_to_none=True)
-        out = model(ir_p, vi_p)[..., :h, :w]
-        loss, _ = criterion(out, ir_t, vi_t)
-        loss.backward()
-        optimiser.step()
-        loss_value = float(loss.detach())
-        report(progress, epoch, epochs, loss_value)
-    step_check(cancel)
+
+    def loss_at(_: int) -> torch.Tensor:
+        return criterion(model(ir_p, vi_p)[..., :h, :w], ir_t, vi_t)[0]
+
+    loss_value = fit(model.parameters(), loss_at, epochs, lr, progress, cancel)
     model.eval()
     with torch.no_grad():
         image = to_numpy(model(ir_p, vi_p)[..., :h, :w].clamp(0.0, 1.0).float())

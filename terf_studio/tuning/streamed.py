@@ -49,8 +49,9 @@ STREAM_TILE = 1024
 
 
 def streams(task: str, engine: str, box: Box, continuing: bool) -> bool:
-    """Whether :func:`run_task` streams this edit."""
-    return task in STREAMED_TASKS and engine == "fast" and not continuing and box.area > STREAM_MIN_PIXELS
+    """Whether :func:`run_task` streams this edit (blur is the same on every engine)."""
+    return (task in STREAMED_TASKS and (engine == "fast" or task == "blur") and not continuing
+            and box.area > STREAM_MIN_PIXELS)
 
 
 def margin_for(task: str, mode: str | None, strength: float) -> int:
@@ -113,7 +114,7 @@ def run_streamed(
 
         def edit(window: np.ndarray, where: tuple[slice, slice]) -> np.ndarray:
             return illum_mod.relight(decompose_fast(retinex, window, device), gamma)
-    out, params["streamed_tiles"] = _local_streamed(fused, mask, box, margin_for(task, mode, strength), edit,
+    out, params["streamed_tiles"] = local_streamed(fused, mask, box, margin_for(task, mode, strength), edit,
                                                     tile or STREAM_TILE, progress, cancel)
     return out, params
 
@@ -123,7 +124,7 @@ def _in_image(box: Box, rows: slice, cols: slice) -> tuple[slice, slice]:
     return (slice(box.top + rows.start, box.top + rows.stop), slice(box.left + cols.start, box.left + cols.stop))
 
 
-def _local_streamed(fused: np.ndarray, mask: np.ndarray, box: Box, margin: int,
+def local_streamed(fused: np.ndarray, mask: np.ndarray, box: Box, margin: int,
                     edit: Callable[[np.ndarray, tuple[slice, slice]], np.ndarray], tile: int,
                     progress: ProgressFn | None, cancel: CancelToken | None) -> tuple[np.ndarray, int]:
     """A local edit over ``box``, tile by tile: ``edit(window, where)`` gets each tile's float32
@@ -144,7 +145,7 @@ def _local_streamed(fused: np.ndarray, mask: np.ndarray, box: Box, margin: int,
     return out, len(tiles)
 
 
-class _BoxView:
+class BoxView:
     """``image`` seen from ``box``: ``view[rows, cols]`` (box coordinates) is a float32 window,
     scaled by ``factor`` and clipped to [-1, 1] when ``factor`` is given (the lambda map of a mask)."""
 
@@ -162,7 +163,7 @@ class _BoxView:
         return np.clip(np.float32(self.factor) * part, -1.0, 1.0).astype(np.float32)
 
 
-class _BlendSink:
+class BlendSink:
     """Where the staged tiles store their cores: each core is composited through the mask into
     ``out`` at once (the same arithmetic as :func:`~terf_studio.tuning.composite.paste`)."""
 
@@ -186,16 +187,16 @@ def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray
 
     assert isinstance(net, ConditionedFusion)
     sign = 1.0 if task == "infrared" else -1.0
-    lam = _BoxView(mask, box, sign * LAMBDA_PER_STRENGTH * strength)
+    lam = BoxView(mask, box, sign * LAMBDA_PER_STRENGTH * strength)
     out = store.copy_of(fused)
-    inputs: list[Any] = [_BoxView(ir, box, grey=True), _BoxView(vi, box), lam]
+    inputs: list[Any] = [BoxView(ir, box, grey=True), BoxView(vi, box), lam]
     with torch.inference_mode():
-        run_staged_tiles(net, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), INCLINATION_TILE,
+        run_staged_tiles(net, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), INCLINATION_TILE,
                          FUSION_MARGIN, device, prepare=visible_as_rgb)
     return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))
 
 
-class _DenoisedView:
+class DenoisedView:
     """Windows of ``source[box]`` as the fast denoise leaves them: each window is denoised with
     enough context around it (16 pixels a pass) to equal the whole box's denoise inside it."""
 
@@ -243,15 +244,15 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
         return denoise_with_strength(denoiser, window, sigma, strength, device)
 
     if mode == "fused":
-        out, params["streamed_tiles"] = _local_streamed(fused, mask, box, context, denoise, STREAM_TILE,
+        out, params["streamed_tiles"] = local_streamed(fused, mask, box, context, denoise, STREAM_TILE,
                                                         progress, cancel)
         return out, params
     base = fusion_net_on(fusion_net, device)
     tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
     out = store.copy_of(fused)
-    inputs: list[Any] = [_BoxView(ir, box, grey=True), _DenoisedView(source, box, denoise, context)]
+    inputs: list[Any] = [BoxView(ir, box, grey=True), DenoisedView(source, box, denoise, context)]
     with torch.inference_mode():
-        run_staged_tiles(base, inputs, cast(np.ndarray, _BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
+        run_staged_tiles(base, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
                          device, prepare=visible_as_rgb)
     report(progress, 1, 1, 0.0)
     params["streamed_tiles"] = len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))

@@ -71,7 +71,7 @@ from terf_studio.fusion.network import FusionNet
 from terf_studio.imaging.color import LUMA_WEIGHTS
 from terf_studio.imaging.io import to_float
 from terf_studio.tuning import blur as blur_mod
-from terf_studio.tuning.budget import check_fine_tuning_fits
+from terf_studio.tuning.budget import trains_whole
 from terf_studio.tuning.composite import paste
 from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
 from terf_studio.tuning.region import (
@@ -85,6 +85,7 @@ from terf_studio.tuning.region import (
 from terf_studio.tuning.runners import FAST_RUNNERS, RUNNERS, TaskInput, fast_module
 from terf_studio.tuning.runners import LAMBDA_PER_STRENGTH as LAMBDA_PER_STRENGTH  # re-exported
 from terf_studio.tuning.runners import QUICK_ILLUMINATION_SCALE as QUICK_ILLUMINATION_SCALE  # re-exported
+from terf_studio.tuning.sampled import run_sampled
 from terf_studio.tuning.specs import TASK_SPECS, TaskSpec, check_engine, get_spec
 from terf_studio.tuning.streamed import run_streamed, streams
 from terf_studio.tuning.units import as_device
@@ -354,26 +355,32 @@ def _work_box(name: str, mode: str | None, mask: np.ndarray, strength: float, ma
     return grown
 
 
+def _result_in_place(spec: TaskSpec, mode: str | None, image: np.ndarray, params: dict[str, Any], box: Box,
+                     shape: tuple[int, int], used: str, notice: str | None, start: float, iterations: int = 0,
+                     loss: float | None = None) -> TaskResult:
+    """The result of an edit that went straight into ``image`` (streamed or sampled): ``raw`` is
+    empty and there is no continuation state (a repeat starts from the edited image)."""
+    params["engine"] = used
+    if notice:
+        params["notice"] = notice
+    return TaskResult(
+        image=image, raw=np.zeros((0, 0, 3), np.float32), box=box, state=None, task=spec.name, mode=mode,
+        continued=False, iterations=iterations, seconds=time.perf_counter() - start, optimised_pixels=box.area,
+        total_pixels=shape[0] * shape[1], loss=loss, params=params,
+    )
+
+
 def _streamed_result(spec: TaskSpec, mode: str | None, strength: float,
                      images: tuple[np.ndarray, np.ndarray, np.ndarray],
                      m: np.ndarray, box: Box, dev: torch.device, fusion_net: FusionNet | Fuser | None,
                      progress: ProgressFn | None, cancel: CancelToken | None, used: str, notice: str | None,
                      start: float) -> TaskResult:
-    """A fast local edit on a large box, tile by tile (:mod:`terf_studio.tuning.streamed`): no
-    continuation state, and ``raw`` is empty (the result went straight into ``image``)."""
+    """A fast local edit on a large box, tile by tile (:mod:`terf_studio.tuning.streamed`)."""
     vi, ir, fused = images
     units = None if spec.name == "blur" else fast_module(spec, dev, fusion_net)
     image, params = run_streamed(spec.name, mode, strength, vi, ir, fused, m, box, units, dev, progress, cancel,
                                  fusion_net=fusion_net)
-    params["engine"] = used
-    if notice:
-        params["notice"] = notice
-    h, w = fused.shape[:2]
-    return TaskResult(
-        image=image, raw=np.zeros((0, 0, 3), np.float32), box=box, state=None, task=spec.name, mode=mode,
-        continued=False, iterations=0, seconds=time.perf_counter() - start, optimised_pixels=box.area,
-        total_pixels=h * w, loss=None, params=params,
-    )
+    return _result_in_place(spec, mode, image, params, box, ir.shape[:2], used, notice, start)
 
 
 def run_task(
@@ -408,8 +415,10 @@ def run_task(
     Pixels where the mask is 0 are returned bit-identical to ``fused``; a strength of 0 returns
     ``fused`` unchanged (and ``state`` as it was). ``pair_id`` is :func:`fingerprint` of
     ``(vi, ir)`` when the caller keeps it (hashing a large pair on every call takes time).
-    A fast edit (any task) on a box above 16 MP is streamed tile by tile
-    (:mod:`terf_studio.tuning.streamed`): same image, no state to continue.
+    A fast edit (any task, and blur on any engine) on a box above 16 MP is streamed tile by tile
+    (:mod:`terf_studio.tuning.streamed`): same image, no state to continue. A quick or exact
+    fine-tuning whose whole-box need exceeds the budget (:mod:`terf_studio.tuning.budget`) trains
+    on crops and is applied in tiles (:mod:`terf_studio.tuning.sampled`), also without state.
 
     ``engine`` (see :mod:`terf_studio.tuning.specs`): ``fast``, ``quick``, ``exact`` or ``auto``;
     by default ``exact`` when ``exact`` is true, else ``quick``. When the fast engine's weights are
@@ -456,8 +465,11 @@ def run_task(
     else:
         n_iter = _iterations(spec, iterations, used, strength, warm=warm is not None)
 
-    if used != "fast" and spec.trains and dev.type == "cpu" and not go_on:
-        check_fine_tuning_fits(name, used, box)
+    if used != "fast" and spec.trains and not go_on and not trains_whole(name, box, on_gpu=dev.type != "cpu"):
+        image, loss, params = run_sampled(name, mode, strength, n_iter, vi, ir, fused, m, box, fusion_net=fusion_net,
+                                          start=warm, device=dev, seed=seed, progress=progress, cancel=cancel)
+        return _result_in_place(spec, mode, image, params, box, (h, w), used, notice, start, n_iter,
+                                loss if n_iter else None)
     if streams(name, used, box, go_on):
         return _streamed_result(spec, mode, strength, (vi, ir, fused), m, box, dev, fusion_net, progress, cancel,
                                 used, notice, start)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import torch
 from torch import nn
 
 from terf_studio.device import resolve_device
+from terf_studio.tuning.control import CancelToken, ProgressFn, report, step_check
 
 
 def as_device(device: str | torch.device | None) -> torch.device:
@@ -51,3 +53,22 @@ def conv_stack(in_ch: int, out_ch: int, widths: tuple[int, ...] = (16, 32, 64, 3
 def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of a module's state_dict (safe to keep while the module trains on)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def fit(parameters: Iterable[torch.Tensor], loss_at: Callable[[int], torch.Tensor], iterations: int, lr: float,
+        progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> float:
+    """Adam on ``parameters`` for ``iterations`` steps of ``loss_at(step)`` (1-based), checking
+    ``cancel`` before each step and reporting after it. Returns the last loss (NaN after none).
+    The optimiser starts afresh on each call, as the paper's does on each command."""
+    optimiser = torch.optim.Adam(parameters, lr=lr)
+    loss_value = float("nan")
+    for it in range(1, iterations + 1):
+        step_check(cancel)
+        optimiser.zero_grad(set_to_none=True)
+        loss = loss_at(it)
+        loss.backward()
+        optimiser.step()
+        loss_value = float(loss.detach())
+        report(progress, it, iterations, loss_value)
+    step_check(cancel)
+    return loss_value
