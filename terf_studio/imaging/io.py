@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging import png_stream
+from terf_studio.imaging import png_stream, tiff_stream
 
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -137,6 +137,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, 
     pixels = _quantize(image, bit_depth)
     if ext == ".png" and pixels.nbytes >= png_stream.STREAM_BYTES:  # never whole in memory again
         atomic_write_with(target, lambda f: png_stream.write_png(f, pixels), what="image")
+        return
+    if ext in (".tif", ".tiff") and pixels.nbytes >= png_stream.STREAM_BYTES:
+        atomic_write_with(target, lambda f: tiff_stream.write_tiff(f, pixels), what="image")
         return
     swap = pixels.ndim == 3 and in_place and pixels is image and pixels.flags.c_contiguous and pixels.flags.writeable
     if pixels.ndim == 3 and not swap:
