@@ -44,7 +44,7 @@ WARM = PEOPLE + ANIMALS + VEHICLES
 MODIFIERS = ["on the left", "on the right", "in the distance", "near the car", "by the door", "in front",
              "in the background", "next to the tree", "at the crossing", "behind the fence", "on the bridge",
              "in the middle", "at the top", "near the wall", "under the tree"]
-ADJECTIVES = ["red", "white", "parked", "tall", "small", "old", "second", "nearest", "big", "black"]
+ADJECTIVES = ["red", "white", "parked", "tall", "small", "old", "dark", "second", "nearest", "big", "black"]
 
 #: Parts kept apart for the held-out set (never in training items).
 HELDOUT_TARGETS = {"jogger", "fox", "tractor", "hedge", "barn", "lantern", "tattoo", "fisherman", "corridor",
@@ -131,54 +131,6 @@ INDIRECT: dict[str, list[str]] = {
 }
 HELDOUT_TEMPLATES = 2  # the last templates of each list are held out
 
-# -- Target spans in complaints. The plan's target is the object to segment, so words around it
-# -- that say what is wrong, or which part of its look is wrong, are not part of it.
-#: A quality said before the object in a complaint ("the dark corner needs light" -> "corner",
-#: "the grainy sky" -> "sky"). In a direct command the adjective picks the object and stays
-#: ("brighten the dark car").
-QUALITY_ADJECTIVES: dict[str, list[str]] = {
-    "brighten": ["dark", "dim", "gloomy", "shadowy", "unlit", "murky", "pitch-black"],
-    "darken": ["bright", "glaring", "blinding", "dazzling", "harsh", "blown-out", "searing"],
-    "denoise": ["grainy", "noisy", "speckled", "gritty", "fuzzy", "snowy"],
-    "blur": ["readable", "legible", "visible", "recognisable", "unblurred"],
-    "infrared": ["faint", "dark", "hidden", "shadowy", "tiny", "camouflaged"],
-    "visible": ["ghostly", "grey", "fake", "glowing", "flat", "washed-out"],
-}
-#: The surface or material of an object: a complaint about its look is about the object ("the car
-#: paint looks thermal" -> "car", "the bricks of the wall are a grey mass" -> "wall").
-SURFACES: dict[str, list[str]] = {
-    "paint": ["car", "van", "truck", "bus", "boat", "house", "fence", "door", "taxi", "barn"],
-    "tiles": ["roof", "floor", "path", "wall"], "bricks": ["wall", "house", "chimney", "barn"],
-    "lettering": ["sign", "billboard", "shop front", "truck"], "bark": ["trees", "tree", "oak"],
-    "texture": ["wall", "road", "grass", "field", "building", "hill"],
-    "colours": ["trees", "garden", "building", "flag", "house", "field", "clothes"],
-    "surface": ["road", "water", "river", "pavement", "lake"], "stones": ["path", "wall", "bridge"],
-    "planks": ["fence", "porch", "barn", "deck"], "leaves": ["trees", "hedge", "bushes"],
-    "details": ["building", "facade", "house", "bridge"],
-}
-#: A light or noise on an object: the complaint is about the object under it ("the reflection on
-#: the car hood is too strong" -> "car hood", "the grain in the sky" -> "sky").
-PHENOMENA: dict[str, list[str]] = {
-    "darken": ["reflection on", "glare on", "glare from", "glow of", "shine on", "highlights on",
-               "light from", "reflections in", "sun glare on", "hot spot on"],
-    "denoise": ["noise in", "grain on", "speckles on", "static over", "noise on", "grain in", "dots all over"],
-    "brighten": ["shadow over", "darkness in", "shade under", "shadows on", "gloom in"],
-}
-#: What the object under a light or noise may be.
-PHENOMENON_TARGETS: dict[str, list[str]] = {
-    "darken": ["car hood", "windscreen", "windows", "water", "road", "shop window", "wet street", "car", "roof",
-               "bonnet", "sign", "helmet", "lake", "puddle", "van", "glass door"],
-    "denoise": SCENERY, "brighten": [t for t in SCENERY if t != "shadows"],
-}
-#: The private part of a person or thing, said with "of": kept whole ("the faces of the bystanders").
-PRIVATE_PARTS = ["faces", "face", "plate", "name tag", "badge", "phone screen", "house number", "tattoo"]
-PRIVATE_OWNERS = ["bystanders", "driver", "children", "car", "guard", "woman", "crowd", "passenger", "van",
-                  "house", "visitor", "officer"]
-#: A whole-image complaint that says where it shows most: the place is the target ("the image is
-#: too noisy in the shadows" -> "shadows").
-WHOLE_AT_FRAMES = ["the image is {q} in {t}", "the picture is {q} around {t}", "everything is {q} in {t}",
-                   "the whole frame is {q} near {t}", "this shot is {q} on {t}"]
-
 # Complaints built from parts: a frame ("{t} looks {q}", "why is {t} so {q}?") x a quality word of
 # the task ("gloomy", "glaring", "speckled"). Templates alone teach sentences; these teach what a
 # quality word asks for, in any frame. The last fifth of each list is held out (see _split).
@@ -233,10 +185,7 @@ WHOLE = {"brighten": ["everything is too dark", "the whole picture is too dark",
                      "the image is full of noise", "clean up the whole frame"],
          "blur": ["blur the whole image", "blur everything", "make the entire picture unreadable"],
          "infrared": ["make everything more thermal", "lean the whole image towards infrared",
-                      "the image needs more heat everywhere", "every warm thing should stand out",
-                      "the heat sources should show everywhere", "all the hot spots need to pop everywhere",
-                      "warm bodies should stand out all over the picture",
-                      "I need the warm things to stand out everywhere"],
+                      "the image needs more heat everywhere", "I need the warm things to stand out everywhere"],
          "visible": ["the picture looks like a thermal camera, make it look like a photo",
                      "make everything look natural", "lean the whole image towards visible",
                      "bring back the colours everywhere"]}
@@ -315,17 +264,10 @@ def quality_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
     if rng.random() < 0.12:
         text = rng.choice(_split(WHOLE_FRAMES, heldout)).format(q=quality)
         return Clause(text, {"task": task, "target": None, "strength": 1.0}, ("indirect", "quality", "whole"))
-    if rng.random() < 0.04 and task in PHENOMENA:
-        phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
-        text = rng.choice(_split(WHOLE_AT_FRAMES, heldout)).format(q=quality, t=phrase)
-        return Clause(text, {"task": task, "target": target, "strength": 1.0}, ("indirect", "quality", "place"))
-    phrase, target = complaint_target(rng, task, heldout)
+    phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
     frame = rng.choice(_split(FRAMES, heldout))
-    strength = FRAME_STRENGTH.get(frame, 1.0)
-    if quality.startswith("too ") and strength == 1.0 and rng.random() < 0.3:
-        quality = rng.choice(["way too ", "far too ", "much too "]) + quality[len("too "):]
-        strength = 2.0
     text = frame.format(t=phrase, q=quality)
+    strength = FRAME_STRENGTH.get(frame, 1.0)
     text = text[0].upper() + text[1:] if rng.random() < 0.3 else text
     return Clause(text, {"task": task, "target": target, "strength": strength},
                   ("indirect", "quality") + (("strength",) if strength != 1.0 else ()))
@@ -334,46 +276,15 @@ def quality_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
 def indirect_clause(rng: random.Random, task: str, heldout: bool) -> Clause:
     if rng.random() < QUALITY_SHARE:
         return quality_clause(rng, task, heldout)
-    template = rng.choice(_templates(INDIRECT, task, heldout))
-    if template.startswith("{t}"):
-        phrase, target = complaint_target(rng, task, heldout)
-    else:
-        phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
-    text = template.format(t=phrase)
+    phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
+    text = rng.choice(_templates(INDIRECT, task, heldout)).format(t=phrase)
     strength = 1.0
-    intensified = any(f"{word} too " in text for word in ("far", "way", "much", "bit", "slightly"))
-    if rng.random() < 0.15 and " too " in f" {text} " and not intensified:
-        strength, word = rng.choice([(0.5, "a bit too"), (0.5, "slightly too"), (2.0, "much too"),
-                                     (2.0, "way too"), (2.0, "far too")])
-        text = text.replace(" too ", f" {word} ", 1)
+    if rng.random() < 0.15 and " too " in f" {text} ":
+        strength, word = rng.choice([(0.5, "a bit too"), (0.5, "slightly too"), (2.0, "much too")])
+        text = text.replace("too", word, 1)
     text = text[0].upper() + text[1:] if rng.random() < 0.3 else text
     return Clause(text, {"task": task, "target": target, "strength": strength},
                   ("indirect",) + (("strength",) if strength != 1.0 else ()))
-
-
-def complaint_target(rng: random.Random, task: str, heldout: bool) -> tuple[str, str]:
-    """(the phrase, the plan's target) for the subject of a complaint: mostly a target as in a
-    command; sometimes a span around it that the target leaves out (a quality adjective, a
-    surface, a light or noise on it: see QUALITY_ADJECTIVES, SURFACES, PHENOMENA), or a private
-    part said with "of", which the target keeps whole."""
-    roll = rng.random()
-    if roll < 0.08 and task in PHENOMENA:
-        phrase, target = _target(rng, PHENOMENON_TARGETS[task], heldout)
-        return f"the {rng.choice(_split(PHENOMENA[task], heldout))} {phrase}", target
-    if roll < 0.16 and task in ("visible", "denoise", "brighten"):
-        surface = rng.choice(_split(sorted(SURFACES), heldout))
-        owner = rng.choice([o for o in SURFACES[surface] if heldout or o not in HELDOUT_TARGETS])
-        if " " not in owner and rng.random() < 0.5:
-            return f"the {owner} {surface}", owner
-        return f"the {surface} of the {owner}", owner
-    if roll < 0.3 and task == "blur":
-        part = f"{rng.choice(_split(PRIVATE_PARTS, heldout))} of the {rng.choice(_split(PRIVATE_OWNERS, heldout))}"
-        return f"the {part}", part
-    phrase, target = _target(rng, INDIRECT_TARGETS[task], heldout)
-    if roll < 0.3:
-        article = phrase[: len(phrase) - len(target)]
-        phrase = f"{article}{rng.choice(_split(QUALITY_ADJECTIVES[task], heldout))} {target}"
-    return phrase, target
 
 
 def _split(items: Sequence[str], heldout: bool) -> Sequence[str]:
