@@ -20,15 +20,13 @@ With crops as large as the box, the result equals whole-box fine-tuning (tests c
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 
-from terf_studio.fusion.inference import FUSION_TILES, pad_to_multiple
+from terf_studio.fusion.inference import pad_to_multiple
 from terf_studio.fusion.losses import FusionLoss
-from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
-from terf_studio.imaging import store
 from terf_studio.imaging.color import to_numpy, to_tensor
 from terf_studio.imaging.io import to_float
 from terf_studio.tuning import denoise as denoise_mod
@@ -36,7 +34,7 @@ from terf_studio.tuning import illumination as illum_mod
 from terf_studio.tuning import inclination as incl_mod
 from terf_studio.tuning.control import CancelToken, ProgressFn
 from terf_studio.tuning.region import Box
-from terf_studio.tuning.streamed import STREAM_TILE, BlendSink, BoxView, DenoisedView, local_streamed
+from terf_studio.tuning.streamed import STREAM_TILE, BoxView, DenoisedView, float_rgb, local_streamed, staged_into
 from terf_studio.tuning.units import fit, xavier_init
 
 #: The largest side of a training crop (0.26 MP: about 0.9 GB of graph for brighten).
@@ -86,11 +84,6 @@ def _blocks_with_support(mask: np.ndarray, box: Box) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
 
 
-def _rgb(window: np.ndarray) -> np.ndarray:
-    window = np.asarray(to_float(window), dtype=np.float32)
-    return np.repeat(window[..., None], 3, axis=2) if window.ndim == 2 else window
-
-
 def run_sampled(
     task: str,
     mode: str | None,
@@ -136,7 +129,7 @@ def run_sampled(
 
 
 def _crop_of(image: np.ndarray, box: Box, window: tuple[slice, slice], device: torch.device) -> torch.Tensor:
-    return to_tensor(_rgb(BoxView(image, box)[window])).to(device)
+    return to_tensor(float_rgb(BoxView(image, box)[window])).to(device)
 
 
 def _relight_sampled(task: str, strength: float, iterations: int, fused: np.ndarray, mask: np.ndarray, box: Box,
@@ -178,7 +171,7 @@ def _incline_sampled(task: str, epochs: int, vi: np.ndarray, ir: np.ndarray, fus
     def loss_at(_: int) -> torch.Tensor:
         window = sampler.window()
         ir_t = to_tensor(np.asarray(to_float(infrared[window]), dtype=np.float32)).to(device)
-        vi_t = to_tensor(_rgb(visible[window])).to(device)
+        vi_t = to_tensor(float_rgb(visible[window])).to(device)
         h, w = ir_t.shape[-2:]
         ir_p = pad_to_multiple(ir_t, model.config.multiple)[0]
         vi_p = pad_to_multiple(vi_t, model.config.multiple)[0]
@@ -188,19 +181,7 @@ def _incline_sampled(task: str, epochs: int, vi: np.ndarray, ir: np.ndarray, fus
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return _fuse_into(model, [infrared, visible], fused, mask, box, device), loss
-
-
-def _fuse_into(net: Any, inputs: list[Any], fused: np.ndarray, mask: np.ndarray, box: Box,
-               device: torch.device) -> np.ndarray:
-    """``net``'s fusion of ``inputs`` (views of the box) composited through the mask into a copy of
-    ``fused``, through the network's staged tiles."""
-    out = store.copy_of(fused)
-    tile = FUSION_TILES.get(net.config.name, FUSION_TILES["full"])
-    with torch.inference_mode():
-        run_staged_tiles(net, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
-                         device, prepare=visible_as_rgb)
-    return out
+    return staged_into(model, [infrared, visible], fused, mask, box, device)[0], loss
 
 
 def _denoise_sampled(mode: str, iterations: int, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray,
@@ -219,11 +200,11 @@ def _denoise_sampled(mode: str, iterations: int, vi: np.ndarray, ir: np.ndarray,
 
     def clean(window: np.ndarray, where: Any = None) -> np.ndarray:
         with torch.no_grad():
-            x = to_tensor(_rgb(window)).to(device)
+            x = to_tensor(float_rgb(window)).to(device)
             return to_numpy((x - unit(x)).clamp(0.0, 1.0).cpu())
 
     if mode == "fused":
         out, _ = local_streamed(fused, mask, box, DENOISE_UNIT_MARGIN, clean, STREAM_TILE, None, cancel)
         return out, loss
     inputs: list[Any] = [BoxView(ir, box, grey=True), DenoisedView(source, box, clean, DENOISE_UNIT_MARGIN)]
-    return _fuse_into(fusion_net_on(fusion_net, device), inputs, fused, mask, box, device), loss
+    return staged_into(fusion_net_on(fusion_net, device), inputs, fused, mask, box, device)[0], loss

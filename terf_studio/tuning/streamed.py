@@ -181,19 +181,36 @@ class BlendSink:
 def _incline_streamed(task: str, strength: float, vi: np.ndarray, ir: np.ndarray, fused: np.ndarray,
                       mask: np.ndarray, box: Box, net: torch.nn.Module | None,
                       device: torch.device) -> tuple[np.ndarray, int]:
-    from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
     from terf_studio.tuning.engines.conditioned import INCLINATION_TILE, ConditionedFusion
     from terf_studio.tuning.runners import LAMBDA_PER_STRENGTH
 
     assert isinstance(net, ConditionedFusion)
     sign = 1.0 if task == "infrared" else -1.0
     lam = BoxView(mask, box, sign * LAMBDA_PER_STRENGTH * strength)
-    out = store.copy_of(fused)
     inputs: list[Any] = [BoxView(ir, box, grey=True), BoxView(vi, box), lam]
+    return staged_into(net, inputs, fused, mask, box, device, INCLINATION_TILE)
+
+
+def staged_into(net: Any, inputs: list[Any], fused: np.ndarray, mask: np.ndarray, box: Box,
+                device: torch.device, tile: int | None = None) -> tuple[np.ndarray, int]:
+    """``net`` (a fusion network, run in staged tiles of ``tile``; default: its architecture's
+    fusion tile) on ``inputs`` (views of ``box``), each core composited through the mask into a
+    copy of ``fused``. Returns that copy and the number of tiles."""
+    from terf_studio.fusion.inference import FUSION_TILES
+    from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
+
+    tile = tile or FUSION_TILES.get(net.config.name, FUSION_TILES["full"])
+    out = store.copy_of(fused)
     with torch.inference_mode():
-        run_staged_tiles(net, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), INCLINATION_TILE,
-                         FUSION_MARGIN, device, prepare=visible_as_rgb)
-    return out, len(tile_grid(box.height, box.width, INCLINATION_TILE, FUSION_MARGIN, align=2))
+        run_staged_tiles(net, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
+                         device, prepare=visible_as_rgb)
+    return out, len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))
+
+
+def float_rgb(window: np.ndarray) -> np.ndarray:
+    """A stored window as a new float32 RGB array: a grey one as three equal channels."""
+    window = np.array(to_float(window), dtype=np.float32)
+    return np.repeat(window[..., None], 3, axis=2) if window.ndim == 2 else window
 
 
 class DenoisedView:
@@ -210,10 +227,7 @@ class DenoisedView:
         c, b = self.context, self.box
         y0, x0 = max(0, rows.start - c), max(0, cols.start - c)
         y1, x1 = min(b.height, rows.stop + c), min(b.width, cols.stop + c)
-        part = np.array(to_float(self.source[_in_image(b, slice(y0, y1), slice(x0, x1))]), dtype=np.float32)
-        if part.ndim == 2:
-            part = np.repeat(part[..., None], 3, axis=2)
-        out = self.denoise(part)
+        out = self.denoise(float_rgb(self.source[_in_image(b, slice(y0, y1), slice(x0, x1))]))
         return np.ascontiguousarray(out[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0])
 
 
@@ -222,8 +236,6 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
                       device: torch.device, progress: ProgressFn | None,
                       cancel: CancelToken | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Denoise the visible image and fuse it again (``visible``), or denoise the image (``fused``)."""
-    from terf_studio.fusion.inference import FUSION_TILES
-    from terf_studio.fusion.tiled import FUSION_MARGIN, run_staged_tiles, visible_as_rgb
     from terf_studio.tuning.engines.denoiser import (
         DENOISE_MARGIN,
         NoiseConditionedDenoiser,
@@ -248,12 +260,7 @@ def _denoise_streamed(mode: str, strength: float, vi: np.ndarray, ir: np.ndarray
                                                         progress, cancel)
         return out, params
     base = fusion_net_on(fusion_net, device)
-    tile = FUSION_TILES.get(base.config.name, FUSION_TILES["full"])
-    out = store.copy_of(fused)
     inputs: list[Any] = [BoxView(ir, box, grey=True), DenoisedView(source, box, denoise, context)]
-    with torch.inference_mode():
-        run_staged_tiles(base, inputs, cast(np.ndarray, BlendSink(out, fused, mask, box)), tile, FUSION_MARGIN,
-                         device, prepare=visible_as_rgb)
+    out, params["streamed_tiles"] = staged_into(base, inputs, fused, mask, box, device)
     report(progress, 1, 1, 0.0)
-    params["streamed_tiles"] = len(tile_grid(box.height, box.width, tile, FUSION_MARGIN, align=2))
     return out, params
