@@ -13,20 +13,22 @@ by that check, so the user sees one line of ours, never a raw warning).
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
 import os
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging import png_stream, tiff_stream
+from terf_studio.imaging import png_stream, store, tiff_stream
 
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -92,28 +94,36 @@ def read_image_stored(path: str | os.PathLike) -> np.ndarray:
     """:func:`read_image` without the conversion to float: the samples as stored, uint8 or uint16.
 
     A third (8-bit) or a sixth (16-bit) of the float image's memory: large images are read this
-    way and converted a tile at a time by whoever uses them.
+    way and converted a tile at a time by whoever uses them. A large file is mapped rather than
+    read (its pages stay the system's to drop), and a large result is moved into a scratch file
+    (:mod:`.store`) before it is returned: at most one decoded copy is ever in memory.
     """
-    data = _read_bytes(path)
-    fmt = next((name for sig, name in _SIGNATURES.items() if data.startswith(sig)), None)
-    if fmt is None:
-        raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
-    if fmt == "TIFF":
-        _check_tiff_size(path, data)
-        orientation = 1
-    else:
-        orientation = _check_with_pillow(path, data, fmt)
-    try:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        pixels = None
+    with _file_data(path) as data:
+        head = bytes(data[:8])
+        fmt = next((name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
+        if fmt is None:
+            raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
+        if fmt == "TIFF":
+            _check_tiff_size(path, data)
+            orientation = 1
+        else:
+            orientation = _check_with_pillow(path, data, fmt)
+        buffer = np.frombuffer(data, np.uint8)
+        try:
+            pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            pixels = None
+        finally:
+            del buffer  # a mapped file can be closed only when nothing views it
     if pixels is None:
         raise _read_error(path, f"cannot decode the {fmt} data (the file is damaged or truncated)")
     if pixels.dtype not in (np.uint8, np.uint16):
         reason = f"{pixels.dtype} samples are not supported, only 8- and 16-bit images"
         raise _read_error(path, reason)
-    del data  # the file's bytes, before the copies below
-    return _orient(_to_grey_or_rgb(pixels), orientation)
+    upright = _orient(_to_grey_or_rgb(pixels), orientation)
+    if store.goes_to_disk(upright.nbytes):
+        return store.copy_of(upright)  # a band at a time; the decoded copy goes when we return
+    return np.ascontiguousarray(upright)
 
 
 def write_image(path: str | os.PathLike, image: np.ndarray, bit_depth: int = 8, in_place: bool = False) -> None:
@@ -247,23 +257,46 @@ def _read_error(path: str | os.PathLike, reason: str) -> ImageReadError:
     return ImageReadError(f"cannot read image '{os.fspath(path)}': {reason}")
 
 
-def _read_bytes(path: str | os.PathLike) -> bytes:
+#: Files of at least this many bytes are mapped into memory rather than read into it.
+MAP_BYTES = 16 * 2**20
+
+
+@contextlib.contextmanager
+def _file_data(path: str | os.PathLike) -> Iterator[bytes | mmap.mmap]:
+    """The file's bytes: read when small, mapped read-only when large (see :data:`MAP_BYTES`)."""
     if os.path.isdir(path):  # checked first: Windows reports a directory as "permission denied"
         raise _read_error(path, "it is a directory, not a file")
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise _read_error(path, "file is empty")
+            if size < MAP_BYTES:
+                data: bytes | mmap.mmap = f.read()
+            else:
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError:
         raise _read_error(path, "file not found") from None
     except PermissionError:
         raise _read_error(path, "permission denied") from None
     except OSError as exc:
         raise _read_error(path, exc.strerror or str(exc)) from None
-    if not data:
-        raise _read_error(path, "file is empty")
-    return data
+    try:
+        yield data
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
 
 
-def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
+def _as_file(data: bytes | mmap.mmap) -> IO[bytes]:
+    """A file object over the data for Pillow (a mapping is one already: no copy is made)."""
+    if isinstance(data, mmap.mmap):
+        data.seek(0)
+        return cast(IO[bytes], data)
+    return io.BytesIO(data)
+
+
+def _check_with_pillow(path: str | os.PathLike, data: bytes | mmap.mmap, fmt: str) -> int:
     """Fully decode with Pillow to catch truncation; return the EXIF orientation.
 
     The size is checked against :data:`MAX_PIXELS` before decoding; Pillow's warnings are
@@ -274,7 +307,7 @@ def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
             # Also Pillow's notes on damaged metadata ("Corrupt EXIF data"): the pixels are checked
             # here, and a raw warning must not reach the user beside our one-line verdict.
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(_as_file(data)) as img:
                 check_pixel_limit(img.width, img.height, f"image '{os.fspath(path)}'")
                 img.load()
                 orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
@@ -292,7 +325,7 @@ def _check_with_pillow(path: str | os.PathLike, data: bytes, fmt: str) -> int:
     return orientation if orientation in range(1, 9) else 1
 
 
-def _check_tiff_size(path: str | os.PathLike, data: bytes) -> None:
+def _check_tiff_size(path: str | os.PathLike, data: bytes | mmap.mmap) -> None:
     """Check a TIFF's declared size (Pillow reads the header only; OpenCV decodes the pixels).
 
     A header Pillow cannot read is left to OpenCV, which reads more TIFF variants.
@@ -300,7 +333,7 @@ def _check_tiff_size(path: str | os.PathLike, data: bytes) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the bomb warning and notes on damaged tags alike
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(_as_file(data)) as img:
                 width, height = img.size
     except Image.DecompressionBombError as exc:
         raise _read_error(path, f"image is too large ({exc})") from None
@@ -348,7 +381,7 @@ def _channels_equal(bgr: np.ndarray) -> bool:
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) so the image displays upright."""
+    """Apply an EXIF orientation (1-8) so the image displays upright: a view of ``pixels``."""
     if orientation in (5, 6, 7, 8):
         # 5: transpose, 6: rotate 90 clockwise, 7: transverse, 8: rotate 90 counter-clockwise
         pixels = np.swapaxes(pixels, 0, 1)
@@ -357,4 +390,4 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
         pixels = pixels[:, ::-1]
     if orientation in (3, 4):
         pixels = pixels[::-1]
-    return np.ascontiguousarray(pixels)
+    return pixels

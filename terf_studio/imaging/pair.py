@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from terf_studio.errors import PairMismatchError
+from terf_studio.imaging import store
 from terf_studio.imaging.color import rgb_to_grey_np
 from terf_studio.imaging.io import read_image_stored, to_float
 from terf_studio.imaging.luma import LUMA_WEIGHTS
@@ -80,7 +81,7 @@ def _stored_luma(image: np.ndarray) -> np.ndarray:
         return image
     scale = np.float32(np.iinfo(image.dtype).max)
     weights = np.asarray(LUMA_WEIGHTS, dtype=np.float32)
-    grey = np.empty(image.shape[:2], image.dtype)
+    grey = store.empty(image.shape[:2], image.dtype)
     for y0 in range(0, image.shape[0], _BAND_ROWS):
         band = to_float(image[y0 : y0 + _BAND_ROWS]) @ weights
         grey[y0 : y0 + _BAND_ROWS] = np.rint(np.clip(band, 0.0, 1.0) * scale)
