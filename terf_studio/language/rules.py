@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import vocabulary as vocab
 from .actions import read_action
 from .clauses import Clause, read_command_clauses, split_clauses
 from .plan import Edit, EditorAction, EditPlan, Task
+from .targets import region_of
 from .words import Piece, clean_command, join_words, match_pieces, normalise, tokenise, too_long
 
 __all__ = [
@@ -243,7 +244,9 @@ def analyse(text: str) -> RuleReading:
     edits = _merge_duplicates(joined.edits)
     if _asks_a_question(text, edits):
         return RuleReading([], QUESTION_MESSAGE, text, question=True)
-    return RuleReading(edits, _message(text, edits, joined), text, _unused_words(clauses, edits))
+    unused = _unused_words(clauses, edits)  # the words of a target as said count as used
+    regions = [replace(r, edit=replace(r.edit, target=region_of(r.edit.target))) for r in edits]
+    return RuleReading(regions, _message(text, regions, joined), text, unused)
 
 
 QUESTION_MESSAGE = (

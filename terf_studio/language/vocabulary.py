@@ -330,6 +330,33 @@ NOUN_COMPOUNDS = set(_words(
     "sound barrier|glare shield|sun visor"
 ))
 
+#: the surface or colour of an object: "the car paint", "the bricks of the wall", "the red of the
+#: postbox" name the object's region (terf_studio.language.targets).
+SURFACE_WORDS = set(_words(
+    "paint|paintwork|bricks|brickwork|tiles|lettering|writing|texture|textures|surface|surfaces|"
+    "colour|colours|color|colors|hue|hues|finish|coating|plaster|render"
+))
+#: colours said as nouns ("the red of the postbox"); only before "of"/"on", since after a noun
+#: they describe it ("the man in red").
+COLOUR_NOUNS = set(_words("red|reds|green|greens|blue|blues|yellow|yellows|orange|pink|purple|brown"))
+#: a light or noise seen on a place: "the reflection on the car hood", "the haze over the town"
+#: name the place's region.
+PHENOMENON_WORDS = set(_words(
+    "reflection|reflections|glare|glint|glints|shine|sheen|gleam|noise|grain|graininess|speckle|"
+    "speckles|static|haze|glow|flare|flares|highlight|highlights|hotspot|hotspots|smear|smudge"
+))
+#: prepositions that join a surface or a phenomenon to what it is on.
+SURFACE_LINKS = set(_words("of|on|upon"))
+PHENOMENON_LINKS = set(_words("on|in|over|across|around|along|upon|from|at"))
+#: single words that describe a region rather than name one ("the spotlight is way too *strong*"):
+#: never a target on their own.
+DESCRIPTIVE_WORDS = set(_words(
+    "strong|weak|harsh|bad|ugly|wrong|weird|fake|strange|odd|terrible|awful|horrible|poor|fine|"
+    "good|visible|invisible|hard|easy|impossible|possible|gone|lost|real|natural|normal|"
+    "overpowering|overwhelming|intense|extreme|blinding|annoying|distracting|unreadable|readable|"
+    "messy|flat|dull|fuzzy|ghostly|unnatural|unrealistic|artificial|everywhere|anywhere|somewhere"
+))
+
 #: words never "corrected" into vocabulary by the typo matcher.
 PROTECTED_WORDS = set(_words(
     "right|left|night|sight|tight|might|fight|height|weight|eight|flight|"

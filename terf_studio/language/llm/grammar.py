@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import ModelError
 from ..plan import STRENGTH_LEVELS, TASK_NAMES, Edit, snap_strength
+from ..targets import region_of
 
 MAX_EDITS = 4
 
@@ -105,7 +106,7 @@ def _edit_from(item: Any, allowed: set[str], text: str) -> Edit:
     if not isinstance(strength, (int, float)) or isinstance(strength, bool):
         raise ValueError("strength is not a number")
     strength = snap_strength(float(strength)) if strength not in STRENGTH_LEVELS else float(strength)
-    return Edit(target=target, task=item["task"], strength=strength, text=text)
+    return Edit(target=region_of(target), task=item["task"], strength=strength, text=text)
 
 
 def validate_output(raw: str, candidates: list[str], text: str = "") -> tuple[list[Edit], str]:

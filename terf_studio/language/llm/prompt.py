@@ -128,7 +128,8 @@ def target_candidates(text: str) -> list[str]:
     not start or end with an article/preposition and do not start with a
     known task, polarity or filler word (unless that word begins a compound
     noun such as "light pole", or is a concept, polarity or filler word used
-    as the adjective of a longer phrase: "dark roof", "id badge").
+    as the adjective of a longer phrase: "dark roof", "id badge"), and never
+    a lone descriptive word ("strong", "weird").
     """
     edge = vocab.DETERMINERS | vocab.PREPOSITIONS | vocab.PRONOUNS
     start_banned = (
@@ -142,6 +143,9 @@ def target_candidates(text: str) -> list[str]:
     for clause in _split_clauses(tokenise(text)):
         for i in range(len(clause)):
             compound = any(" ".join(clause[i:i + k]) in vocab.NOUN_COMPOUNDS for k in (1, 2, 3))
+            # a task verb right after an article is a noun, as the rules read it ("the spotlight")
+            compound = compound or (i > 0 and clause[i - 1] in vocab.DETERMINERS and clause[i] in vocab.VERBS
+                                    and clause[i] not in vocab.NOUN_SENSES)
             shortest = i + 1
             if clause[i] in edge:
                 continue
@@ -155,6 +159,8 @@ def target_candidates(text: str) -> list[str]:
                 if clause[j - 1] in edge:
                     continue
                 phrase = " ".join(clause[i:j])
+                if j == i + 1 and phrase in vocab.DESCRIPTIVE_WORDS:
+                    continue  # "the spotlight is way too strong": "strong" names no region
                 if phrase not in out:
                     out.append(phrase)
     return out
