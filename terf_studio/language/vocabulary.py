@@ -339,15 +339,9 @@ SURFACE_WORDS = set(_words(
 #: colours said as nouns ("the red of the postbox"); only before "of"/"on", since after a noun
 #: they describe it ("the man in red").
 COLOUR_NOUNS = set(_words("red|reds|green|greens|blue|blues|yellow|yellows|orange|pink|purple|brown"))
-#: a light or noise seen on a place: "the reflection on the car hood", "the haze over the town"
-#: name the place's region.
-PHENOMENON_WORDS = set(_words(
-    "reflection|reflections|glare|glint|glints|shine|sheen|gleam|noise|grain|graininess|speckle|"
-    "speckles|static|haze|glow|flare|flares|highlight|highlights|hotspot|hotspots|smear|smudge"
-))
-#: prepositions that join a surface or a phenomenon to what it is on.
-SURFACE_LINKS = set(_words("of|on|upon"))
-PHENOMENON_LINKS = set(_words("on|in|over|across|around|along|upon|from|at"))
+#: how a surface or colour is joined to its object ("the paint *of* the car"; "on" places it
+#: instead: "the bricks on the chimney" are bricks).
+SURFACE_LINKS = set(_words("of"))
 #: single words that describe a region rather than name one ("the spotlight is way too *strong*"):
 #: never a target on their own.
 DESCRIPTIVE_WORDS = set(_words(
