@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging import png_stream, store, tiff_stream
+from terf_studio.imaging import png_bands, png_stream, store, tiff_stream
 
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -95,32 +95,39 @@ def read_image_stored(path: str | os.PathLike) -> np.ndarray:
 
     A third (8-bit) or a sixth (16-bit) of the float image's memory: large images are read this
     way and converted a tile at a time by whoever uses them. A large file is mapped rather than
-    read (its pages stay the system's to drop), and a large result is moved into a scratch file
-    (:mod:`.store`) before it is returned: at most one decoded copy is ever in memory.
+    read (its pages stay the system's to drop), a large PNG is decoded a band of rows at a time
+    (:mod:`.png_bands`), and any other large result is moved into a scratch file (:mod:`.store`)
+    before it is returned: at most one decoded copy is ever in memory.
     """
     with _file_data(path) as data:
         head = bytes(data[:8])
         fmt = next((name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
         if fmt is None:
             raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
-        if fmt == "TIFF":
-            _check_tiff_size(path, data)
-            orientation = 1
+        pixels = _png_in_bands(path, data) if fmt == "PNG" else None
+        if pixels is not None:
+            orientation = png_bands.orientation(data)
         else:
-            orientation = _check_with_pillow(path, data, fmt)
-        buffer = np.frombuffer(data, np.uint8)
-        try:
-            pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-        except cv2.error:
-            pixels = None
-        finally:
-            del buffer  # a mapped file can be closed only when nothing views it
+            if fmt == "TIFF":
+                _check_tiff_size(path, data)
+                orientation = 1
+            else:
+                orientation = _check_with_pillow(path, data, fmt)
+            buffer = np.frombuffer(data, np.uint8)
+            try:
+                pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+            except cv2.error:
+                pixels = None
+            finally:
+                del buffer  # a mapped file can be closed only when nothing views it
     if pixels is None:
         raise _read_error(path, f"cannot decode the {fmt} data (the file is damaged or truncated)")
     if pixels.dtype not in (np.uint8, np.uint16):
         reason = f"{pixels.dtype} samples are not supported, only 8- and 16-bit images"
         raise _read_error(path, reason)
     upright = _orient(_to_grey_or_rgb(pixels), orientation)
+    if store.on_disk(upright) and upright.flags.c_contiguous:
+        return upright  # decoded in bands straight into a scratch file
     if store.goes_to_disk(upright.nbytes):
         return store.copy_of(upright)  # a band at a time; the decoded copy goes when we return
     return np.ascontiguousarray(upright)
@@ -285,7 +292,24 @@ def _file_data(path: str | os.PathLike) -> Iterator[bytes | mmap.mmap]:
         yield data
     finally:
         if isinstance(data, mmap.mmap):
-            data.close()
+            # A view may live on in an exception's traceback: the mapping then closes with it.
+            with contextlib.suppress(BufferError):
+                data.close()
+
+
+def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarray | None:
+    """A large PNG decoded a band of rows at a time (:mod:`.png_bands`: OpenCV alone holds twice
+    the image); None for a small one or a layout that module does not cover."""
+    head = png_bands.header(data)
+    if head is None:
+        return None
+    check_pixel_limit(head.width, head.height, f"image '{os.fspath(path)}'")
+    if not store.goes_to_disk(head.decoded_bytes()):
+        return None
+    try:
+        return png_bands.decode_in_bands(data)
+    except png_bands.DamagedPng as exc:
+        raise _read_error(path, str(exc)) from None
 
 
 def _as_file(data: bytes | mmap.mmap) -> IO[bytes]:
