@@ -25,7 +25,7 @@ from typing import IO, cast
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
 from terf_studio.imaging import png_bands, png_stream, store, tiff_stream
@@ -49,7 +49,6 @@ _WRITE_DEPTHS = {
     ".bmp": (8,),
 }
 
-_EXIF_ORIENTATION = 0x0112
 
 #: The largest image any decoder of the project accepts, in pixels (about 179 MP: twice Pillow's
 #: default ``MAX_IMAGE_PIXELS``, the size at which Pillow itself refuses a file). A 16-bit RGB
@@ -334,7 +333,7 @@ def _check_with_pillow(path: str | os.PathLike, data: bytes | mmap.mmap, fmt: st
             with Image.open(_as_file(data)) as img:
                 check_pixel_limit(img.width, img.height, f"image '{os.fspath(path)}'")
                 img.load()
-                orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+                orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
     except ImageReadError:
         raise
     except UnidentifiedImageError:

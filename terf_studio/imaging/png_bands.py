@@ -23,17 +23,15 @@ from typing import Union
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image
 
-from terf_studio.imaging import store
+from terf_studio.imaging import png_stream, store
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: colour type -> samples per pixel (grey, RGB, RGBA); grey + alpha and palettes are left out
 _CHANNELS = {0: 1, 2: 3, 6: 4}
 #: rows per small PNG
 BAND_ROWS = 256
 _INPUT_PIECE = 1 << 20  # compressed bytes fed to zlib at a time
-_EXIF_ORIENTATION = 0x0112
 
 
 #: a file's bytes: read, mapped or viewed
@@ -68,7 +66,7 @@ class Header:
 def _chunks(data: Data) -> Iterator[tuple[bytes, memoryview, int]]:
     """(type, data, stored CRC) of each chunk after the signature; stops at IEND or the end."""
     view = memoryview(data)
-    pos = len(SIGNATURE)
+    pos = len(png_stream.SIGNATURE)
     while pos + 8 <= len(view):
         length, kind = struct.unpack(">I4s", view[pos : pos + 8])
         end = pos + 8 + length
@@ -84,14 +82,10 @@ def _chunks(data: Data) -> Iterator[tuple[bytes, memoryview, int]]:
 
 def header(data: Data) -> Header | None:
     """The IHDR fields, or None when ``data`` is no PNG."""
-    if bytes(data[:8]) != SIGNATURE or bytes(data[12:16]) != b"IHDR" or len(data) < 33:
+    if bytes(data[:8]) != png_stream.SIGNATURE or bytes(data[12:16]) != b"IHDR" or len(data) < 33:
         return None
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
     return Header(width, height, depth, colour, interlace != 0)
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 class _Inflater:
@@ -133,7 +127,7 @@ def orientation(data: Data) -> int:
             try:
                 value = Image.Exif()
                 value.load(bytes(payload))
-                found = int(value.get(_EXIF_ORIENTATION, 1))
+                found = int(value.get(ExifTags.Base.Orientation, 1))
             except Exception:  # noqa: BLE001 - damaged metadata: the pixels still count
                 return 1
             return found if found in range(1, 9) else 1
@@ -168,8 +162,8 @@ def decode_in_bands(data: Data, band_rows: int | None = None) -> np.ndarray | No
         filtered = inflater.take(rows * (head.row_bytes + 1))
         lead = b"" if above is None else b"\x00" + above  # the row above, unfiltered
         ihdr = struct.pack(">IIBBBBB", head.width, rows + (above is not None), head.depth, head.colour, 0, 0, 0)
-        small = (SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(lead + filtered, 0))
-                 + _chunk(b"IEND", b""))
+        small = (png_stream.SIGNATURE + png_stream.chunk(b"IHDR", ihdr)
+                 + png_stream.chunk(b"IDAT", zlib.compress(lead + filtered, 0)) + png_stream.chunk(b"IEND", b""))
         band = cv2.imdecode(np.frombuffer(small, np.uint8), cv2.IMREAD_UNCHANGED)
         if band is None or band.shape[1:] != shape[1:]:
             raise DamagedPng("damaged PNG data (a band of rows does not decode)")

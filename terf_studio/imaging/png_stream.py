@@ -32,7 +32,8 @@ class UnsupportedPng(ValueError):
     interlacing...): read it whole instead."""
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
@@ -67,9 +68,9 @@ def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dic
     height, width = image.shape[:2]
     depth = 8 * image.dtype.itemsize
     f.write(SIGNATURE)
-    f.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPES[channels], 0, 0, 0)))
+    f.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPES[channels], 0, 0, 0)))
     for key, value in (text or {}).items():
-        f.write(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
+        f.write(chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
     compressor = zlib.compressobj(level)
     pending: list[bytes] = []
     size = 0
@@ -88,11 +89,11 @@ def write_png(f: IO[bytes], image: np.ndarray | Bands, level: int = 3, text: dic
             pending.append(out)
             size += len(out)
         if size >= _CHUNK_BYTES:
-            f.write(_chunk(b"IDAT", b"".join(pending)))
+            f.write(chunk(b"IDAT", b"".join(pending)))
             pending, size = [], 0
     pending.append(compressor.flush())
-    f.write(_chunk(b"IDAT", b"".join(pending)))
-    f.write(_chunk(b"IEND", b""))
+    f.write(chunk(b"IDAT", b"".join(pending)))
+    f.write(chunk(b"IEND", b""))
 
 
 def header(f: IO[bytes]) -> tuple[int, int, int, int]:

@@ -14,11 +14,12 @@ from PIL import Image
 
 from terf_studio.errors import ImageReadError
 from terf_studio.imaging import io as image_io
-from terf_studio.imaging import png_bands, store
+from terf_studio.imaging import png_bands, png_stream, store
 
 
 def _noisy(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """Smooth ramps plus noise: libpng's adaptive filtering then uses every filter type."""
+    """Smooth ramps plus noise (OpenCV's encoder writes them with the Sub filter alone; the
+    other filter types come from :func:`_png_with_every_filter`)."""
     top = np.iinfo(dtype).max
     y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
     ramp = ((x * 7 + y * 3) % 256) / 255 * top
@@ -58,13 +59,10 @@ def _png_with_every_filter(image: np.ndarray, chunk_bytes: int = 1000) -> bytes:
         rows.append(bytes([kind]) + ((x - pred) % 256).astype(np.uint8).tobytes())
     compressed = zlib.compress(b"".join(rows))
     colour = {1: 0, 3: 2, 4: 6}[channels]
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    idats = b"".join(chunk(b"IDAT", compressed[i : i + chunk_bytes]) for i in range(0, len(compressed), chunk_bytes))
+    pieces = (compressed[i : i + chunk_bytes] for i in range(0, len(compressed), chunk_bytes))
+    idats = b"".join(png_stream.chunk(b"IDAT", piece) for piece in pieces)
     ihdr = struct.pack(">IIBBBBB", width, height, 16 if big else 8, colour, 0, 0, 0)
-    return png_bands.SIGNATURE + chunk(b"IHDR", ihdr) + idats + chunk(b"IEND", b"")
+    return png_stream.SIGNATURE + png_stream.chunk(b"IHDR", ihdr) + idats + png_stream.chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -124,7 +122,7 @@ def test_read_image_uses_bands_for_a_large_png(monkeypatch, tmp_path: Path) -> N
     exif[0x0112] = 6  # rotate 90 clockwise
     payload = exif.tobytes()
     payload = payload[6:] if payload.startswith(b"Exif\x00\x00") else payload  # eXIf holds the TIFF part
-    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload + struct.pack(">I", zlib.crc32(b"eXIf" + payload))
+    chunk = png_stream.chunk(b"eXIf", payload)
     at = data.index(b"IDAT") - 4
     (tmp_path / "rotated.png").write_bytes(data[:at] + chunk + data[at:])
     small = image_io.read_image_stored(tmp_path / "rotated.png")  # below the threshold: OpenCV + Pillow
