@@ -28,7 +28,7 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from terf_studio.errors import ImageReadError, TerfError
-from terf_studio.imaging import png_bands, png_stream, store, tiff_stream
+from terf_studio.imaging import png_bands, png_stream, store, tiff_bands, tiff_stream
 
 _SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "PNG",
@@ -106,6 +106,8 @@ def read_image_stored(path: str | os.PathLike) -> np.ndarray:
         pixels = _png_in_bands(path, data) if fmt == "PNG" else None
         if pixels is not None:
             orientation = png_bands.orientation(data)
+        elif fmt == "TIFF" and (pixels := _tiff_in_bands(path, data)) is not None:
+            orientation = 1
         else:
             if fmt == "TIFF":
                 _check_tiff_size(path, data)
@@ -308,6 +310,29 @@ def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarra
     try:
         return png_bands.decode_in_bands(data)
     except png_bands.DamagedPng as exc:
+        raise _read_error(path, str(exc)) from None
+
+
+def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarray | None:
+    """A large TIFF decoded a band of strips or tiles at a time (:mod:`.tiff_bands`: OpenCV alone
+    holds twice the image); None for a small one, a layout that module does not cover, or a
+    directory it finds damaged (OpenCV, which reads more variants, then gives the verdict)."""
+    try:
+        head = tiff_bands.layout(data)
+    except tiff_bands.DamagedTiff:
+        return None
+    if head is None:
+        return None
+    check_pixel_limit(head.width, head.height, f"image '{os.fspath(path)}'")
+    if head.planes > 1 and max(head.bits) > 8:
+        # OpenCV (libtiff's RGBA path) returns wrong samples for these, as does Pillow: refuse.
+        raise _read_error(path, "16-bit colour planes stored separately (planar TIFF) are not supported; "
+                                "save the image with interleaved samples")
+    if not store.goes_to_disk(head.decoded_bytes()):
+        return None
+    try:
+        return tiff_bands.decode_in_bands(data, head)
+    except tiff_bands.DamagedTiff as exc:
         raise _read_error(path, str(exc)) from None
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import cv2
 import numpy as np
+import tifffile
 from fuzzing import mutated, png_declaring, result_or_error, sandbox
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,6 +102,53 @@ def test_read_image_returns_an_image_or_a_one_line_error(data, name):
         image = result_or_error(lambda: read_image(path))
     # Found by fuzzing: Pillow's "Corrupt EXIF data" warnings reached the terminal.
     assert not shown, [str(w.message) for w in shown]
+    if image is not None:
+        check_image(image)
+
+
+@lru_cache(maxsize=1)
+def band_tiff_samples() -> list[bytes]:
+    """TIFFs in several strips or tiles: what the band decoder (imaging.tiff_bands) reads."""
+    rng = np.random.default_rng(1)
+    rgb16 = rng.integers(0, 65536, (12, 7, 3), dtype=np.uint16)
+    rgb8 = rng.integers(0, 256, (12, 7, 3), dtype=np.uint8)
+    grey8 = rng.integers(0, 256, (40, 20), dtype=np.uint8)
+
+    def written(image: np.ndarray, **options: object) -> bytes:
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, image, photometric="rgb" if image.ndim == 3 else "minisblack", **options)
+        return buffer.getvalue()
+
+    return [
+        written(rgb16, rowsperstrip=2),
+        written(rgb16, rowsperstrip=3, compression="zlib", predictor=True),
+        written(grey8, tile=(16, 16), compression="zlib"),
+        written(np.moveaxis(rgb8, -1, 0), planarconfig="separate", rowsperstrip=4),
+        written(rgb8, byteorder=">"),
+        _pillow(Image.fromarray(rgb8), "TIFF", compression="tiff_lzw", strip_size=7 * 3 * 2),
+    ]
+
+
+@contextmanager
+def _every_image_in_bands(box) -> Iterator[None]:
+    """Images of any size count as large (scratch files, TIFFs decoded in bands) while in use."""
+    saved = {k: os.environ.get(k) for k in ("TERF_STUDIO_DISK_ARRAYS_MB", "TERF_STUDIO_SCRATCH")}
+    os.environ.update(TERF_STUDIO_DISK_ARRAYS_MB="0.000001", TERF_STUDIO_SCRATCH=str(box.root / "tmp"))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@given(data=st.one_of(st.sampled_from(band_tiff_samples()), st.sampled_from(band_tiff_samples()).flatmap(mutated)))
+def test_tiff_in_bands_gives_an_image_or_a_one_line_error(data):
+    with sandbox() as box, _every_image_in_bands(box):
+        path = box.write_input("x.tif", data)
+        image = result_or_error(lambda: read_image(path))
     if image is not None:
         check_image(image)
 
