@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                      "fusion of each training pair is cached once, then matched beside the paper's "
                                      "loss; crops at several scales and photometric changes of the visible image")
     p.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the distillation loss (default 1)")
+    p.add_argument("--texture-weight", type=float, default=0.0,
+                   help="with --teacher: also match the teacher's one-pixel differences and spatial frequency, "
+                        "with this weight inside the distillation loss (default 0: off)")
     p.add_argument("--max-scale", type=float, default=2.0,
                    help="with --teacher: crops of up to this many times --crop, reduced to it (default 2)")
     p.add_argument("--init", default=None,
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         teacher=args.teacher,
         teacher_weight=args.teacher_weight,
+        texture_weight=args.texture_weight,
         max_scale=args.max_scale,
         init=Path(args.init) if args.init else None,
     )

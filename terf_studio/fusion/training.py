@@ -59,6 +59,8 @@ class TrainOptions:
     #: weight of its loss beside the paper's, and the largest crop window (x the crop) to reduce.
     teacher: str | None = None
     teacher_weight: float = 1.0
+    #: Weight, inside the distillation loss, of matching the teacher's one-pixel texture.
+    texture_weight: float = 0.0
     max_scale: float = 2.0
     #: Start from these weights (same network) instead of a random initialisation.
     init: Path | None = None
@@ -159,7 +161,8 @@ def _start_from(path: Path, net: FusionNet) -> FusionNet:
 
 @torch.no_grad()
 def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.device,
-             targets: list[torch.Tensor] | None = None, teacher_weight: float = 1.0) -> tuple[float, float]:
+             targets: list[torch.Tensor] | None = None, teacher_weight: float = 1.0,
+             texture_weight: float = 0.0) -> tuple[float, float]:
     """(mean loss, mean distillation distance) on whole held-out images (any size, padded by
     run_network). With the teacher's fusions of those images, the loss is the one trained on
     (paper + ``teacher_weight`` x distance), so the best save is the best student, not the
@@ -173,7 +176,7 @@ def validate(net: FusionNet, criterion: FusionLoss, pairs: list, device: torch.d
         fused = run_network(net, ir_b, vi_b)
         loss, _ = criterion(fused, ir_b, vi_b)
         if targets is not None:
-            distance = distill_loss(fused, targets[i][None].to(device), torch.ones(1))
+            distance = distill_loss(fused, targets[i][None].to(device), torch.ones(1), texture_weight)
             distances.append(float(distance))
             loss = loss + teacher_weight * distance
         losses.append(float(loss))
@@ -265,7 +268,7 @@ def train(
                                                                              max_scale=opts.max_scale))
                 fused = net(ir, vi)
                 loss, terms = criterion(fused, ir, vi)
-                distill = distill_loss(fused, target, weight)
+                distill = distill_loss(fused, target, weight, opts.texture_weight)
                 loss = loss + opts.teacher_weight * distill
                 terms = {**terms, "distill": float(distill.detach()), "total": float(loss.detach())}
             optimizer.zero_grad(set_to_none=True)
@@ -275,7 +278,8 @@ def train(
                 sums[k] = sums.get(k, 0.0) + v
             bar.set_postfix(loss=f"{terms['total']:.4f}")
         means = {k: v / len(batches) for k, v in sums.items()}
-        val, val_distill = validate(net, criterion, val_pairs, device, val_targets, opts.teacher_weight)
+        val, val_distill = validate(net, criterion, val_pairs, device, val_targets, opts.teacher_weight,
+                                    opts.texture_weight)
         seconds = time.perf_counter() - t0
         elapsed += seconds
         longest = max(longest, seconds)

@@ -11,7 +11,7 @@ import torch
 
 from terf_studio.fusion import build_network
 from terf_studio.fusion.checkpoint import load_network
-from terf_studio.fusion.distill import distill_loss, load_targets, prepare_targets, random_sample
+from terf_studio.fusion.distill import distill_loss, load_targets, prepare_targets, random_sample, texture_distance
 from terf_studio.fusion.network import count_parameters
 from terf_studio.fusion.training import TrainOptions, split_pairs, train
 from terf_studio.imaging import write_image
@@ -92,6 +92,20 @@ def test_distill_loss_counts_only_the_weighted_samples():
     student[1] += 0.2
     assert float(distill_loss(student, target, torch.tensor([1.0, 0.0]))) == 0.0
     assert float(distill_loss(student, target, torch.tensor([0.0, 1.0]))) > 0.1
+
+
+def test_texture_term_penalises_a_smoother_student():
+    """A student that blurs the teacher's one-pixel texture is farther with the texture term,
+    and the term is zero for an exact copy."""
+    target = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    blurred = torch.nn.functional.avg_pool2d(target, 3, stride=1, padding=1, count_include_pad=False)
+    y_t, y_b = target[:, :1], blurred[:, :1]
+    assert torch.equal(texture_distance(y_t, y_t), torch.zeros(2))
+    gap = texture_distance(y_b, y_t)
+    assert gap.shape == (2,) and bool((gap > 0.1).all())
+    assert float(distill_loss(target, target, torch.ones(2), texture=2.0)) == 0.0
+    plain = float(distill_loss(blurred, target, torch.ones(2)))
+    assert float(distill_loss(blurred, target, torch.ones(2), texture=2.0)) > plain + 0.2
 
 
 def test_distillation_training_runs_and_writes_a_student(data):
