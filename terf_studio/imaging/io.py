@@ -106,8 +106,8 @@ def read_image_stored(path: str | os.PathLike) -> np.ndarray:
         pixels = _png_in_bands(path, data) if fmt == "PNG" else None
         if pixels is not None:
             orientation = png_bands.orientation(data)
-        elif fmt == "TIFF" and (pixels := _tiff_in_bands(path, data)) is not None:
-            orientation = 1
+        elif fmt == "TIFF" and (banded := _tiff_in_bands(path, data)) is not None:
+            pixels, orientation = banded
         else:
             if fmt == "TIFF":
                 _check_tiff_size(path, data)
@@ -313,10 +313,11 @@ def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarra
         raise _read_error(path, str(exc)) from None
 
 
-def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarray | None:
+def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> tuple[np.ndarray, int] | None:
     """A large TIFF decoded a band of strips or tiles at a time (:mod:`.tiff_bands`: OpenCV alone
-    holds twice the image); None for a small one, a layout that module does not cover, or a
-    directory it finds damaged (OpenCV, which reads more variants, then gives the verdict)."""
+    holds twice the image) and its orientation; None for a small one, a layout that module does
+    not cover, or a directory it finds damaged (OpenCV, which reads more variants, then gives
+    the verdict)."""
     try:
         head = tiff_bands.layout(data)
     except tiff_bands.DamagedTiff:
@@ -331,7 +332,7 @@ def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarr
     if not store.goes_to_disk(head.decoded_bytes()):
         return None
     try:
-        return tiff_bands.decode_in_bands(data, head)
+        return tiff_bands.decode_in_bands(data, head), head.orientation
     except tiff_bands.DamagedTiff as exc:
         raise _read_error(path, str(exc)) from None
 

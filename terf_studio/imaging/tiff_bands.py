@@ -40,6 +40,7 @@ _SHORT, _LONG = 3, 4
 _WIDTH, _HEIGHT, _BITS, _COMPRESSION, _SAMPLES, _PLANAR = 256, 257, 258, 259, 277, 284
 _STRIP_OFFSETS, _ROWS_PER_STRIP, _STRIP_COUNTS = 273, 278, 279
 _TILE_WIDTH, _TILE_LENGTH, _TILE_OFFSETS, _TILE_COUNTS = 322, 323, 324, 325
+_ORIENTATION = 274
 #: Tags copied into each small TIFF: those that say how to decode the samples. Anything pointing
 #: elsewhere in the file (EXIF, sub-images, private blocks) stays out.
 _DECODING_TAGS = frozenset({
@@ -86,9 +87,15 @@ class Layout:
     def down(self) -> int:
         return math.ceil(self.height / self.segment_rows)
 
-    def ints(self, tag: int, default: int | None = None) -> np.ndarray:
-        entry = self.entries.get(tag)
-        return _ints(entry, self.order) if entry is not None else np.array([default], np.int64)
+    @property
+    def orientation(self) -> int:
+        """The Orientation tag (1-8; 1 when absent or invalid). OpenCV applies it even when asked
+        for the samples unchanged; the bands leave it out, so the caller applies it."""
+        entry = self.entries.get(_ORIENTATION)
+        if entry is None or entry.kind not in (_SHORT, _LONG) or entry.count < 1:
+            return 1
+        found = int(_ints(entry, self.order)[0])
+        return found if found in range(1, 9) else 1
 
 
 def _ints(entry: Entry, order: str) -> np.ndarray:

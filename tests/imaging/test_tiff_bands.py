@@ -169,3 +169,20 @@ def test_read_image_uses_bands_for_a_large_tiff(monkeypatch, tmp_path: Path) -> 
     (tmp_path / "damaged.tif").write_bytes(bytes(damaged))
     with pytest.raises(ImageReadError, match="damaged.tif.*does not decode"):
         image_io.read_image_stored(tmp_path / "damaged.tif")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orientation_as_opencv_applies_it(monkeypatch, tmp_path: Path, orientation: int) -> None:
+    """OpenCV turns a TIFF upright by its Orientation tag even for unchanged samples; the bands
+    leave the tag out and the reader turns the result the same way."""
+    monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path / "scratch"))
+    path = tmp_path / "turned.tif"
+    path.write_bytes(_tifffile(RGB8, rowsperstrip=4, extratags=[(274, 3, 1, orientation, True)]))
+    whole = image_io.read_image_stored(path)
+    monkeypatch.setenv("TERF_STUDIO_DISK_ARRAYS_MB", "0.001")
+    calls = []
+    real_decode = tiff_bands.decode_in_bands
+    monkeypatch.setattr(tiff_bands, "decode_in_bands", lambda *a: calls.append(1) or real_decode(*a))
+    banded = image_io.read_image_stored(path)
+    assert calls and store.on_disk(banded) and np.array_equal(banded, whole)
+    assert (whole.shape[:2] == RGB8.shape[:2]) == (orientation < 5)
