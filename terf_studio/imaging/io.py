@@ -94,19 +94,19 @@ def read_image_stored(path: str | os.PathLike) -> np.ndarray:
 
     A third (8-bit) or a sixth (16-bit) of the float image's memory: large images are read this
     way and converted a tile at a time by whoever uses them. A large file is mapped rather than
-    read (its pages stay the system's to drop), a large PNG is decoded a band of rows at a time
-    (:mod:`.png_bands`), and any other large result is moved into a scratch file (:mod:`.store`)
-    before it is returned: at most one decoded copy is ever in memory.
+    read (its pages stay the system's to drop), a large PNG or TIFF is decoded a band of rows at a
+    time (:mod:`.png_bands`, :mod:`.tiff_bands`), and any other large result is moved into a
+    scratch file (:mod:`.store`) before it is returned: at most one decoded copy is ever in memory.
     """
     with _file_data(path) as data:
         head = bytes(data[:8])
         fmt = next((name for sig, name in _SIGNATURES.items() if head.startswith(sig)), None)
         if fmt is None:
             raise _read_error(path, "not a PNG, JPEG, TIFF or BMP image")
-        pixels = _png_in_bands(path, data) if fmt == "PNG" else None
-        if pixels is not None:
-            orientation = png_bands.orientation(data)
-        elif fmt == "TIFF" and (banded := _tiff_in_bands(path, data)) is not None:
+        in_bands = _BAND_DECODERS.get(fmt)
+        banded = in_bands(path, data) if in_bands is not None else None
+        pixels: np.ndarray | None
+        if banded is not None:
             pixels, orientation = banded
         else:
             if fmt == "TIFF":
@@ -298,9 +298,10 @@ def _file_data(path: str | os.PathLike) -> Iterator[bytes | mmap.mmap]:
                 data.close()
 
 
-def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarray | None:
+def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> tuple[np.ndarray, int] | None:
     """A large PNG decoded a band of rows at a time (:mod:`.png_bands`: OpenCV alone holds twice
-    the image); None for a small one or a layout that module does not cover."""
+    the image) and its EXIF orientation; None for a small one or a layout that module does not
+    cover."""
     head = png_bands.header(data)
     if head is None:
         return None
@@ -308,9 +309,10 @@ def _png_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> np.ndarra
     if not store.goes_to_disk(head.decoded_bytes()):
         return None
     try:
-        return png_bands.decode_in_bands(data)
+        pixels = png_bands.decode_in_bands(data)
     except png_bands.DamagedPng as exc:
         raise _read_error(path, str(exc)) from None
+    return None if pixels is None else (pixels, png_bands.orientation(data))
 
 
 def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> tuple[np.ndarray, int] | None:
@@ -335,6 +337,11 @@ def _tiff_in_bands(path: str | os.PathLike, data: bytes | mmap.mmap) -> tuple[np
         return tiff_bands.decode_in_bands(data, head), head.orientation
     except tiff_bands.DamagedTiff as exc:
         raise _read_error(path, str(exc)) from None
+
+
+#: format -> decoder of a large file a band of rows at a time: (pixels, orientation), or None
+#: when the file is small or its layout is not covered (then it is decoded whole)
+_BAND_DECODERS = {"PNG": _png_in_bands, "TIFF": _tiff_in_bands}
 
 
 def _as_file(data: bytes | mmap.mmap) -> IO[bytes]:

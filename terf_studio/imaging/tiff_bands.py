@@ -27,7 +27,7 @@ from typing import Union
 import cv2
 import numpy as np
 
-from terf_studio.imaging import store
+from terf_studio.imaging import store, tiff_stream
 
 #: rows per small TIFF (at least one strip or tile row)
 BAND_ROWS = 256
@@ -77,6 +77,11 @@ class Layout:
     def decoded_bytes(self) -> int:
         """What OpenCV's array of the image holds (at least one byte per sample)."""
         return self.width * self.height * sum(max(b, 8) // 8 for b in self.bits)
+
+    @property
+    def cuts_anywhere(self) -> bool:
+        """Uncompressed whole-byte samples in strips: a band may start at any row."""
+        return not self.compressed and self.tile_width is None and all(b % 8 == 0 for b in self.bits)
 
     @property
     def across(self) -> int:
@@ -177,44 +182,32 @@ def layout(data: Data) -> Layout | None:
         raise DamagedTiff("damaged TIFF directory (its strip or tile tables do not match the image size)")
     if np.any(found_layout.offsets + found_layout.counts > len(data)):
         raise DamagedTiff("file is truncated")
-    cuts_anywhere = not found_layout.compressed and tile_width is None and all(b % 8 == 0 for b in bits)
-    if not cuts_anywhere and 2 * rows > height:
+    if not found_layout.cuts_anywhere and 2 * rows > height:
         return None
     return found_layout
 
 
 def _small_tiff(head: Layout, rows: int, segment_rows: int, segments: list[bytes]) -> bytes:
     """A TIFF of one band: ``rows`` rows in ``segments`` (strips of ``segment_rows`` rows, or
-    tiles), the decoding tags of ``head`` copied."""
+    tiles), the decoding tags of ``head`` copied. The segments follow the header; the directory
+    comes last, as :func:`.tiff_stream.write_tiff` lays a file out."""
     order = head.order
     offsets_tag, counts_tag = (_TILE_OFFSETS, _TILE_COUNTS) if head.tile_width else (_STRIP_OFFSETS, _STRIP_COUNTS)
     entries = {tag: e for tag, e in head.entries.items() if tag in _DECODING_TAGS}
     entries[_HEIGHT] = Entry(_LONG, 1, struct.pack(order + "I", rows))
     if not head.tile_width:
         entries[_ROWS_PER_STRIP] = Entry(_LONG, 1, struct.pack(order + "I", segment_rows))
-    directory_bytes = 2 + 12 * (len(entries) + 2) + 4
-    tables = 2 * 4 * len(segments)
-    data_start = 8 + directory_bytes + tables + sum(len(e.value) + 1 for e in entries.values() if len(e.value) > 4)
-    offsets, position = [], data_start
+    offsets, position = [], 8
     for segment in segments:
         offsets.append(position)
         position += len(segment)
     entries[offsets_tag] = Entry(_LONG, len(segments), struct.pack(f"{order}{len(segments)}I", *offsets))
     entries[counts_tag] = Entry(_LONG, len(segments),
                                 struct.pack(f"{order}{len(segments)}I", *(len(s) for s in segments)))
-    table, overflow = b"", b""
-    values_start = 8 + directory_bytes
-    for tag in sorted(entries):
-        entry = entries[tag]
-        head_bytes = struct.pack(order + "HHI", tag, entry.kind, entry.count)
-        if len(entry.value) <= 4:
-            table += head_bytes + entry.value.ljust(4, b"\x00")
-        else:
-            table += head_bytes + struct.pack(order + "I", values_start + len(overflow))
-            overflow += entry.value + b"\x00" * (len(entry.value) % 2)
-    header = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", 8)
-    front = header + struct.pack(order + "H", len(entries)) + table + struct.pack(order + "I", 0) + overflow
-    return front.ljust(data_start, b"\x00") + b"".join(segments)
+    at = position + position % 2  # word boundary
+    header = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", at)
+    ifd = tiff_stream.directory([(tag, e.kind, e.count, e.value) for tag, e in entries.items()], at, order)
+    return header + b"".join(segments) + b"\x00" * (at - position) + ifd
 
 
 def _segments(data: Data, head: Layout, first: int, last: int) -> list[bytes]:
@@ -253,7 +246,7 @@ def _row_bytes(data: Data, head: Layout, top: int, rows: int) -> list[bytes]:
 
 def _bands(data: Data, head: Layout, band_rows: int) -> Iterator[tuple[int, int, bytes]]:
     """(first row, rows, small TIFF) of each band."""
-    if not head.compressed and head.tile_width is None and all(b % 8 == 0 for b in head.bits):
+    if head.cuts_anywhere:
         for top in range(0, head.height, band_rows):
             rows = min(band_rows, head.height - top)
             yield top, rows, _small_tiff(head, rows, rows, _row_bytes(data, head, top, rows))

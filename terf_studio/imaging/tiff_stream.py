@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO
 
 import numpy as np
@@ -32,6 +32,21 @@ def _predicted(strip: np.ndarray) -> np.ndarray:
     out = np.array(strip, copy=True)
     out[:, 1:] -= strip[:, :-1]
     return out
+
+
+def directory(entries: Sequence[tuple[int, int, int, bytes]], at: int, order: str = "<") -> bytes:
+    """A TIFF directory to be placed at byte ``at`` of its file: the entry count, the entries
+    ((tag, type, count, value bytes in ``order``) sorted by tag, values of up to 4 bytes in
+    place), the next-directory pointer (0), then the longer values, each on a word boundary."""
+    extra = at + 2 + 12 * len(entries) + 4
+    table, overflow = b"", b""
+    for tag, kind, count, value in sorted(entries):
+        if len(value) <= 4:
+            table += struct.pack(order + "HHI", tag, kind, count) + value.ljust(4, b"\x00")
+        else:
+            table += struct.pack(order + "HHII", tag, kind, count, extra + len(overflow))
+            overflow += value + b"\x00" * (len(value) % 2)
+    return struct.pack(order + "H", len(entries)) + table + struct.pack(order + "I", 0) + overflow
 
 
 def write_tiff(f: IO[bytes], image: np.ndarray | Bands, level: int = 6,
@@ -69,20 +84,13 @@ def write_tiff(f: IO[bytes], image: np.ndarray | Bands, level: int = 6,
     add(279, _LONG, counts)
     add(284, _SHORT, [1])  # samples interleaved
     add(317, _SHORT, [2])  # horizontal differencing
-    directory = f.tell() - start
-    directory += directory % 2  # word boundary
-    extra = directory + 2 + 12 * len(entries) + 4  # values longer than 4 bytes follow the directory
-    table, overflow = b"", b""
-    for tag, kind, count, value in entries:
-        if len(value) <= 4:
-            table += struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\x00")
-        else:
-            table += struct.pack("<HHII", tag, kind, count, extra + len(overflow))
-            overflow += value + b"\x00" * (len(value) % 2)
-    if start + extra + len(overflow) > _LIMIT:
+    at = f.tell() - start
+    at += at % 2  # word boundary
+    ifd = directory(entries, at)
+    if start + at + len(ifd) > _LIMIT:
         raise ValueError(f"a {width}x{height} image does not fit in a classic TIFF file (4 GB)")
-    f.seek(start + directory)
-    f.write(struct.pack("<H", len(entries)) + table + struct.pack("<I", 0) + overflow)
+    f.seek(start + at)
+    f.write(ifd)
     f.seek(start + 4)
-    f.write(struct.pack("<I", directory))
+    f.write(struct.pack("<I", at))
     f.seek(0, 2)

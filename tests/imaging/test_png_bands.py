@@ -10,23 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from band_images import noisy
 from PIL import Image
 
 from terf_studio.errors import ImageReadError
 from terf_studio.imaging import io as image_io
 from terf_studio.imaging import png_bands, png_stream, store
-
-
-def _noisy(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """Smooth ramps plus noise (OpenCV's encoder writes them with the Sub filter alone; the
-    other filter types come from :func:`_png_with_every_filter`)."""
-    top = np.iinfo(dtype).max
-    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
-    ramp = ((x * 7 + y * 3) % 256) / 255 * top
-    if len(shape) == 3:
-        ramp = np.repeat(ramp[..., None], shape[2], axis=2) * np.linspace(0.4, 1.0, shape[2])
-    noise = np.random.default_rng(0).integers(0, max(top // 40, 2), shape)
-    return np.clip(ramp + noise, 0, top).astype(dtype)
 
 
 def _png_with_every_filter(image: np.ndarray, chunk_bytes: int = 1000) -> bytes:
@@ -69,7 +58,7 @@ def _png_with_every_filter(image: np.ndarray, chunk_bytes: int = 1000) -> bytes:
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_bands_equal_the_whole_decode(dtype: type, channels: int) -> None:
     shape = (97, 61) if channels == 1 else (97, 61, channels)
-    ok, encoded = cv2.imencode(".png", _noisy(shape, dtype))
+    ok, encoded = cv2.imencode(".png", noisy(shape, dtype))
     data = encoded.tobytes()
     whole = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     for rows in (1, 5, 96, 500):
@@ -81,7 +70,7 @@ def test_bands_equal_the_whole_decode(dtype: type, channels: int) -> None:
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_every_filter_type_and_split_image_data(dtype: type, channels: int) -> None:
     shape = (53, 37) if channels == 1 else (53, 37, channels)
-    pixels = _noisy(shape, dtype)
+    pixels = noisy(shape, dtype)
     data = _png_with_every_filter(pixels)
     whole = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     opencv_order = pixels[:, :, [2, 1, 0, 3][:channels]] if channels > 1 else pixels
@@ -101,7 +90,7 @@ def test_layouts_not_covered_are_left_to_the_whole_decode() -> None:
 
 
 def test_damage_is_reported() -> None:
-    ok, encoded = cv2.imencode(".png", _noisy((64, 64, 3), np.uint8))
+    ok, encoded = cv2.imencode(".png", noisy((64, 64, 3), np.uint8))
     data = bytearray(encoded.tobytes())
     with pytest.raises(png_bands.DamagedPng, match="truncated"):
         png_bands.decode_in_bands(bytes(data[: len(data) // 2]), 8)
@@ -115,7 +104,7 @@ def test_read_image_uses_bands_for_a_large_png(monkeypatch, tmp_path: Path) -> N
     """Through the real reader: above the scratch threshold a PNG is decoded in bands (OpenCV's
     whole decode is not called), upright by its eXIf orientation, with the same samples."""
     monkeypatch.setenv("TERF_STUDIO_SCRATCH", str(tmp_path / "scratch"))
-    pixels = _noisy((90, 70, 3), np.uint16)
+    pixels = noisy((90, 70, 3), np.uint16)
     ok, encoded = cv2.imencode(".png", pixels[:, :, ::-1])
     data = encoded.tobytes()
     exif = Image.Exif()

@@ -10,21 +10,12 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from band_images import noisy
 from PIL import Image
 
 from terf_studio.errors import ImageReadError
 from terf_studio.imaging import io as image_io
 from terf_studio.imaging import store, tiff_bands, tiff_stream
-
-
-def _noisy(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    top = np.iinfo(dtype).max
-    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
-    ramp = ((x * 7 + y * 3) % 256) / 255 * top
-    if len(shape) == 3:
-        ramp = np.repeat(ramp[..., None], shape[2], axis=2) * np.linspace(0.4, 1.0, shape[2])
-    noise = np.random.default_rng(0).integers(0, max(top // 40, 2), shape)
-    return np.clip(ramp + noise, 0, top).astype(dtype)
 
 
 def _tifffile(image: np.ndarray, **options: object) -> bytes:
@@ -57,9 +48,9 @@ def _assert_bands_equal_whole(data: bytes, band_rows: tuple[int, ...] = (1, 7, 4
         assert np.array_equal(got, whole), rows
 
 
-RGB16 = _noisy((83, 61, 3), np.uint16)
-RGB8 = _noisy((83, 61, 3), np.uint8)
-GREY8 = _noisy((83, 61), np.uint8)
+RGB16 = noisy((83, 61, 3), np.uint16)
+RGB8 = noisy((83, 61, 3), np.uint8)
+GREY8 = noisy((83, 61), np.uint8)
 
 
 @pytest.mark.parametrize("options", [
@@ -106,14 +97,14 @@ def test_16_bit_colour_planes_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("compression", ["tiff_lzw", "packbits", "tiff_adobe_deflate", "jpeg"])
 def test_other_compressions(compression: str) -> None:
     """Compressions the project cannot write: libtiff decodes each band as it would the file."""
-    data = _pillow(_noisy((83, 61, 3), np.uint8), compression=compression, strip_size=61 * 3 * 6)
+    data = _pillow(noisy((83, 61, 3), np.uint8), compression=compression, strip_size=61 * 3 * 6)
     head = tiff_bands.layout(data)
     assert head is not None and head.compressed and head.segment_rows < 10
     _assert_bands_equal_whole(data)
 
 
 def test_rgba_and_the_projects_own_writer() -> None:
-    _assert_bands_equal_whole(_tifffile(_noisy((70, 50, 4), np.uint8), rowsperstrip=8, extrasamples=["unassalpha"]))
+    _assert_bands_equal_whole(_tifffile(noisy((70, 50, 4), np.uint8), rowsperstrip=8, extrasamples=["unassalpha"]))
     buffer = io.BytesIO()
     tiff_stream.write_tiff(buffer, RGB16)
     _assert_bands_equal_whole(buffer.getvalue())
