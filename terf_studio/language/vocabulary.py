@@ -336,7 +336,7 @@ SURFACE_WORDS = set(_words(
     "paint|paintwork|bricks|brickwork|tiles|lettering|writing|texture|textures|surface|surfaces|"
     "colour|colours|color|colors|hue|hues|finish|coating|plaster|render"
 ))
-#: colours said as nouns ("the red of the postbox"); only before "of"/"on", since after a noun
+#: colours said as nouns ("the red of the postbox"); only before "of", since after a noun
 #: they describe it ("the man in red").
 COLOUR_NOUNS = set(_words("red|reds|green|greens|blue|blues|yellow|yellows|orange|pink|purple|brown"))
 #: how a surface or colour is joined to its object ("the paint *of* the car"; "on" places it
